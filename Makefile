@@ -1,0 +1,38 @@
+# Each target does its own set-up: a fresh machine needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml sdk/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ./sdk -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/gate db upgrade
+	$(BIN)/gate serve --bind 127.0.0.1:8000
+
+test: $(STAMP)
+	rm -f .coverage .coverage.*
+	COVERAGE_PROCESS_START=$(CURDIR)/pyproject.toml $(BIN)/python -m coverage run -m pytest $(PYTEST_ARGS); \
+	status=$$?; \
+	$(BIN)/python -m coverage combine --quiet; \
+	$(BIN)/python -m coverage report; cov=$$?; \
+	echo "TOTAL coverage of gate and gate_sdk: $$($(BIN)/python -m coverage report --format=total)%"; \
+	[ $$status -eq 0 ] && [ $$cov -eq 0 ]
+
+lint: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/ruff check gate sdk tests benchmarks
+	$(BIN)/ruff format --check gate sdk tests benchmarks
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) instance .coverage .coverage.* htmlcov

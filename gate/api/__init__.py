@@ -1,0 +1,37 @@
+"""The REST API: blueprints registered on the flask-smorest Api, which writes the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+
+from gate.api import admin, features, meta, releases, sdk
+
+
+class GateApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api, leaving error rendering to gate.errors (problem+json)."""
+
+    def _register_error_handlers(self) -> None:
+        pass
+
+
+def make_api() -> GateApi:
+    """An unbound Api."""
+    return GateApi()
+
+
+def register_blueprints(app: Flask, api: GateApi) -> None:
+    """Mount every blueprint and describe security and errors in the OpenAPI document."""
+    api.init_app(app)
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    problem: dict[str, Any] = {"content": {"application/problem+json": {"schema": "ProblemOut"}}}
+    from gate.api.schemas import ProblemOut
+
+    api.spec.components.schema("ProblemOut", schema=ProblemOut)
+    for name, what in (("Unauthorized", "no or bad token"), ("Forbidden", "the token's role may not do this")):
+        api.spec.components.response(name, {"description": what, **problem})
+    api.register_blueprint(meta.blp)
+    for module in (features, releases, admin, sdk):
+        api.register_blueprint(module.blp, url_prefix="/api/v1")

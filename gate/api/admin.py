@@ -1,0 +1,52 @@
+"""Tokens and the audit log: admin only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from gate.api import schemas as s
+from gate.api.auth import actor, requires
+from gate.api.pages import page
+from gate.models import Token
+from gate.services import audit, tokens
+
+blp = Blueprint("admin", __name__, description="Tokens and the audit log")
+
+
+@blp.route("/tokens")
+class Tokens(MethodView):
+    @requires("admin")
+    @blp.arguments(s.PageQuery, location="query")
+    @blp.response(200, s.TokenOut(many=True))
+    def get(self, args: dict[str, Any]) -> list[Token]:
+        """List tokens: name, role, created, last used; never the secret."""
+        return tokens.list_tokens(**page(args))
+
+    @requires("admin")
+    @blp.arguments(s.TokenIn)
+    @blp.response(201, s.TokenCreatedOut)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a token; its secret is in this answer and nowhere else, ever."""
+        token, secret = tokens.create_token(name=body["name"], role=body["role"], actor=actor())
+        fields = ("id", "name", "role", "created_at", "last_used_at", "revoked_at")
+        return {**{f: getattr(token, f) for f in fields}, "secret": secret}
+
+
+@blp.route("/tokens/<int:token_id>", methods=["DELETE"])
+@requires("admin")
+@blp.response(200, s.TokenOut)
+def revoke(token_id: int) -> Token:
+    """Revoke a token at once, on every worker."""
+    return tokens.revoke_token(token_id=token_id, actor=actor())
+
+
+@blp.route("/audit")
+@requires("admin")
+@blp.arguments(s.AuditQuery, location="query")
+@blp.response(200, s.AuditOut(many=True))
+def list_audit(args: dict[str, Any]) -> list[Any]:
+    """Every write that took effect, newest first."""
+    return audit.list_audit(feature=args["feature"], **page(args))

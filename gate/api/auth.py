@@ -1,0 +1,73 @@
+"""Bearer-token authentication and role checks, one cheap query per request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from copy import deepcopy
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import current_app, g, request
+from sqlalchemy import select
+
+from gate.errors import Forbidden, Unauthorized
+from gate.models import GateState
+from gate.services.context import Principal, session
+from gate.services.tokens import TokenCache
+
+ANY = ("admin", "product", "qa", "release", "reporter")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def load_state() -> tuple[int, int]:
+    """Read the snapshot and tokens versions: what every read must be at least as new as."""
+    row = session().execute(select(GateState.version, GateState.tokens_version).where(GateState.id == 1)).one()
+    return int(row[0]), int(row[1])
+
+
+def authenticate(roles: tuple[str, ...]) -> Principal:
+    """Resolve the bearer token to a principal holding one of `roles` (admin holds all)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthorized("send Authorization: Bearer TOKEN")
+    g.state_version, tokens_version = load_state()
+    cache = cast(TokenCache, current_app.extensions["gate.tokens"])
+    principal = cache.authenticate(secret.strip(), tokens_version)
+    if principal.role != "admin" and principal.role not in roles:
+        raise Forbidden(f"role {principal.role} may not do this; it takes {' or '.join(roles)}")
+    g.principal = principal
+    return principal
+
+
+def requires(*roles: str) -> Callable[[F], F]:
+    """Let only tokens holding one of `roles` (or admin) call the view; documents it in OpenAPI."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            authenticate(roles)
+            return view(*args, **kwargs)
+
+        apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
+        manual = apidoc.setdefault("manual_doc", {})
+        manual["security"] = [{"bearer": []}]
+        who = "admin" if roles == ("admin",) else ", ".join(roles) + " or admin"
+        manual["description"] = (manual.get("description", "") + f"\n\nRole: {who}.").strip()
+        manual.setdefault("responses", {}).update(
+            {str(code): {"$ref": f"#/components/responses/{name}"} for code, name in ((401, "Unauthorized"), (403, "Forbidden"))}
+        )
+        wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+        return cast(F, wrapper)
+
+    return decorator
+
+
+def actor() -> str:
+    """The name of the token making the request: the actor of every write."""
+    return cast(Principal, g.principal).name
+
+
+def principal() -> Principal:
+    """The principal making the request."""
+    return cast(Principal, g.principal)

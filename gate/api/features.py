@@ -1,0 +1,109 @@
+"""Features, their criteria and QA votes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from gate.api import schemas as s
+from gate.api.auth import ANY, actor, requires
+from gate.api.pages import page
+from gate.domain.errors import ParseError
+from gate.domain.features import parse_feature
+from gate.errors import BadRequest, UnsupportedMediaType
+from gate.services import features, votes
+from gate.services.context import rings
+from gate.yamlio import load_yaml
+
+blp = Blueprint("features", __name__, description="Features, release criteria and QA votes")
+
+YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+
+
+def product_document() -> Any:
+    """Read the request body as product YAML or JSON."""
+    body = request.get_data(cache=False)
+    if request.mimetype in YAML_TYPES:
+        try:
+            return load_yaml(body, source="body")
+        except ParseError as exc:
+            raise BadRequest(str(exc), errors=exc.errors) from None
+    if request.mimetype == "application/json":
+        try:
+            return json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    raise UnsupportedMediaType("send application/yaml or application/json")
+
+
+@blp.route("/features/<key>/criteria", methods=["PUT"])
+@requires("product")
+@blp.doc(
+    summary="Apply a feature's product YAML",
+    requestBody={
+        "required": True,
+        "content": {t: {"schema": s.FeatureDocument} for t in ("application/yaml", "application/json")},
+    },
+)
+@blp.response(200, s.FeatureOut)
+def put_criteria(key: str) -> features.FeatureView:
+    """Make the feature's criteria what the file says; the same file twice changes nothing."""
+    spec = parse_feature(product_document(), rings(), key=key)
+    return features.apply_criteria(spec=spec, actor=actor())
+
+
+@blp.route("/features")
+class FeatureList(MethodView):
+    @requires(*ANY)
+    @blp.arguments(s.PageQuery, location="query")
+    @blp.response(200, s.FeatureSummaryOut(many=True))
+    def get(self, args: dict[str, Any]) -> list[Any]:
+        """List live features with their state and when they were last evaluated."""
+        return features.list_features(**page(args))
+
+
+@blp.route("/features/<key>")
+class FeatureItem(MethodView):
+    @requires(*ANY)
+    @blp.response(200, s.FeatureOut)
+    def get(self, key: str) -> features.FeatureView:
+        """Read a feature: criteria with status and current votes, state and snapshot version."""
+        return features.get_feature(key)
+
+    @requires("product")
+    @blp.response(200, s.ExposureOut)
+    def delete(self, key: str) -> dict[str, Any]:
+        """Archive a feature: it leaves the snapshot; its history stays."""
+        version = features.archive_feature(key=key, actor=actor())
+        return {"feature": {"key": key, "ring": None, "percent_bp": 0, "killed": False}, "version": version,
+                "event": None}
+
+
+@blp.route("/features/<key>/criteria/<criterion>/votes")
+class Votes(MethodView):
+    @requires("qa")
+    @blp.arguments(s.VoteIn)
+    @blp.response(201, s.VoteOut)
+    def post(self, body: dict[str, Any], key: str, criterion: str) -> dict[str, Any]:
+        """Vote yes or no on the criterion's current revision."""
+        vote, revision = votes.cast_vote(key=key, criterion=criterion, actor=actor(), **body)
+        return _vote_json(vote, key, criterion, revision, True)
+
+    @requires(*ANY)
+    @blp.arguments(s.PageQuery, location="query")
+    @blp.response(200, s.VoteOut(many=True))
+    def get(self, args: dict[str, Any], key: str, criterion: str) -> list[dict[str, Any]]:
+        """Every vote on the criterion, older revisions included, newest first."""
+        history = votes.vote_history(key=key, criterion=criterion, **page(args))
+        return [_vote_json(v, key, criterion, rev, current) for v, rev, current in history]
+
+
+def _vote_json(vote: Any, key: str, criterion: str, revision: int, current: bool) -> dict[str, Any]:
+    return {
+        "id": vote.id, "feature": key, "criterion": criterion, "revision": revision, "current_revision": current,
+        "voter": vote.voter, "vote": vote.vote, "comment": vote.comment, "at": vote.created_at,
+    }

@@ -1,0 +1,295 @@
+"""marshmallow schemas: the API's edge. They validate input and declare the OpenAPI document."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+
+from gate.domain.features import MAX_TEXT
+from gate.services.features import percent
+
+Text = validate.Length(max=MAX_TEXT)
+
+
+class StrictSchema(Schema):
+    """Refuses unknown fields, as the contract asks."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class Percent(fields.Field):
+    """A percent in (0, 100] with at most two decimals, loaded as hundredths (an int)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("must be a number")
+        try:
+            exact = Decimal(str(value))
+        except InvalidOperation:  # pragma: no cover - str() of an int or float always parses
+            raise ValidationError("must be a number") from None
+        if not exact.is_finite() or not 0 < exact <= 100:
+            raise ValidationError("must be greater than 0 and at most 100")
+        hundredths = exact * 100
+        if hundredths != hundredths.to_integral_value():
+            raise ValidationError("must have at most two decimals")
+        return int(hundredths)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> float | int | None:
+        return None if value is None else percent(int(value))
+
+
+# ---- input ---------------------------------------------------------------------------------------
+
+
+class PageQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10000))
+    before = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class AuditQuery(PageQuery):
+    feature = fields.String(load_default=None)
+
+
+class GateQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    ring = fields.String(load_default=None)
+
+
+class CriterionDocument(StrictSchema):
+    id = fields.String(required=True, metadata={"pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"})
+    description = fields.String(required=True)
+    ring = fields.String(required=True)
+    required_yes = fields.Integer(load_default=1)
+
+
+class FeatureDocument(StrictSchema):
+    """The product YAML (or the same as JSON); validated by the domain parser, declared here."""
+
+    feature = fields.String(required=True, metadata={"pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"})
+    name = fields.String(required=True)
+    owner = fields.String(required=True)
+    description = fields.String()
+    design = fields.String()
+    criteria = fields.List(fields.Nested(CriterionDocument), required=True)
+
+
+class VoteIn(StrictSchema):
+    vote = fields.String(required=True, validate=validate.OneOf(["yes", "no"]))
+    comment = fields.String(load_default=None, allow_none=True, validate=Text)
+
+
+class PromoteIn(StrictSchema):
+    ring = fields.String(required=True)
+    percent = Percent(load_default=10000, metadata={"type": "number", "default": 100})
+    override_reason = fields.String(load_default=None, validate=validate.Length(min=1, max=MAX_TEXT))
+
+
+class RolloutIn(StrictSchema):
+    percent = Percent(required=True, metadata={"type": "number"})
+
+
+class RollbackIn(StrictSchema):
+    ring = fields.String(required=True, allow_none=True)
+    reason = fields.String(load_default=None, allow_none=True, validate=Text)
+
+
+class KillIn(StrictSchema):
+    reason = fields.String(load_default=None, allow_none=True, validate=Text)
+
+
+class EmptyIn(StrictSchema):
+    """No fields: an empty object or no body at all."""
+
+
+class TokenIn(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    role = fields.String(
+        required=True, validate=validate.OneOf(["admin", "product", "qa", "release", "reporter", "sdk"])
+    )
+
+
+class EvaluateIn(StrictSchema):
+    flag = fields.String(required=True)
+    context = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+# ---- output --------------------------------------------------------------------------------------
+
+
+class CheckOut(Schema):
+    name = fields.String()
+    passed = fields.Boolean()
+    detail = fields.String()
+
+
+class GateOut(Schema):
+    feature = fields.String()
+    ring = fields.String()
+    passed = fields.Boolean()
+    checks = fields.List(fields.Nested(CheckOut))
+
+
+class StateOut(Schema):
+    ring = fields.String(allow_none=True)
+    percent = Percent(attribute="percent_bp")
+    killed = fields.Boolean()
+    soak_started_at = fields.DateTime(attribute="full_since", allow_none=True)
+
+
+class CurrentVoteOut(Schema):
+    voter = fields.String()
+    vote = fields.String()
+    comment = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class CriterionOut(Schema):
+    id = fields.String()
+    description = fields.String()
+    ring = fields.String()
+    required_yes = fields.Integer()
+    revision = fields.Integer()
+    passed = fields.Boolean(attribute="status.passed")
+    detail = fields.String(attribute="status.detail")
+    yes = fields.List(fields.String(), attribute="status.yes")
+    no = fields.List(fields.String(), attribute="status.no")
+    votes = fields.List(fields.Nested(CurrentVoteOut))
+
+
+class FeatureSummaryOut(Schema):
+    key = fields.String()
+    name = fields.String()
+    owner = fields.String()
+    description = fields.String(allow_none=True)
+    design = fields.String(allow_none=True)
+    state = fields.Function(lambda f: StateOut().dump(f))
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    last_evaluated_at = fields.DateTime(allow_none=True)
+
+
+class FeatureOut(Schema):
+    key = fields.String(attribute="row.key")
+    name = fields.String(attribute="row.name")
+    owner = fields.String(attribute="row.owner")
+    description = fields.String(attribute="row.description", allow_none=True)
+    design = fields.String(attribute="row.design", allow_none=True)
+    state = fields.Function(lambda v: StateOut().dump(v.row))
+    criteria = fields.List(fields.Nested(CriterionOut))
+    version = fields.Integer()
+    created_at = fields.DateTime(attribute="row.created_at")
+    updated_at = fields.DateTime(attribute="row.updated_at")
+    last_evaluated_at = fields.DateTime(attribute="row.last_evaluated_at", allow_none=True)
+
+
+class VoteOut(Schema):
+    id = fields.Integer()
+    feature = fields.String()
+    criterion = fields.String()
+    revision = fields.Integer()
+    current_revision = fields.Boolean()
+    voter = fields.String()
+    vote = fields.String()
+    comment = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class ExposureOut(Schema):
+    feature = fields.String(attribute="feature.key")
+    ring = fields.String(attribute="feature.ring", allow_none=True)
+    percent = Percent(attribute="feature.percent_bp")
+    killed = fields.Boolean(attribute="feature.killed")
+    version = fields.Integer()
+    deployment = fields.Integer(attribute="event.id", allow_none=True)
+
+
+class DeploymentOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    ring = fields.String(allow_none=True)
+    percent = Percent(attribute="percent_bp")
+    from_ring = fields.String(allow_none=True)
+    from_percent = Percent(attribute="from_percent_bp")
+    actor = fields.String()
+    reason = fields.String(allow_none=True)
+    overridden = fields.Boolean()
+    is_deployment = fields.Boolean()
+    failed = fields.Boolean()
+    version = fields.Integer()
+    at = fields.DateTime()
+
+
+class AuditOut(Schema):
+    id = fields.Integer()
+    actor = fields.String()
+    action = fields.String()
+    target = fields.String()
+    feature = fields.String(allow_none=True)
+    before = fields.Raw(allow_none=True)
+    after = fields.Raw(allow_none=True)
+    at = fields.DateTime()
+
+
+class TokenOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    role = fields.String()
+    created_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class TokenCreatedOut(TokenOut):
+    secret = fields.String(metadata={"description": "shown once; only its hash is kept"})
+
+
+class AudienceOut(Schema):
+    users = fields.List(fields.String())
+    tenants = fields.List(fields.String())
+    groups = fields.List(fields.String())
+
+
+class RingGateOut(Schema):
+    soak = fields.Function(lambda g: None if g.soak is None else int(g.soak.total_seconds()), metadata={"description": "seconds"})
+    block_on_incidents = fields.Integer(allow_none=True)
+    zero_bug_bounce = fields.Boolean()
+    rca_complete = fields.Boolean()
+
+
+class RingOut(Schema):
+    name = fields.String()
+    description = fields.String()
+    audience = fields.Function(lambda r: r.audience.to_dict())
+    bucket_by = fields.String()
+    gate = fields.Nested(RingGateOut)
+
+
+class EvaluationOut(Schema):
+    flag = fields.String()
+    enabled = fields.Boolean()
+    reason = fields.String()
+    ring = fields.String(allow_none=True)
+    version = fields.Integer(allow_none=True)
+
+
+class SnapshotOut(Schema):
+    version = fields.Integer()
+    rings = fields.List(fields.Dict())
+    flags = fields.Dict(keys=fields.String(), values=fields.Dict())
+
+
+class ProblemOut(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    checks = fields.List(fields.Nested(CheckOut))

@@ -1,0 +1,93 @@
+"""The app factory: settings, extensions, blueprints, error handlers. No app at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, request
+from sqlalchemy import event
+
+from gate.api import make_api, register_blueprints
+from gate.config import ensure_sqlite_dir, instance_dir, load_settings
+from gate.errors import UnsupportedMediaType, register_error_handlers
+from gate.extensions import db
+from gate.metrics import register_metrics
+from gate.ringsfile import check_rings_in_use, load_rings_file
+from gate.services.snapshots import SnapshotCache
+from gate.services.tokens import TokenCache
+
+MAX_BODY = 1024 * 1024
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+_YAML_ENDPOINTS = {"features.put_criteria"}
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build a Gate app from defaults, GATE_* environment variables and `test_config`."""
+    settings = load_settings(test_config)
+    app = Flask("gate", instance_path=instance_dir())
+    app.config.update(settings)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["DATABASE_URL"]),
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        API_TITLE="Gate",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    logging.basicConfig(level=str(settings["LOG_LEVEL"]).upper())
+    app.extensions["gate.rings"] = load_rings_file(settings["RINGS_FILE"])
+    register_extensions(app)
+    register_error_handlers(app)
+    register_metrics(app)
+    app.before_request(_check_media_type)
+    with app.app_context():
+        check_rings_in_use(db.session, app.extensions["gate.rings"])
+        db.session.remove()
+    return app
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Pool and driver settings per database."""
+    if url.startswith("sqlite"):
+        ensure_sqlite_dir(url)
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the database, the API and the per-worker caches."""
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    api = make_api()
+    register_blueprints(app, api)
+    app.extensions["gate.api"] = api
+    app.extensions["gate.tokens"] = TokenCache()
+    app.extensions["gate.snapshots"] = SnapshotCache(app.extensions["gate.rings"])
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _check_media_type() -> None:
+    """A body must be JSON (or YAML where product YAML is taken)."""
+    if request.method not in _BODY_METHODS or not request.content_length:
+        return
+    if request.mimetype == "application/json":
+        return
+    if request.endpoint in _YAML_ENDPOINTS:
+        return
+    raise UnsupportedMediaType(f"send application/json, not {request.mimetype or 'an untyped body'}")
+

@@ -1,0 +1,264 @@
+"""The `gate` console script: serve, migrate, tokens, rings, criteria, status."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from flask import Flask
+
+from gate.config import load_settings
+from gate.domain.errors import ParseError
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+@contextmanager
+def _app() -> Iterator[Flask]:
+    from gate.app import create_app
+
+    try:
+        app = create_app()
+    except ParseError as exc:
+        _fail("\n".join(f"{path}: {msg}" for path, msgs in exc.errors.items() for msg in msgs))
+    with app.app_context():
+        yield app
+
+
+def _cli_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in some containers
+        return "cli"
+
+
+@click.group()
+def main() -> None:
+    """Gate: release gates and feature flags for ring deployments."""
+
+
+# ---- serve ---------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to listen on")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="threads per worker")
+def serve(bind: str, workers: int, threads: int) -> None:
+    """Serve Gate under gunicorn with production settings."""
+    from gate import db as migrations
+
+    url = load_settings()["DATABASE_URL"]
+    if not migrations.is_current(url):
+        _fail("the database is not at the newest migration: run `gate db upgrade` first")
+    with _app():
+        from gate.services.tokens import bootstrap_admin
+
+        secret = bootstrap_admin()
+        if secret is not None:
+            click.echo(f"Created the admin token bootstrap-admin; it is shown this once:\n{secret}", err=False)
+        from gate.extensions import db
+
+        db.engine.dispose()
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gate-metrics-"))
+    GateServer(bind=bind, workers=workers, threads=threads).run()
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+try:
+    from gunicorn.app.base import BaseApplication
+except ImportError:  # pragma: no cover - gunicorn is a dependency; only Windows lacks it
+    BaseApplication = object
+
+
+class GateServer(BaseApplication):  # type: ignore[misc,valid-type]
+    """gunicorn running Gate's app factory in each worker."""
+
+    def __init__(self, *, bind: str, workers: int, threads: int) -> None:
+        # gthread: a long-lived stream holds one thread, never a whole worker
+        self.options: dict[str, Any] = {
+            "bind": bind,
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": threads,
+            "timeout": 60,
+            "graceful_timeout": 10,
+            "keepalive": 5,
+            "accesslog": None,
+            "child_exit": _child_exit,
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Callable[..., Any]:
+        from gate.app import create_app
+
+        return create_app()
+
+
+# ---- db ------------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply migrations (Alembic)."""
+    from gate import db as migrations
+
+    migrations.upgrade(load_settings()["DATABASE_URL"])
+    click.echo("database is at the newest migration")
+
+
+# ---- tokens --------------------------------------------------------------------------------------
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "product", "qa", "release", "reporter", "sdk"]))
+def token_create(name: str, role: str) -> None:
+    """Create a token and print its secret, alone, on stdout."""
+    from gate.services.tokens import create_token
+
+    with _app():
+        _, secret = create_token(name=name, role=role, actor=_cli_actor())
+    click.echo(secret)
+
+
+@token.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    from gate.services.tokens import list_tokens
+
+    with _app():
+        for t in list_tokens(limit=10000):
+            state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
+            used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+            click.echo(f"{t.id:>5}  {t.name:<24} {t.role:<9} created {t.created_at:%Y-%m-%d %H:%M}  used {used}  {state}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke a token."""
+    from gate.errors import GateError
+    from gate.services.tokens import revoke_token
+
+    with _app():
+        try:
+            revoke_token(token_id=token_id, actor=_cli_actor())
+        except GateError as exc:
+            _fail(exc.detail)
+    click.echo(f"revoked token {token_id}")
+
+
+# ---- rings and criteria --------------------------------------------------------------------------
+
+
+@main.group()
+def rings() -> None:
+    """The rings file."""
+
+
+@rings.command("check")
+@click.argument("path", type=click.Path(dir_okay=False))
+def rings_check(path: str) -> None:
+    """Validate a rings file: a summary, or every error with its path."""
+    from gate.ringsfile import load_rings_file
+
+    try:
+        config = load_rings_file(path)
+    except ParseError as exc:
+        _fail("\n".join(f"{where}: {msg}" for where, msgs in exc.errors.items() for msg in msgs))
+    click.echo(f"{path}: {len(config.rings)} rings: {' → '.join(config.names)}")
+    for ring in config.rings:
+        asks = []
+        if ring.gate.soak:
+            asks.append(f"soak {ring.gate.soak}")
+        if ring.gate.block_on_incidents is not None:
+            asks.append(f"no open incident of severity ≤ {ring.gate.block_on_incidents}")
+        if ring.gate.zero_bug_bounce:
+            asks.append("zero bugs")
+        if ring.gate.rca_complete:
+            asks.append("RCA closed")
+        click.echo(f"  {ring.name}: {', '.join(asks) or 'criteria only'}")
+
+
+@main.group()
+def criteria() -> None:
+    """Product YAML."""
+
+
+@criteria.command("apply")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def criteria_apply(paths: tuple[str, ...]) -> None:
+    """Apply product YAML files, as PUT /api/v1/features/{key}/criteria does."""
+    from gate.domain.features import parse_feature
+    from gate.services.context import rings as loaded_rings
+    from gate.services.features import apply_criteria
+    from gate.yamlio import load_yaml
+
+    with _app():
+        specs, errors = [], []
+        for path in paths:
+            try:
+                with open(path, "rb") as handle:
+                    specs.append(parse_feature(load_yaml(handle.read(), source="$"), loaded_rings()))
+            except ParseError as exc:
+                errors += [f"{path}: {where}: {msg}" for where, msgs in exc.errors.items() for msg in msgs]
+        if errors:
+            _fail("\n".join(errors))
+        for spec in specs:
+            view = apply_criteria(spec=spec, actor=_cli_actor())
+            click.echo(f"{spec.key}: {len(view.criteria)} criteria applied")
+
+
+# ---- status --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("feature")
+def status(feature: str) -> None:
+    """Ring, rollout and gate of a feature."""
+    from gate.errors import GateError
+    from gate.services.features import get_feature
+    from gate.services.releases import gate_for
+
+    with _app():
+        try:
+            view = get_feature(feature)
+            _, result = gate_for(key=feature, ring=None)
+        except GateError as exc:
+            _fail(exc.detail)
+        row = view.row
+        where = "off" if row.ring is None else f"{row.ring} at {row.percent_bp / 100:g}%"
+        click.echo(f"{row.key} — {row.name} (owner {row.owner})")
+        click.echo(f"exposure: {where}{' — KILLED' if row.killed else ''}   snapshot version {view.version}")
+        click.echo(f"gate for {result.ring}: {'PASSES' if result.passed else 'REFUSED'}")
+        for check in result.checks:
+            click.echo(f"  [{'x' if check.passed else ' '}] {check.name}: {check.detail}")

@@ -1,0 +1,1 @@
+"""Gate's domain: pure rules over plain values, standard library only."""

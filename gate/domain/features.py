@@ -1,0 +1,159 @@
+"""Features and their release criteria, as product managers write them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gate.domain.errors import Problems
+from gate.domain.rings import NAME, RingsConfig
+
+MAX_TEXT = 2000
+_FEATURE_KEYS = {"feature", "name", "owner", "description", "design", "criteria"}
+_CRITERION_KEYS = {"id", "description", "ring", "required_yes"}
+
+
+@dataclass(frozen=True)
+class CriterionSpec:
+    """One release criterion: what must be true before the feature enters `ring`."""
+
+    id: str
+    description: str
+    ring: str
+    required_yes: int = 1
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """A feature as declared in its product YAML."""
+
+    key: str
+    name: str
+    owner: str
+    description: str | None
+    design: str | None
+    criteria: tuple[CriterionSpec, ...]
+
+
+@dataclass(frozen=True)
+class CriterionRevision:
+    """A criterion as stored: its spec and the revision number its votes attach to."""
+
+    spec: CriterionSpec
+    revision: int
+
+
+@dataclass(frozen=True)
+class CriteriaPlan:
+    """What applying a feature's criteria changes."""
+
+    created: tuple[CriterionSpec, ...]
+    revised: tuple[CriterionSpec, ...]
+    dropped: tuple[str, ...]
+    reordered: bool
+
+    @property
+    def changed(self) -> bool:
+        """Whether applying the file changes anything about the criteria."""
+        return bool(self.created or self.revised or self.dropped or self.reordered)
+
+
+def is_key(value: object) -> bool:
+    """Tell whether `value` is a valid feature or criterion key."""
+    return isinstance(value, str) and NAME.match(value) is not None
+
+
+def parse_feature(data: Any, rings: RingsConfig, *, key: str | None = None) -> FeatureSpec:
+    """Validate a loaded product document against `rings`; raise ParseError naming every problem."""
+    problems = Problems()
+    if not isinstance(data, Mapping):
+        problems.add("$", "must be a mapping with feature, name, owner and criteria")
+        problems.raise_if_any()
+    for unknown in sorted(set(map(str, data)) - _FEATURE_KEYS):
+        problems.add(unknown, "unknown key")
+    feature = data.get("feature")
+    if not is_key(feature):
+        problems.add("feature", "must be a key like 'checkout-v2' ([a-z0-9][a-z0-9._-]{0,63})")
+    elif key is not None and feature != key:
+        problems.add("feature", f"{feature!r} does not match the feature {key!r} in the URL")
+    name = _text(data, "name", problems, required=True, limit=200)
+    owner = _text(data, "owner", problems, required=True, limit=200)
+    description = _text(data, "description", problems)
+    design = _text(data, "design", problems)
+    criteria = _criteria(data.get("criteria"), rings, problems)
+    problems.raise_if_any()
+    return FeatureSpec(
+        key=str(feature),
+        name=name or "",
+        owner=owner or "",
+        description=description,
+        design=design,
+        criteria=criteria,
+    )
+
+
+def _text(
+    data: Mapping[str, Any], key: str, problems: Problems, *, path: str = "", required: bool = False, limit: int = MAX_TEXT
+) -> str | None:
+    where = f"{path}.{key}" if path else key
+    value = data.get(key)
+    if value is None:
+        if required:
+            problems.add(where, "is required")
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        problems.add(where, "must be a non-empty string" if required else "must be a string")
+        return None
+    if len(value) > limit:
+        problems.add(where, f"must be at most {limit} characters")
+        return None
+    return value
+
+
+def _criteria(raw: Any, rings: RingsConfig, problems: Problems) -> tuple[CriterionSpec, ...]:
+    if raw is None:
+        problems.add("criteria", "is required (it may be an empty list)")
+        return ()
+    if not isinstance(raw, list):
+        problems.add("criteria", "must be a list")
+        return ()
+    specs: list[CriterionSpec] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        path = f"criteria[{i}]"
+        if not isinstance(item, Mapping):
+            problems.add(path, "must be a mapping with id, description and ring")
+            continue
+        for unknown in sorted(set(map(str, item)) - _CRITERION_KEYS):
+            problems.add(f"{path}.{unknown}", "unknown key")
+        cid = item.get("id")
+        if not is_key(cid):
+            problems.add(f"{path}.id", "must be a key like 'unit-tests'")
+        elif cid in seen:
+            problems.add(f"{path}.id", f"duplicate criterion id {cid!r}")
+        description = _text(item, "description", problems, path=path, required=True)
+        ring = item.get("ring")
+        if not isinstance(ring, str) or rings.get(ring) is None:
+            problems.add(f"{path}.ring", f"must be one of the rings: {', '.join(rings.names)}")
+        required = item.get("required_yes", 1)
+        if isinstance(required, bool) or not isinstance(required, int) or not 1 <= required <= 1000:
+            problems.add(f"{path}.required_yes", "must be an integer from 1 to 1000")
+        if is_key(cid) and cid not in seen and description and isinstance(ring, str) and rings.get(ring):
+            if isinstance(required, int) and not isinstance(required, bool) and 1 <= required <= 1000:
+                specs.append(CriterionSpec(id=cid, description=description, ring=ring, required_yes=required))
+        if is_key(cid):
+            seen.add(cid)
+    return tuple(specs)
+
+
+def plan_criteria(current: Sequence[CriterionSpec], wanted: Sequence[CriterionSpec]) -> CriteriaPlan:
+    """Compare stored criteria with a newly applied list: which are new, revised, dropped."""
+    before = {c.id: c for c in current}
+    after_ids = {c.id for c in wanted}
+    created = tuple(c for c in wanted if c.id not in before)
+    revised = tuple(c for c in wanted if c.id in before and before[c.id] != c)
+    dropped = tuple(c.id for c in current if c.id not in after_ids)
+    kept_order = [c.id for c in wanted if c.id in before]
+    reordered = kept_order != [c.id for c in current if c.id in after_ids]
+    return CriteriaPlan(created=created, revised=revised, dropped=dropped, reordered=reordered)

@@ -1,0 +1,146 @@
+"""Typed rows. The schema changes only through Alembic migrations (gate/migrations)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from gate.extensions import db
+
+# SQLite integer primary keys must be INTEGER to autoincrement; PostgreSQL gets BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, answers aware UTC, on every database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class GateState(db.Model):  # type: ignore[name-defined,misc]
+    """One row: the snapshot version, bumped by every exposure change, and the tokens version."""
+
+    __tablename__ = "gate_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=1)
+    tokens_version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=1)
+
+
+class Token(db.Model):  # type: ignore[name-defined,misc]
+    """An API token: only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    secret_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Feature(db.Model):  # type: ignore[name-defined,misc]
+    """A feature and its exposure. `exposure_rev` settles concurrent changes by compare-and-set."""
+
+    __tablename__ = "features"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    owner: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    design: Mapped[str | None] = mapped_column(Text)
+    ring: Mapped[str | None] = mapped_column(String(64))
+    percent_bp: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # hundredths of a percent
+    killed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    full_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    exposure_rev: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CriterionRevision(db.Model):  # type: ignore[name-defined,misc]
+    """One revision of a criterion; the current one has no `retired_at`. Votes attach to a revision."""
+
+    __tablename__ = "criterion_revisions"
+    __table_args__ = (
+        UniqueConstraint("feature_id", "criterion", "revision", name="uq_criterion_revisions_revision"),
+        Index("ix_criterion_revisions_current", "feature_id", "retired_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), nullable=False)
+    criterion: Mapped[str] = mapped_column(String(64), nullable=False)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    ring: Mapped[str] = mapped_column(String(64), nullable=False)
+    required_yes: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Vote(db.Model):  # type: ignore[name-defined,misc]
+    """A QA vote on one criterion revision; a voter's latest by id is their current vote."""
+
+    __tablename__ = "votes"
+    __table_args__ = (Index("ix_votes_revision", "revision_id", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("criterion_revisions.id"), nullable=False)
+    voter: Mapped[str] = mapped_column(String(200), nullable=False)
+    vote: Mapped[str] = mapped_column(String(3), nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class DeploymentEvent(db.Model):  # type: ignore[name-defined,misc]
+    """One exposure change: promote, rollout, rollback, kill or revive, with who and when."""
+
+    __tablename__ = "deployment_events"
+    __table_args__ = (Index("ix_deployment_events_feature", "feature_id", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    ring: Mapped[str | None] = mapped_column(String(64))
+    percent_bp: Mapped[int] = mapped_column(Integer, nullable=False)
+    from_ring: Mapped[str | None] = mapped_column(String(64))
+    from_percent_bp: Mapped[int] = mapped_column(Integer, nullable=False)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    overridden: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # a DORA deployment: into the last ring, or a raise of the percent inside it
+    is_deployment: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    failed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
+    """An append-only record of a write that took effect."""
+
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_feature", "feature", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    target: Mapped[str] = mapped_column(String(200), nullable=False)
+    feature: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[Any] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any] = mapped_column(JSON, nullable=True)

@@ -1,0 +1,53 @@
+"""Read rings.yaml and refuse a file that drops or renames a ring still in use."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from gate.domain.errors import ParseError
+from gate.domain.rings import RingsConfig, parse_rings
+from gate.models import CriterionRevision, Feature
+from gate.yamlio import load_yaml
+
+
+def load_rings_file(path: str) -> RingsConfig:
+    """Parse the rings file at `path`; raise ParseError with every problem and its path."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise ParseError({path: [f"cannot read the rings file: {exc.strerror}"]}) from None
+    return parse_rings(load_yaml(raw, source=path))
+
+
+def rings_in_use(session: Session, rings: RingsConfig) -> dict[str, list[str]]:
+    """Map each ring unknown to `rings` but still used by a live feature or criterion to its users."""
+    if not inspect(session.get_bind()).has_table("features"):
+        return {}
+    known = set(rings.names)
+    users: dict[str, list[str]] = defaultdict(list)
+    for key, ring in session.execute(
+        select(Feature.key, Feature.ring).where(Feature.archived_at.is_(None), Feature.ring.is_not(None))
+    ):
+        if ring not in known:
+            users[ring].append(f"feature {key}")
+    for key, criterion, ring in session.execute(
+        select(Feature.key, CriterionRevision.criterion, CriterionRevision.ring)
+        .join(Feature, Feature.id == CriterionRevision.feature_id)
+        .where(Feature.archived_at.is_(None), CriterionRevision.retired_at.is_(None))
+    ):
+        if ring not in known:
+            users[ring].append(f"criterion {key}/{criterion}")
+    return dict(users)
+
+
+def check_rings_in_use(session: Session, rings: RingsConfig) -> None:
+    """Raise ParseError naming every feature and criterion that uses a ring the file no longer has."""
+    missing = rings_in_use(session, rings)
+    if missing:
+        raise ParseError(
+            {f"rings ({name})": [f"ring {name!r} is gone but still used by {', '.join(who)}"] for name, who in missing.items()}
+        )

@@ -1,0 +1,81 @@
+"""What every service needs from the running app: the session, the rings, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from flask import current_app
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from gate.domain.rings import RingsConfig
+from gate.errors import Conflict
+from gate.extensions import db
+from gate.models import AuditEntry, GateState
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: the token's id, its name (the actor of every write) and its role."""
+
+    token_id: int
+    name: str
+    role: str
+
+
+def session() -> Session:
+    """The request's database session."""
+    return cast(Session, db.session)
+
+
+def rings() -> RingsConfig:
+    """The rings as loaded at start."""
+    return cast(RingsConfig, current_app.extensions["gate.rings"])
+
+
+def now() -> datetime:
+    """The current time, from the app's clock (tests may set GATE's CLOCK)."""
+    clock = cast(Callable[[], datetime] | None, current_app.config.get("CLOCK"))
+    return clock() if clock else datetime.now(UTC)
+
+
+def bump_version() -> int:
+    """Advance the snapshot version inside the current transaction and return it."""
+    result = session().execute(
+        update(GateState).where(GateState.id == 1).values(version=GateState.version + 1).returning(GateState.version)
+    )
+    return int(result.scalar_one())
+
+
+def audit(*, actor: str, action: str, target: str, feature: str | None, before: Any, after: Any, at: datetime) -> None:
+    """Append one audit entry to the current transaction."""
+    session().execute(
+        insert(AuditEntry).values(
+            actor=actor, action=action, target=target, feature=feature, before=before, after=after, at=at
+        )
+    )
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """Run one unit of work: commit at the end, roll back on any error; races become 409."""
+    s = session()
+    try:
+        yield s
+        s.commit()
+    except IntegrityError:
+        s.rollback()
+        raise Conflict("a concurrent change got there first; read again and retry") from None
+    except OperationalError as exc:
+        s.rollback()
+        if "locked" in str(exc) or "deadlock" in str(exc) or "could not serialize" in str(exc):
+            raise Conflict("the store was busy with a concurrent change; retry") from None
+        raise
+    except BaseException:
+        s.rollback()
+        raise

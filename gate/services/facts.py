@@ -1,0 +1,18 @@
+"""Gather what the gate needs to know about a feature, in a constant number of queries."""
+
+from __future__ import annotations
+
+from gate.domain.gate import GateFacts
+from gate.models import Feature
+from gate.services.features import criteria_views, current_revisions, exposure_of, state_version
+
+
+def gather(feature: Feature) -> GateFacts:
+    """Collect the feature's exposure and criteria statuses (two queries, whatever the size)."""
+    views = criteria_views(current_revisions(feature.id))
+    return GateFacts(exposure=exposure_of(feature), criteria=tuple(v.status for v in views))
+
+
+def version() -> int:
+    """The current snapshot version."""
+    return state_version()

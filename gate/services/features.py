@@ -1,0 +1,214 @@
+"""Features and their criteria: apply product YAML, archive, read with votes and state."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from gate.domain.features import CriterionSpec, FeatureSpec, plan_criteria
+from gate.domain.gate import CriterionStatus, Exposure, criterion_status
+from gate.errors import NotFound
+from gate.models import CriterionRevision, Feature, GateState, Vote
+from gate.services.context import audit, bump_version, now, session, transaction
+
+
+def percent(bp: int) -> float | int:
+    """Hundredths of a percent as the API shows them: 50 or 12.5."""
+    return bp // 100 if bp % 100 == 0 else bp / 100
+
+
+def exposure_of(feature: Feature) -> Exposure:
+    """The domain's view of a feature's exposure."""
+    return Exposure(
+        ring=feature.ring, percent=feature.percent_bp / 100, killed=feature.killed, full_since=feature.full_since
+    )
+
+
+def state_of(feature: Feature) -> dict[str, object]:
+    """The exposure as the API and the audit log show it."""
+    return {"ring": feature.ring, "percent": percent(feature.percent_bp), "killed": feature.killed}
+
+
+@dataclass(frozen=True)
+class CurrentVote:
+    """A voter's current vote on a criterion revision."""
+
+    voter: str
+    vote: str
+    comment: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CriterionView:
+    """A criterion's current revision, its status and its current votes."""
+
+    id: str
+    description: str
+    ring: str
+    required_yes: int
+    revision: int
+    status: CriterionStatus
+    votes: tuple[CurrentVote, ...]
+
+
+@dataclass(frozen=True)
+class FeatureView:
+    """A feature as the API shows it."""
+
+    row: Feature
+    criteria: tuple[CriterionView, ...]
+    version: int
+
+
+def find_feature(key: str) -> Feature:
+    """Load a live (not archived) feature or raise NotFound."""
+    feature = session().scalars(select(Feature).where(Feature.key == key, Feature.archived_at.is_(None))).first()
+    if feature is None:
+        raise NotFound(f"no feature {key!r}")
+    return feature
+
+
+def current_revisions(feature_id: int) -> list[CriterionRevision]:
+    """The feature's criteria at their current revision, in file order."""
+    return list(
+        session().scalars(
+            select(CriterionRevision)
+            .where(CriterionRevision.feature_id == feature_id, CriterionRevision.retired_at.is_(None))
+            .order_by(CriterionRevision.position)
+        )
+    )
+
+
+def criteria_views(revisions: list[CriterionRevision]) -> tuple[CriterionView, ...]:
+    """Fold the votes of every current revision, in one query, into statuses."""
+    votes_by_revision: dict[int, list[Vote]] = defaultdict(list)
+    if revisions:
+        ids = [r.id for r in revisions]
+        for vote in session().scalars(select(Vote).where(Vote.revision_id.in_(ids)).order_by(Vote.id)):
+            votes_by_revision[vote.revision_id].append(vote)
+    views = []
+    for rev in revisions:
+        votes = votes_by_revision[rev.id]
+        latest: dict[str, Vote] = {}
+        for vote in votes:
+            latest.pop(vote.voter, None)
+            latest[vote.voter] = vote
+        status = criterion_status(
+            id=rev.criterion,
+            ring=rev.ring,
+            required_yes=rev.required_yes,
+            revision=rev.revision,
+            votes=((v.voter, v.vote) for v in votes),
+        )
+        current = tuple(CurrentVote(v.voter, v.vote, v.comment, v.created_at) for v in latest.values())
+        views.append(
+            CriterionView(rev.criterion, rev.description, rev.ring, rev.required_yes, rev.revision, status, current)
+        )
+    return tuple(views)
+
+
+def state_version() -> int:
+    """The current snapshot version."""
+    return int(session().scalar(select(GateState.version).where(GateState.id == 1)) or 0)
+
+
+def get_feature(key: str) -> FeatureView:
+    """Read a feature with its criteria, their current votes, its state and the snapshot version."""
+    feature = find_feature(key)
+    return FeatureView(feature, criteria_views(current_revisions(feature.id)), state_version())
+
+
+def list_features(*, limit: int, before: int | None) -> list[Feature]:
+    """Live features, newest first."""
+    query = select(Feature).where(Feature.archived_at.is_(None)).order_by(Feature.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(Feature.id < before)
+    return list(session().scalars(query))
+
+
+def _spec_of(rev: CriterionRevision) -> CriterionSpec:
+    return CriterionSpec(id=rev.criterion, description=rev.description, ring=rev.ring, required_yes=rev.required_yes)
+
+
+def _feature_fields(spec: FeatureSpec) -> dict[str, str | None]:
+    return {"name": spec.name, "owner": spec.owner, "description": spec.description, "design": spec.design}
+
+
+def apply_criteria(*, spec: FeatureSpec, actor: str) -> FeatureView:
+    """Make the feature and its criteria what `spec` says; applying the same spec again changes nothing."""
+    at = now()
+    with transaction() as s:
+        feature = s.scalars(select(Feature).where(Feature.key == spec.key)).first()
+        created = feature is None or feature.archived_at is not None
+        if feature is None:
+            feature = Feature(key=spec.key, created_at=at, updated_at=at, ring=None, percent_bp=0, killed=False,
+                              exposure_rev=0, **_feature_fields(spec))
+            s.add(feature)
+            s.flush()
+        elif feature.archived_at is not None:
+            # an archived feature comes back off, as if new; its history stays
+            feature.archived_at, feature.ring, feature.percent_bp, feature.killed, feature.full_since = (
+                None, None, 0, False, None)
+            feature.exposure_rev += 1
+        revisions = current_revisions(feature.id)
+        before_fields = {k: getattr(feature, k) for k in ("name", "owner", "description", "design")}
+        plan = plan_criteria([_spec_of(r) for r in revisions], spec.criteria)
+        fields_changed = before_fields != _feature_fields(spec)
+        if not (created or plan.changed or fields_changed):
+            return FeatureView(feature, criteria_views(revisions), state_version())
+        by_id = {r.criterion: r for r in revisions}
+        for rev in revisions:
+            if rev.criterion in plan.dropped or rev.criterion in {c.id for c in plan.revised}:
+                rev.retired_at = at
+        for position, c in enumerate(spec.criteria):
+            old = by_id.get(c.id)
+            if old is not None and old.retired_at is None:
+                old.position = position
+                continue
+            last = s.scalar(
+                select(CriterionRevision.revision)
+                .where(CriterionRevision.feature_id == feature.id, CriterionRevision.criterion == c.id)
+                .order_by(CriterionRevision.revision.desc())
+                .limit(1)
+            )
+            s.add(CriterionRevision(feature_id=feature.id, criterion=c.id, revision=(last or 0) + 1, position=position,
+                                    description=c.description, ring=c.ring, required_yes=c.required_yes, created_at=at))
+        for k, v in _feature_fields(spec).items():
+            setattr(feature, k, v)
+        feature.updated_at = at
+        if created:
+            bump_version()
+        audit(
+            actor=actor, action="criteria.apply", target=f"feature:{spec.key}", feature=spec.key,
+            before=None if created else {**before_fields, "criteria": [_criterion_json(_spec_of(r)) for r in revisions]},
+            after={**_feature_fields(spec), "criteria": [_criterion_json(c) for c in spec.criteria]},
+            at=at,
+        )
+        s.flush()
+    return get_feature(spec.key)
+
+
+def _criterion_json(c: CriterionSpec) -> dict[str, object]:
+    return {"id": c.id, "description": c.description, "ring": c.ring, "required_yes": c.required_yes}
+
+
+def archive_feature(*, key: str, actor: str) -> int:
+    """Archive a feature: gone from snapshots, history kept. Return the new snapshot version."""
+    at = now()
+    with transaction() as s:
+        feature = find_feature(key)
+        result = s.execute(
+            update(Feature)
+            .where(Feature.id == feature.id, Feature.archived_at.is_(None))
+            .values(archived_at=at, updated_at=at)
+        )
+        if result.rowcount != 1:  # pragma: no cover - a concurrent archive won the race
+            raise NotFound(f"no feature {key!r}")
+        version = bump_version()
+        audit(actor=actor, action="feature.archive", target=f"feature:{key}", feature=key,
+              before=state_of(feature), after={"archived": True}, at=at)
+    return version

@@ -1,0 +1,151 @@
+"""The snapshot: every ring and flag the evaluator needs, parsed strictly and frozen."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+BUCKET_BY = ("user", "tenant")
+
+
+class SnapshotError(ValueError):
+    """The snapshot document does not have the contract's shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class RingAudience:
+    """Who a ring reaches: listed users, tenants and groups, or everyone."""
+
+    users: frozenset[str] = frozenset()
+    tenants: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    everyone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRing:
+    """One ring as the evaluator sees it."""
+
+    name: str
+    audience: RingAudience
+    bucket_by: str = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class FlagState:
+    """A flag's exposure: the ring it has reached (index), its rollout there, and the kill switch."""
+
+    ring: str | None
+    ring_index: int | None
+    percent: float
+    killed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An immutable view of every flag at one version."""
+
+    version: int
+    rings: tuple[SnapshotRing, ...]
+    flags: Mapping[str, FlagState]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Snapshot:
+        """Parse the snapshot JSON document, refusing anything off-contract."""
+        if not isinstance(data, Mapping):
+            raise SnapshotError("snapshot: not an object")
+        version = data.get("version")
+        if type(version) is not int or version < 0:
+            raise SnapshotError("version: not a non-negative integer")
+        rings = tuple(_ring(i, r) for i, r in enumerate(_list(data.get("rings"), "rings")))
+        if not rings:
+            raise SnapshotError("rings: empty")
+        index = {r.name: i for i, r in enumerate(rings)}
+        raw_flags = data.get("flags")
+        if not isinstance(raw_flags, Mapping):
+            raise SnapshotError("flags: not an object")
+        flags = {str(k): _flag(str(k), v, index) for k, v in raw_flags.items()}
+        return cls(version=version, rings=rings, flags=flags)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Render the snapshot back to its JSON document."""
+        return {
+            "version": self.version,
+            "rings": [
+                {
+                    "name": r.name,
+                    "audience": "all"
+                    if r.audience.everyone
+                    else {
+                        "users": sorted(r.audience.users),
+                        "tenants": sorted(r.audience.tenants),
+                        "groups": sorted(r.audience.groups),
+                    },
+                    "bucket_by": r.bucket_by,
+                }
+                for r in self.rings
+            ],
+            "flags": {
+                k: {"ring": f.ring, "percent": f.percent, "killed": f.killed}
+                for k, f in self.flags.items()
+            },
+        }
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise SnapshotError(f"{path}: not a list")
+    return value
+
+
+def _strings(value: Any, path: str) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    items = _list(value, path)
+    if not all(isinstance(s, str) for s in items):
+        raise SnapshotError(f"{path}: not a list of strings")
+    return frozenset(items)
+
+
+def _ring(i: int, raw: Any) -> SnapshotRing:
+    path = f"rings[{i}]"
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+        raise SnapshotError(f"{path}: not a ring")
+    audience = raw.get("audience")
+    if audience == "all":
+        parsed = RingAudience(everyone=True)
+    elif isinstance(audience, Mapping):
+        parsed = RingAudience(
+            users=_strings(audience.get("users"), f"{path}.audience.users"),
+            tenants=_strings(audience.get("tenants"), f"{path}.audience.tenants"),
+            groups=_strings(audience.get("groups"), f"{path}.audience.groups"),
+        )
+    else:
+        raise SnapshotError(f"{path}.audience: not 'all' or an object")
+    bucket_by = raw.get("bucket_by", "user")
+    if bucket_by not in BUCKET_BY:
+        raise SnapshotError(f"{path}.bucket_by: not user or tenant")
+    return SnapshotRing(name=raw["name"], audience=parsed, bucket_by=bucket_by)
+
+
+def _flag(key: str, raw: Any, index: Mapping[str, int]) -> FlagState:
+    path = f"flags.{key}"
+    if not isinstance(raw, Mapping):
+        raise SnapshotError(f"{path}: not an object")
+    ring = raw.get("ring")
+    if ring is not None and ring not in index:
+        raise SnapshotError(f"{path}.ring: unknown ring {ring!r}")
+    percent = raw.get("percent", 0)
+    if isinstance(percent, bool) or not isinstance(percent, int | float) or not math.isfinite(percent):
+        raise SnapshotError(f"{path}.percent: not a number")
+    killed = raw.get("killed", False)
+    if not isinstance(killed, bool):
+        raise SnapshotError(f"{path}.killed: not a boolean")
+    return FlagState(
+        ring=ring,
+        ring_index=None if ring is None else index[ring],
+        percent=float(percent),
+        killed=killed,
+    )
