@@ -76,11 +76,9 @@ class FeatureItem(MethodView):
 
     @requires("product")
     @blp.response(200, s.ExposureOut)
-    def delete(self, key: str) -> dict[str, Any]:
+    def delete(self, key: str) -> features.ExposureChange:
         """Archive a feature: it leaves the snapshot; its history stays."""
-        version = features.archive_feature(key=key, actor=actor())
-        return {"feature": {"key": key, "ring": None, "percent_bp": 0, "killed": False}, "version": version,
-                "event": None}
+        return features.archive_feature(key=key, actor=actor())
 
 
 @blp.route("/features/<key>/criteria/<criterion>/votes")

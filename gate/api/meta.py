@@ -52,6 +52,6 @@ def prometheus() -> Response:
 @blp.route("/api/v1/rings")
 @requires(*ANY)
 @blp.response(200, s.RingOut(many=True))
-def list_rings() -> tuple[Ring, ...]:
+def list_rings() -> list[Ring]:
     """The rings as loaded, in exposure order."""
-    return rings().rings
+    return list(rings().rings)

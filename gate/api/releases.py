@@ -10,7 +10,7 @@ from gate.api import schemas as s
 from gate.api.auth import ANY, actor, principal, requires
 from gate.api.pages import page
 from gate.services import releases
-from gate.services.releases import ExposureChange
+from gate.services.features import ExposureChange
 
 blp = Blueprint("releases", __name__, description="Gates and ring exposure")
 

@@ -208,7 +208,10 @@ class ExposureOut(Schema):
     percent = Percent(attribute="feature.percent_bp")
     killed = fields.Boolean(attribute="feature.killed")
     version = fields.Integer()
-    deployment = fields.Integer(attribute="event.id", allow_none=True)
+    deployment = fields.Function(
+        lambda change: change.event.id if change.event is not None else None,
+        metadata={"type": "integer", "nullable": True, "description": "the deployment event recorded, if any"},
+    )
 
 
 class DeploymentOut(Schema):

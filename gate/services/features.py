@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from gate.domain.features import CriterionSpec, FeatureSpec, plan_criteria
 from gate.domain.gate import CriterionStatus, Exposure, criterion_status
 from gate.errors import NotFound
-from gate.models import CriterionRevision, Feature, GateState, Vote
+from gate.models import CriterionRevision, DeploymentEvent, Feature, GateState, Vote
 from gate.services.context import audit, bump_version, now, session, transaction
 
 
@@ -62,6 +62,15 @@ class FeatureView:
     row: Feature
     criteria: tuple[CriterionView, ...]
     version: int
+
+
+@dataclass(frozen=True)
+class ExposureChange:
+    """The outcome of an exposure write: the feature's new state and the snapshot version."""
+
+    feature: Feature
+    version: int
+    event: DeploymentEvent | None
 
 
 def find_feature(key: str) -> Feature:
@@ -196,8 +205,8 @@ def _criterion_json(c: CriterionSpec) -> dict[str, object]:
     return {"id": c.id, "description": c.description, "ring": c.ring, "required_yes": c.required_yes}
 
 
-def archive_feature(*, key: str, actor: str) -> int:
-    """Archive a feature: gone from snapshots, history kept. Return the new snapshot version."""
+def archive_feature(*, key: str, actor: str) -> ExposureChange:
+    """Archive a feature: gone from snapshots, history kept."""
     at = now()
     with transaction() as s:
         feature = find_feature(key)
@@ -211,4 +220,4 @@ def archive_feature(*, key: str, actor: str) -> int:
         version = bump_version()
         audit(actor=actor, action="feature.archive", target=f"feature:{key}", feature=key,
               before=state_of(feature), after={"archived": True}, at=at)
-    return version
+    return ExposureChange(feature, version, None)

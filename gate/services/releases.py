@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gate.domain.gate import Check, GateResult, evaluate_gate, next_ring
 from gate.domain.rings import Ring
@@ -13,16 +13,7 @@ from gate.errors import Conflict, Forbidden, GateRefused, InvalidInput
 from gate.models import DeploymentEvent, Feature
 from gate.services import facts as facts_service
 from gate.services.context import Principal, audit, bump_version, now, rings, session, transaction
-from gate.services.features import find_feature, state_of
-
-
-@dataclass(frozen=True)
-class ExposureChange:
-    """The outcome of an exposure write: the feature's new state and the snapshot version."""
-
-    feature: Feature
-    version: int
-    event: DeploymentEvent | None
+from gate.services.features import ExposureChange, find_feature, state_of
 
 
 def _ring(name: str | None) -> Ring:
@@ -56,6 +47,7 @@ def _write(
     """Compare-and-set the feature's exposure, bump the version, record the event and the audit entry."""
     s = session()
     before = state_of(feature)
+    from_ring, from_percent_bp = feature.ring, feature.percent_bp
     last = rings().last.name
     is_deployment = ring == last and not killed and (feature.ring != last or percent_bp > feature.percent_bp)
     leaves_production = feature.ring == last and (ring != last or percent_bp < feature.percent_bp or killed)
@@ -64,6 +56,7 @@ def _write(
         .where(Feature.id == feature.id, Feature.exposure_rev == feature.exposure_rev)
         .values(ring=ring, percent_bp=percent_bp, killed=killed, full_since=full_since, updated_at=at,
                 exposure_rev=feature.exposure_rev + 1)
+        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise Conflict("the feature's exposure changed meanwhile; read it again and retry")
@@ -78,13 +71,16 @@ def _write(
             s.execute(update(DeploymentEvent).where(DeploymentEvent.id == latest).values(failed=True))
     version = bump_version()
     event = DeploymentEvent(
-        feature_id=feature.id, kind=kind, ring=ring, percent_bp=percent_bp, from_ring=feature.ring,
-        from_percent_bp=feature.percent_bp, actor=actor, reason=reason, overridden=overridden,
+        feature_id=feature.id, kind=kind, ring=ring, percent_bp=percent_bp, from_ring=from_ring,
+        from_percent_bp=from_percent_bp, actor=actor, reason=reason, overridden=overridden,
         is_deployment=is_deployment, failed=False, version=version, at=at,
     )
     s.add(event)
     s.flush()
-    feature.ring, feature.percent_bp, feature.killed, feature.full_since = ring, percent_bp, killed, full_since
+    new = {"ring": ring, "percent_bp": percent_bp, "killed": killed, "full_since": full_since,
+           "exposure_rev": feature.exposure_rev + 1, "updated_at": at}
+    for name, value in new.items():  # already written by the compare-and-set above
+        set_committed_value(feature, name, value)
     after = state_of(feature)
     audit(actor=actor, action=kind, target=f"feature:{feature.key}", feature=feature.key, before=before,
           after={**after, "reason": reason} if reason else after, at=at)

@@ -1,0 +1,120 @@
+"""Test helpers: databases made and dropped per run, a settable clock, builders, store dumps."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import create_engine, pool, text
+from sqlalchemy.engine import make_url
+
+from gate import db as migrations
+
+ROOT = Path(__file__).resolve().parent.parent
+RINGS = ROOT / "rings.yaml"
+TABLES = ("votes", "criterion_revisions", "deployment_events", "audit", "tokens", "features")
+
+
+class Clock:
+    """A clock the tests move by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+class SqliteTemplate:
+    """One migrated SQLite file per run, copied for each test."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.template = folder / "template.db"
+        migrations.upgrade(f"sqlite:///{self.template}")
+
+    def fresh(self) -> str:
+        target = self.folder / f"{uuid.uuid4().hex}.db"
+        shutil.copyfile(self.template, target)
+        return f"sqlite:///{target}"
+
+
+class PostgresDatabase:
+    """A database of its own for this run, made at start and dropped at the end."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.name = f"gate_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        self._admin().execute(text(f'CREATE DATABASE "{self.name}"'))
+        self.url = make_url(admin_url).set(database=self.name).render_as_string(hide_password=False)
+        migrations.upgrade(self.url)
+        self.engine = create_engine(self.url, poolclass=pool.NullPool)
+
+    def _admin(self) -> Any:
+        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+        return engine.connect()
+
+    def fresh(self) -> str:
+        with self.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            conn.execute(text("UPDATE gate_state SET version = 1, tokens_version = 1"))
+        return self.url
+
+    def drop(self) -> None:
+        self.engine.dispose()
+        with self._admin() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+
+
+def dump_store(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in id order; token last use is left out (it records reads)."""
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            out = {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY id"))] for t in TABLES}
+            out["tokens"] = [
+                tuple(r) for r in conn.execute(text("SELECT id, name, role, secret_hash, revoked_at FROM tokens ORDER BY id"))
+            ]
+            out["gate_state"] = [tuple(r) for r in conn.execute(text("SELECT * FROM gate_state"))]
+            return out
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class FeatureBuilder:
+    """Builds product YAML documents: FeatureBuilder("checkout").criterion("e2e", ring="preview").build()."""
+
+    key: str
+    name: str = ""
+    owner: str = "payments"
+    criteria: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def criterion(self, cid: str, *, ring: str = "internal", required_yes: int | None = None,
+                  description: str | None = None) -> FeatureBuilder:
+        item: dict[str, Any] = {"id": cid, "description": description or f"{cid} is done", "ring": ring}
+        if required_yes is not None:
+            item["required_yes"] = required_yes
+        self.criteria.append(item)
+        return self
+
+    def with_(self, **fields: Any) -> FeatureBuilder:
+        self.extra.update(fields)
+        return self
+
+    def build(self) -> dict[str, Any]:
+        return {"feature": self.key, "name": self.name or self.key.title(), "owner": self.owner,
+                "criteria": list(self.criteria), **self.extra}
+
+    def yaml(self) -> str:
+        return yaml.safe_dump(self.build(), sort_keys=False)
