@@ -17,7 +17,7 @@ def in_rollout(value: str | None, flag: str, percent: float) -> bool:
     """Tell whether `value` is inside `flag`'s rollout of `percent`."""
     if percent >= 100:
         return True
-    if value is None:
+    if not value:  # no value (or an empty one) to bucket by: inside only at 100
         return False
     digest = sha256((value + "\n" + flag).encode("utf-8")).digest()
     return int.from_bytes(digest[:4], "little") / _SCALE * 100 < percent

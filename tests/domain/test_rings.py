@@ -1,0 +1,114 @@
+"""Parsing rings.yaml: every error, with its path, all at once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gate.domain.durations import format_duration, parse_duration
+from gate.domain.errors import ParseError
+from gate.domain.rings import parse_rings
+from gate.ringsfile import load_rings_file
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def good() -> dict:
+    return yaml.safe_load((ROOT / "rings.yaml").read_text())
+
+
+def errors_of(data: object) -> dict[str, list[str]]:
+    with pytest.raises(ParseError) as info:
+        parse_rings(data)
+    return info.value.errors
+
+
+def test_the_contract_example_parses() -> None:
+    config = parse_rings(good())
+    assert config.names == ("internal", "preview", "ga")
+    preview = config.get("preview")
+    assert preview is not None and preview.index == 1 and preview.bucket_by == "tenant"
+    assert preview.gate.soak == timedelta(hours=24) and preview.gate.block_on_incidents == 1
+    assert config.last.audience.everyone and config.last.gate.zero_bug_bounce and config.last.gate.rca_complete
+    assert config.auto_kill_at_or_above == 1
+    assert config.index("ga") == 2 and config.index(None) is None and config.get("moon") is None
+
+
+def test_every_error_is_reported_with_its_path() -> None:
+    data = good()
+    data["colour"] = "blue"
+    data["rings"][0]["gate"] = {"soak": "ten minutes", "zero_bug_bounce": "yes", "wait": 1}
+    data["rings"][1]["name"] = "internal"
+    data["rings"][1]["bucket_by"] = "country"
+    data["rings"][2]["audience"] = {"users": "everyone"}
+    data["incidents"] = {"auto_kill_at_or_above": 7}
+    errors = errors_of(data)
+    assert set(errors) == {
+        "colour", "rings[0].gate.soak", "rings[0].gate.zero_bug_bounce", "rings[0].gate.wait", "rings[1].name",
+        "rings[1].bucket_by", "rings[2].audience.users", "rings[2].audience", "incidents.auto_kill_at_or_above",
+    }
+    assert "duplicate ring name 'internal'" in errors["rings[1].name"]
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ([], "$"),
+        ({"version": 2, "rings": []}, "version"),
+        ({"version": 1, "rings": []}, "rings"),
+        ({"version": 1, "rings": "internal"}, "rings"),
+        ({"version": 1, "rings": ["internal"]}, "rings[0]"),
+        ({"version": 1, "rings": [{"name": "a", "audience": {"groups": ["x"]}}]}, "rings[0].audience"),
+        ({"version": 1, "rings": [{"name": "a", "audience": "all"}, {"name": "b", "audience": "all"}]},
+         "rings[0].audience"),
+        ({"version": 1, "rings": [{"name": "a", "audience": {}}, {"name": "b", "audience": "all"}]},
+         "rings[0].audience"),
+        ({"version": 1, "rings": [{"name": "A b", "audience": "all"}]}, "rings[0].name"),
+        ({"version": 1, "rings": [{"name": "a", "audience": 3}]}, "rings[0].audience"),
+        ({"version": 1, "rings": [{"name": "a", "audience": "all", "gate": []}]}, "rings[0].gate"),
+        ({"version": 1, "rings": [{"name": "a", "audience": "all", "gate": {"block_on_incidents": True}}]},
+         "rings[0].gate.block_on_incidents"),
+        ({"version": 1, "rings": [{"name": "a", "audience": "all", "description": 5}]}, "rings[0].description"),
+        ({"version": 1, "rings": [{"name": "a", "audience": "all"}], "incidents": []}, "incidents"),
+        ({"version": True, "rings": [{"name": "a", "audience": "all"}]}, "version"),
+    ],
+)
+def test_invalid_documents_name_the_path(data: object, path: str) -> None:
+    assert path in errors_of(data)
+
+
+def test_a_gate_of_null_asks_nothing() -> None:
+    config = parse_rings({"version": 1, "rings": [{"name": "a", "audience": "all", "gate": None}]})
+    assert config.rings[0].gate.soak is None
+
+
+def test_load_rings_file_refuses_unreadable_and_aliased_files(tmp_path: Path) -> None:
+    with pytest.raises(ParseError) as missing:
+        load_rings_file(str(tmp_path / "nope.yaml"))
+    assert "cannot read" in str(missing.value)
+    aliased = tmp_path / "rings.yaml"
+    aliased.write_text("version: 1\nrings: &r [{name: a, audience: all}]\nother: *r\n")
+    with pytest.raises(ParseError, match="aliases are not allowed"):
+        load_rings_file(str(aliased))
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("15m", 900), ("36h", 129600), ("3d", 259200)])
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+    assert format_duration(parse_duration(text)) == text
+
+
+@pytest.mark.parametrize("text", ["24", "1w", "-1h", "1.5h", "", 24, None, "h"])
+def test_bad_durations(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0, "0s"), (59, "59s"), (61, "1m01s"), (3661, "1h01m"), (5400, "90m"), (7200, "2h")]
+)
+def test_format_duration(seconds: int, text: str) -> None:
+    assert format_duration(timedelta(seconds=seconds)) == text
