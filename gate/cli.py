@@ -189,6 +189,7 @@ def rings() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 def rings_check(path: str) -> None:
     """Validate a rings file: a summary, or every error with its path."""
+    from gate.domain.durations import format_duration
     from gate.ringsfile import load_rings_file
 
     try:
@@ -199,7 +200,7 @@ def rings_check(path: str) -> None:
     for ring in config.rings:
         asks = []
         if ring.gate.soak:
-            asks.append(f"soak {ring.gate.soak}")
+            asks.append(f"soak {format_duration(ring.gate.soak)}")
         if ring.gate.block_on_incidents is not None:
             asks.append(f"no open incident of severity ≤ {ring.gate.block_on_incidents}")
         if ring.gate.zero_bug_bounce:

@@ -1,0 +1,106 @@
+"""The `gate` console script, run in-process with click's runner against a real database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from gate.app import create_app
+from gate.cli import main
+from gate.domain.errors import ParseError
+from tests.conftest import Api
+from tests.support import RINGS, FeatureBuilder
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("GATE_DATABASE_URL", database_url)
+    monkeypatch.setenv("GATE_RINGS_FILE", str(RINGS))
+    return CliRunner()
+
+
+def test_db_upgrade_creates_a_fresh_sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATE_DATABASE_URL", f"sqlite:///{tmp_path}/new/gate.db")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "new" / "gate.db").exists()
+
+
+def test_token_create_prints_the_secret_alone_then_list_and_revoke(cli: CliRunner) -> None:
+    created = cli.invoke(main, ["token", "create", "--name", "ci", "--role", "release"])
+    assert created.exit_code == 0
+    secret = created.stdout.strip()
+    assert secret.startswith("gate_") and "\n" not in secret
+    listed = cli.invoke(main, ["token", "list"])
+    assert "ci" in listed.stdout and "release" in listed.stdout and secret not in listed.stdout
+    token_id = listed.stdout.split()[0]
+    assert cli.invoke(main, ["token", "revoke", token_id]).exit_code == 0
+    assert "revoked" in cli.invoke(main, ["token", "list"]).stdout
+    again = cli.invoke(main, ["token", "revoke", token_id])
+    assert again.exit_code == 1 and "no active token" in again.output
+
+
+def test_rings_check_summarises_a_good_file(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["rings", "check", str(RINGS)])
+    assert result.exit_code == 0
+    assert "3 rings: internal → preview → ga" in result.stdout
+    assert "  internal: criteria only" in result.stdout
+    assert "  ga: soak 3d, no open incident of severity ≤ 2, zero bugs, RCA closed" in result.stdout
+
+
+def test_rings_check_lists_every_error_with_its_path(cli: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "rings.yaml"
+    bad.write_text("version: 1\nrings:\n  - name: a\n    audience: {groups: [x]}\n    gate: {soak: soon}\n")
+    result = cli.invoke(main, ["rings", "check", str(bad)])
+    assert result.exit_code == 1
+    assert "rings[0].gate.soak:" in result.output
+    assert "rings[0].audience: the last ring's audience must be all" in result.output
+
+
+def test_criteria_apply_and_status(cli: CliRunner, tmp_path: Path) -> None:
+    doc = tmp_path / "checkout.yaml"
+    doc.write_text(FeatureBuilder("checkout").criterion("unit").yaml())
+    result = cli.invoke(main, ["criteria", "apply", str(doc)])
+    assert result.exit_code == 0 and "checkout: 1 criteria applied" in result.stdout
+    status = cli.invoke(main, ["status", "checkout"])
+    assert status.exit_code == 0
+    assert "exposure: off" in status.stdout
+    assert "gate for internal: REFUSED" in status.stdout
+    assert "[ ] criterion:unit: 0 of 1 yes vote" in status.stdout
+    assert cli.invoke(main, ["status", "nope"]).exit_code == 1
+
+
+def test_criteria_apply_refuses_every_bad_file_and_applies_none(cli: CliRunner, tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(FeatureBuilder("good").yaml())
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("feature: bad\nname: x\n")
+    result = cli.invoke(main, ["criteria", "apply", str(good), str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}: owner: is required" in result.output
+    assert cli.invoke(main, ["status", "good"]).exit_code == 1
+
+
+def test_a_rings_file_that_drops_a_ring_in_use_is_refused(api: Api, database_url: str, tmp_path: Path) -> None:
+    api.apply(FeatureBuilder("checkout").criterion("e2e", ring="preview"))
+    api.post("/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "test"})
+    rings = yaml.safe_load(RINGS.read_text())
+    rings["rings"] = [r for r in rings["rings"] if r["name"] not in ("internal", "preview")]
+    smaller = tmp_path / "rings.yaml"
+    smaller.write_text(yaml.safe_dump(rings))
+    with pytest.raises(ParseError) as info:
+        create_app({"DATABASE_URL": database_url, "RINGS_FILE": str(smaller)})
+    text = str(info.value)
+    assert "'internal' is gone but still used by feature checkout" in text
+    assert "'preview' is gone but still used by criterion checkout/e2e" in text
+
+
+def test_the_cli_reports_a_bad_rings_file_instead_of_a_traceback(database_url: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATE_DATABASE_URL", database_url)
+    monkeypatch.setenv("GATE_RINGS_FILE", str(tmp_path / "missing.yaml"))
+    result = CliRunner().invoke(main, ["token", "list"])
+    assert result.exit_code == 1 and "cannot read the rings file" in result.output

@@ -1,0 +1,92 @@
+"""The SDK's snapshot parser and evaluator: strict parsing, evaluation that never raises."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gate_sdk
+from gate_sdk import Reason, Snapshot, SnapshotError, evaluate
+
+SPEC = json.loads((Path(__file__).resolve().parents[1] / "spec" / "evaluation.json").read_text())
+
+
+def snap(**flags: Any) -> Snapshot:
+    return Snapshot.from_dict({**SPEC["snapshot"], "flags": flags or SPEC["snapshot"]["flags"]})
+
+
+def test_the_public_surface_is_pinned() -> None:
+    assert gate_sdk.__all__ == sorted(gate_sdk.__all__)
+    assert set(gate_sdk.__all__) >= {"EvaluationDetails", "Reason", "Snapshot", "evaluate", "bucket"}
+    assert (Path(gate_sdk.__file__).parent / "py.typed").exists()
+
+
+def test_a_snapshot_round_trips() -> None:
+    snapshot = snap()
+    again = Snapshot.from_dict(snapshot.to_dict())
+    assert again == snapshot
+    assert again.to_dict()["rings"][0]["audience"] == {"users": ["dana"], "tenants": [], "groups": ["cs", "product"]}
+    assert snapshot.flags["preview-half"].ring_index == 1
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: [], "not an object"),
+        (lambda d: {**d, "version": "7"}, "version"),
+        (lambda d: {**d, "version": True}, "version"),
+        (lambda d: {**d, "rings": []}, "rings: empty"),
+        (lambda d: {**d, "rings": "x"}, "rings: not a list"),
+        (lambda d: {**d, "rings": [{"name": 1}]}, "rings[0]"),
+        (lambda d: {**d, "rings": [{"name": "a", "audience": 5}]}, "audience"),
+        (lambda d: {**d, "rings": [{"name": "a", "audience": {"users": "x"}}]}, "audience.users"),
+        (lambda d: {**d, "rings": [{"name": "a", "audience": {"users": [1]}}]}, "audience.users"),
+        (lambda d: {**d, "rings": [{"name": "a", "audience": "all", "bucket_by": "ip"}]}, "bucket_by"),
+        (lambda d: {**d, "flags": []}, "flags"),
+        (lambda d: {**d, "flags": {"f": 1}}, "flags.f"),
+        (lambda d: {**d, "flags": {"f": {"ring": "moon"}}}, "unknown ring"),
+        (lambda d: {**d, "flags": {"f": {"ring": None, "percent": "5"}}}, "percent"),
+        (lambda d: {**d, "flags": {"f": {"ring": None, "percent": float("nan")}}}, "percent"),
+        (lambda d: {**d, "flags": {"f": {"ring": None, "percent": 0, "killed": "no"}}}, "killed"),
+    ],
+)
+def test_an_off_contract_snapshot_is_refused(mutate: Any, message: str) -> None:
+    with pytest.raises(SnapshotError, match=re.escape(message)):
+        Snapshot.from_dict(mutate(dict(SPEC["snapshot"])))
+
+
+def test_not_ready_answers_the_default() -> None:
+    result = evaluate(None, "anything", {"user": "u"}, default=True)
+    assert (result.enabled, result.reason, result.ring, result.version) == (True, Reason.NOT_READY, None, None)
+    assert str(Reason.NOT_READY) == "NOT_READY"
+
+
+class Hostile(dict):  # type: ignore[type-arg]
+    def get(self, key: Any, default: Any = None) -> Any:
+        raise RuntimeError("boom")
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def test_evaluation_never_raises() -> None:
+    result = evaluate(snap(), "ga-ten", Hostile(), default=True)
+    assert (result.enabled, result.reason) == (True, Reason.ERROR)
+    for context in (None, {}, {"user": object()}, {"groups": [[1]]}, {"groups": ({"a": 1},)}):
+        assert evaluate(snap(), "ga-ten", context).reason in (Reason.ROLLOUT, Reason.RING)
+
+
+def test_importing_the_sdk_and_the_domain_loads_no_framework() -> None:
+    code = (
+        "import sys, gate_sdk, gate.domain.gate, gate.domain.features, gate.domain.rings;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy', 'marshmallow', 'yaml')];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
