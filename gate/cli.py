@@ -55,6 +55,8 @@ def main() -> None:
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="threads per worker")
 def serve(bind: str, workers: int, threads: int) -> None:
     """Serve Gate under gunicorn with production settings."""
+    # before anything imports prometheus_client: metrics are then shared by every worker
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gate-metrics-"))
     from gate import db as migrations
 
     url = load_settings()["DATABASE_URL"]
@@ -69,7 +71,6 @@ def serve(bind: str, workers: int, threads: int) -> None:
         from gate.extensions import db
 
         db.engine.dispose()
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gate-metrics-"))
     GateServer(bind=bind, workers=workers, threads=threads).run()
 
 

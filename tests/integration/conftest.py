@@ -1,0 +1,94 @@
+"""A real `gate serve` (gunicorn, several workers) on SQLite or PostgreSQL, started per test."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support import RINGS
+
+GATE = str(Path(sys.executable).parent / "gate")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Served:
+    """A running Gate: its base URL, the bootstrap admin token and the process."""
+
+    url: str
+    admin: str
+    process: subprocess.Popen[str]
+    database_url: str
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.admin}"}
+
+    def token(self, name: str, role: str) -> str:
+        r = requests.post(f"{self.url}/api/v1/tokens", json={"name": name, "role": role}, headers=self.headers(),
+                          timeout=10)
+        r.raise_for_status()
+        return str(r.json()["secret"])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_gate(database_url: str, workdir: Path, *, workers: int = 4, port: int | None = None,
+               rings: Path = RINGS) -> Served:
+    """Start `gate serve` and wait until it is ready."""
+    port = port or free_port()
+    env = {**os.environ, "GATE_DATABASE_URL": database_url, "GATE_RINGS_FILE": str(rings), "GATE_LOG_LEVEL": "WARNING"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = workdir / f"gate-{port}.log"
+    with open(log, "w") as out:  # a file, not a pipe: a full pipe would stall the server
+        process = subprocess.Popen(
+            [GATE, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+            cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )
+    deadline = time.monotonic() + 30
+    admin = ""
+    while time.monotonic() < deadline and not admin and process.poll() is None:
+        match = re.search(r"^(gate_\S+)$", log.read_text(), re.MULTILINE)
+        admin = match.group(1) if match else ""
+        time.sleep(0.05)
+    assert admin, "gate serve printed no bootstrap token:\n" + log.read_text()
+    url = f"http://127.0.0.1:{port}"
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    else:  # pragma: no cover - only when the server never came up
+        process.kill()
+        pytest.fail("gate serve did not become ready")
+    return Served(url=url, admin=admin, process=process, database_url=database_url)
+
+
+@pytest.fixture
+def served(database_url: str, tmp_path: Path) -> Iterator[Served]:
+    gate = start_gate(database_url, tmp_path)
+    yield gate
+    gate.stop()
