@@ -46,7 +46,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_metrics(app)
     app.before_request(_check_media_type)
     with app.app_context():
-        check_rings_in_use(db.session, app.extensions["gate.rings"])
+        try:
+            check_rings_in_use(db.session, app.extensions["gate.rings"])
+        except Exception:
+            db.session.remove()
+            db.engine.dispose()
+            raise
         db.session.remove()
     return app
 

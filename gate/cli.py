@@ -31,7 +31,13 @@ def _app() -> Iterator[Flask]:
     except ParseError as exc:
         _fail("\n".join(f"{path}: {msg}" for path, msgs in exc.errors.items() for msg in msgs))
     with app.app_context():
-        yield app
+        try:
+            yield app
+        finally:
+            from gate.extensions import db
+
+            db.session.remove()
+            db.engine.dispose()
 
 
 def _cli_actor() -> str:
@@ -67,10 +73,7 @@ def serve(bind: str, workers: int, threads: int) -> None:
 
         secret = bootstrap_admin()
         if secret is not None:
-            click.echo(f"Created the admin token bootstrap-admin; it is shown this once:\n{secret}", err=False)
-        from gate.extensions import db
-
-        db.engine.dispose()
+            click.echo(f"Created the admin token bootstrap-admin; it is shown this once:\n{secret}")
     GateServer(bind=bind, workers=workers, threads=threads).run()
 
 
