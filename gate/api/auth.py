@@ -8,21 +8,32 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request
-from sqlalchemy import select
-
 from gate.errors import Forbidden, Unauthorized
-from gate.models import GateState
-from gate.services.context import Principal, session
+from gate.extensions import db
+from gate.services.context import Principal
 from gate.services.tokens import TokenCache
 
 ANY = ("admin", "product", "qa", "release", "reporter")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_STATE_SQL = "SELECT version, tokens_version FROM gate_state WHERE id = 1"
+
+
 def load_state() -> tuple[int, int]:
-    """Read the snapshot and tokens versions: what every read must be at least as new as."""
-    row = session().execute(select(GateState.version, GateState.tokens_version).where(GateState.id == 1)).one()
-    return int(row[0]), int(row[1])
+    """Read the snapshot and tokens versions: what every read must be at least as new as.
+
+    One pooled DBAPI round trip, no ORM session: it runs on every authenticated request.
+    """
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(_STATE_SQL)
+        version, tokens_version = cursor.fetchone()
+        cursor.close()
+    finally:
+        connection.close()  # back to the pool, which rolls back
+    return int(version), int(tokens_version)
 
 
 def authenticate(roles: tuple[str, ...]) -> Principal:

@@ -1,0 +1,66 @@
+"""Start a real `gate serve` in a scratch folder for benchmarks."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+GATE = str(Path(sys.executable).parent / "gate")
+
+
+class Server:
+    """`gate serve` on a free loopback port, with its own SQLite store unless a URL is given."""
+
+    def __init__(self, *, workers: int = 2, database_url: str | None = None) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="gate-bench-"))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "GATE_RINGS_FILE": str(ROOT / "rings.yaml"), "GATE_LOG_LEVEL": "WARNING"}
+        env["GATE_DATABASE_URL"] = database_url or f"sqlite:///{self.dir}/gate.db"
+        subprocess.run([GATE, "db", "upgrade"], cwd=self.dir, env=env, check=True, capture_output=True)
+        self.log = self.dir / "gate.log"
+        with open(self.log, "w") as out:
+            self.process = subprocess.Popen(
+                [GATE, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)],
+                cwd=self.dir, env=env, stdout=out, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        self.admin = ""
+        while not self.admin and time.monotonic() < deadline:
+            match = re.search(r"^(gate_\S+)$", self.log.read_text(), re.MULTILINE)
+            self.admin = match.group(1) if match else ""
+            time.sleep(0.05)
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {self.admin}"
+
+    def token(self, role: str) -> str:
+        r = self.session.post(f"{self.url}/api/v1/tokens", json={"name": f"bench-{role}", "role": role})
+        r.raise_for_status()
+        return str(r.json()["secret"])
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
