@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from gate.domain.gate import GateFacts
 from gate.models import Feature
-from gate.services.features import criteria_views, current_revisions, exposure_of, state_version
+from gate.services.features import criterion_statuses, current_revisions, exposure_of, state_version
 
 
 def gather(feature: Feature) -> GateFacts:
     """Collect the feature's exposure and criteria statuses (two queries, whatever the size)."""
-    views = criteria_views(current_revisions(feature.id))
-    return GateFacts(exposure=exposure_of(feature), criteria=tuple(v.status for v in views))
+    statuses = criterion_statuses(current_revisions(feature.id))
+    return GateFacts(exposure=exposure_of(feature), criteria=statuses)
 
 
 def version() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -92,30 +93,49 @@ def current_revisions(feature_id: int) -> list[CriterionRevision]:
     )
 
 
-def criteria_views(revisions: list[CriterionRevision]) -> tuple[CriterionView, ...]:
-    """Fold the votes of every current revision, in one query, into statuses."""
-    votes_by_revision: dict[int, list[Vote]] = defaultdict(list)
+def _votes_by_revision(revisions: list[CriterionRevision], *, detail: bool) -> dict[int, list[Any]]:
+    """Every vote on these revisions in server order, as plain rows, in one query."""
+    by_revision: dict[int, list[Any]] = defaultdict(list)
     if revisions:
-        ids = [r.id for r in revisions]
-        for vote in session().scalars(select(Vote).where(Vote.revision_id.in_(ids)).order_by(Vote.id)):
-            votes_by_revision[vote.revision_id].append(vote)
+        columns = [Vote.revision_id, Vote.voter, Vote.vote]
+        if detail:
+            columns += [Vote.comment, Vote.created_at]
+        query = select(*columns).where(Vote.revision_id.in_([r.id for r in revisions])).order_by(Vote.id)
+        for row in session().execute(query):
+            by_revision[row[0]].append(row)
+    return by_revision
+
+
+def _status(rev: CriterionRevision, votes: list[Any]) -> CriterionStatus:
+    return criterion_status(
+        id=rev.criterion,
+        ring=rev.ring,
+        required_yes=rev.required_yes,
+        revision=rev.revision,
+        votes=((v[1], v[2]) for v in votes),
+    )
+
+
+def criterion_statuses(revisions: list[CriterionRevision]) -> tuple[CriterionStatus, ...]:
+    """Each criterion's status from its current votes, in one query."""
+    votes = _votes_by_revision(revisions, detail=False)
+    return tuple(_status(rev, votes[rev.id]) for rev in revisions)
+
+
+def criteria_views(revisions: list[CriterionRevision]) -> tuple[CriterionView, ...]:
+    """Criteria with their status and each voter's current vote, in one query."""
+    votes_by_revision = _votes_by_revision(revisions, detail=True)
     views = []
     for rev in revisions:
         votes = votes_by_revision[rev.id]
-        latest: dict[str, Vote] = {}
+        latest: dict[str, Any] = {}
         for vote in votes:
             latest.pop(vote.voter, None)
             latest[vote.voter] = vote
-        status = criterion_status(
-            id=rev.criterion,
-            ring=rev.ring,
-            required_yes=rev.required_yes,
-            revision=rev.revision,
-            votes=((v.voter, v.vote) for v in votes),
-        )
         current = tuple(CurrentVote(v.voter, v.vote, v.comment, v.created_at) for v in latest.values())
         views.append(
-            CriterionView(rev.criterion, rev.description, rev.ring, rev.required_yes, rev.revision, status, current)
+            CriterionView(rev.criterion, rev.description, rev.ring, rev.required_yes, rev.revision,
+                          _status(rev, votes), current)
         )
     return tuple(views)
 
