@@ -35,7 +35,10 @@ class Server:
         with open(self.log, "w") as out:
             self.process = subprocess.Popen(
                 [GATE, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)],
-                cwd=self.dir, env=env, stdout=out, stderr=subprocess.STDOUT,
+                cwd=self.dir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 30
         self.admin = ""

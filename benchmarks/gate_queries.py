@@ -19,26 +19,37 @@ from sqlalchemy import create_engine, event, pool, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gate import db as migrations  # noqa: E402
-from gate.app import create_app  # noqa: E402
-from gate.domain.features import parse_feature  # noqa: E402
-from gate.extensions import db  # noqa: E402
-from gate.services.context import rings  # noqa: E402
-from gate.services.features import apply_criteria  # noqa: E402
-from gate.services.releases import gate_for  # noqa: E402
-from gate.services.votes import cast_vote  # noqa: E402
+from gate import db as migrations
+from gate.app import create_app
+from gate.domain.features import parse_feature
+from gate.extensions import db
+from gate.services.context import rings
+from gate.services.features import apply_criteria
+from gate.services.releases import gate_for
+from gate.services.votes import cast_vote
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def build(key: str, criteria: int, votes: int) -> None:
-    doc = {"feature": key, "name": key, "owner": "bench", "criteria": [
-        {"id": f"c{i:02d}", "description": f"criterion {i}", "ring": "internal", "required_yes": 3}
-        for i in range(criteria)]}
+    doc = {
+        "feature": key,
+        "name": key,
+        "owner": "bench",
+        "criteria": [
+            {"id": f"c{i:02d}", "description": f"criterion {i}", "ring": "internal", "required_yes": 3}
+            for i in range(criteria)
+        ],
+    }
     apply_criteria(spec=parse_feature(doc, rings()), actor="bench")
     for n in range(votes):
-        cast_vote(key=key, criterion=f"c{n % criteria:02d}", vote="no" if n % 7 == 0 else "yes", comment=None,
-                  actor=f"qa-{n // criteria}")
+        cast_vote(
+            key=key,
+            criterion=f"c{n % criteria:02d}",
+            vote="no" if n % 7 == 0 else "yes",
+            comment=None,
+            actor=f"qa-{n // criteria}",
+        )
 
 
 def measure(url: str, runs: int) -> dict[str, tuple[int, float]]:
@@ -55,7 +66,7 @@ def measure(url: str, runs: int) -> dict[str, tuple[int, float]]:
                 queries.clear()
                 db.session.remove()
                 started = time.perf_counter()
-                _, result = gate_for(key=key, ring=None)
+                gate_for(key=key, ring=None)
                 times.append(time.perf_counter() - started)
                 counts.append(len(queries))
             assert len(set(counts)) == 1
@@ -91,8 +102,10 @@ def main() -> None:
     for name, result in targets.items():
         (q1, t1), (q50, t50) = result["small"], result["large"]
         verdict = "met" if q1 == q50 and t50 < 10 else "NOT met"
-        print(f"  {name:<10} 1 criterion/0 votes: {q1} queries {t1:5.2f} ms | "
-              f"50 criteria/1,000 votes: {q50} queries {t50:5.2f} ms | target {verdict}")
+        print(
+            f"  {name:<10} 1 criterion/0 votes: {q1} queries {t1:5.2f} ms | "
+            f"50 criteria/1,000 votes: {q50} queries {t50:5.2f} ms | target {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -43,11 +43,16 @@ def main() -> None:
     try:
         for i in range(args.flags):
             doc = f"feature: flag-{i:05d}\nname: Flag {i}\nowner: bench\ncriteria: []\n"
-            server.session.put(f"{server.url}/api/v1/features/flag-{i:05d}/criteria", data=doc,
-                               headers={"Content-Type": "application/yaml"}).raise_for_status()
+            server.session.put(
+                f"{server.url}/api/v1/features/flag-{i:05d}/criteria",
+                data=doc,
+                headers={"Content-Type": "application/yaml"},
+            ).raise_for_status()
         for i in range(0, args.flags, 3):
-            server.session.post(f"{server.url}/api/v1/features/flag-{i:05d}/promote",
-                                json={"ring": "internal", "percent": 50, "override_reason": "bench"})
+            server.session.post(
+                f"{server.url}/api/v1/features/flag-{i:05d}/promote",
+                json={"ring": "internal", "percent": 50, "override_reason": "bench"},
+            )
         sdk = {"Authorization": f"Bearer {server.token('sdk')}"}
         snapshot = server.session.get(f"{server.url}/api/v1/sdk/snapshot", headers=sdk)
         etag = snapshot.headers["ETag"]
@@ -66,8 +71,10 @@ def main() -> None:
     finally:
         server.stop()
     base = statistics.median(results["trivial /healthz"])
-    print(f"snapshot: {args.flags} flags, {size / 1024:.0f} KiB; gate serve --workers 2 (gthread); "
-          f"wrk -t2 -c16, {args.rounds} rounds x {args.seconds}s, medians")
+    print(
+        f"snapshot: {args.flags} flags, {size / 1024:.0f} KiB; gate serve --workers 2 (gthread); "
+        f"wrk -t2 -c16, {args.rounds} rounds x {args.seconds}s, medians"
+    )
     for name, values in results.items():
         median = statistics.median(values)
         print(f"  {name:<18} {median:8.0f} req/s   {median / base:6.1%} of trivial")

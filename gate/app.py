@@ -47,7 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(_check_media_type)
     with app.app_context():
         try:
-            check_rings_in_use(db.session, app.extensions["gate.rings"])
+            check_rings_in_use(db.session(), app.extensions["gate.rings"])
         except Exception:
             db.session.remove()
             db.engine.dispose()
@@ -95,4 +95,3 @@ def _check_media_type() -> None:
     if request.endpoint in _YAML_ENDPOINTS:
         return
     raise UnsupportedMediaType(f"send application/json, not {request.mimetype or 'an untyped body'}")
-

@@ -89,7 +89,7 @@ except ImportError:  # pragma: no cover - gunicorn is a dependency; only Windows
     BaseApplication = object
 
 
-class GateServer(BaseApplication):  # type: ignore[misc,valid-type]
+class GateServer(BaseApplication):  # type: ignore[misc]
     """gunicorn running Gate's app factory in each worker."""
 
     def __init__(self, *, bind: str, workers: int, threads: int) -> None:
@@ -163,7 +163,9 @@ def token_list() -> None:
         for t in list_tokens(limit=10000):
             state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
             used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
-            click.echo(f"{t.id:>5}  {t.name:<24} {t.role:<9} created {t.created_at:%Y-%m-%d %H:%M}  used {used}  {state}")
+            click.echo(
+                f"{t.id:>5}  {t.name:<24} {t.role:<9} created {t.created_at:%Y-%m-%d %H:%M}  used {used}  {state}"
+            )
 
 
 @token.command("revoke")

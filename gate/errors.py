@@ -1,15 +1,15 @@
 """One error tree and one renderer: every failure leaves as RFC 9457 problem+json.
 
-    GateError                 500 (never raised on purpose)
-    ├── BadRequest            400 malformed input
-    ├── Unauthorized          401 no or bad token
-    ├── Forbidden             403 wrong role
-    ├── NotFound              404 unknown thing
-    ├── Conflict              409 the state forbids it
-    │   └── GateRefused       409 a gate did not pass; carries its checks
-    ├── PayloadTooLarge       413
-    ├── UnsupportedMediaType  415
-    └── InvalidInput          422 well-formed but invalid; carries errors by field
+GateError                 500 (never raised on purpose)
+├── BadRequest            400 malformed input
+├── Unauthorized          401 no or bad token
+├── Forbidden             403 wrong role
+├── NotFound              404 unknown thing
+├── Conflict              409 the state forbids it
+│   └── GateRefused       409 a gate did not pass; carries its checks
+├── PayloadTooLarge       413
+├── UnsupportedMediaType  415
+└── InvalidInput          422 well-formed but invalid; carries errors by field
 """
 
 from __future__ import annotations
@@ -100,8 +100,17 @@ class InvalidInput(GateError):
 
 _BY_STATUS: dict[int, type[GateError]] = {
     cls.status: cls
-    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, PayloadTooLarge,
-                UnsupportedMediaType, InvalidInput)
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        InvalidInput,
+    )
 }
 
 
@@ -171,7 +180,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError) -> Response:
         errors = _flatten(exc.messages)
-        return problem_response(InvalidInput("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors=errors))
+        return problem_response(
+            InvalidInput("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors=errors)
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -33,7 +33,7 @@ def rings_in_use(session: Session, rings: RingsConfig) -> dict[str, list[str]]:
         select(Feature.key, Feature.ring).where(Feature.archived_at.is_(None), Feature.ring.is_not(None))
     ):
         if ring not in known:
-            users[ring].append(f"feature {key}")
+            users[str(ring)].append(f"feature {key}")
     for key, criterion, ring in session.execute(
         select(Feature.key, CriterionRevision.criterion, CriterionRevision.ring)
         .join(Feature, Feature.id == CriterionRevision.feature_id)
@@ -49,5 +49,8 @@ def check_rings_in_use(session: Session, rings: RingsConfig) -> None:
     missing = rings_in_use(session, rings)
     if missing:
         raise ParseError(
-            {f"rings ({name})": [f"ring {name!r} is gone but still used by {', '.join(who)}"] for name, who in missing.items()}
+            {
+                f"rings ({name})": [f"ring {name!r} is gone but still used by {', '.join(who)}"]
+                for name, who in missing.items()
+            }
         )

@@ -40,8 +40,9 @@ def _backends() -> list[Any]:
 
 
 @pytest.fixture(params=_backends())
-def database_url(request: pytest.FixtureRequest, sqlite_template: SqliteTemplate,
-                 postgres: PostgresDatabase | None) -> str:
+def database_url(
+    request: pytest.FixtureRequest, sqlite_template: SqliteTemplate, postgres: PostgresDatabase | None
+) -> str:
     if request.param == "sqlite":
         return sqlite_template.fresh()
     if postgres is None:
@@ -100,8 +101,9 @@ class Api:
 
     def apply(self, builder: FeatureBuilder) -> Any:
         """PUT a feature's product YAML as the product role, asserting it took."""
-        r = self.as_("product").put(f"/api/v1/features/{builder.key}/criteria", data=builder.yaml(),
-                                    content_type="application/yaml")
+        r = self.as_("product").put(
+            f"/api/v1/features/{builder.key}/criteria", data=builder.yaml(), content_type="application/yaml"
+        )
         assert r.status_code == 200, r.json
         return r.json
 

@@ -82,7 +82,8 @@ def dump_store(url: str) -> dict[str, list[tuple[Any, ...]]]:
         with engine.connect() as conn:
             out = {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY id"))] for t in TABLES}
             out["tokens"] = [
-                tuple(r) for r in conn.execute(text("SELECT id, name, role, secret_hash, revoked_at FROM tokens ORDER BY id"))
+                tuple(r)
+                for r in conn.execute(text("SELECT id, name, role, secret_hash, revoked_at FROM tokens ORDER BY id"))
             ]
             out["gate_state"] = [tuple(r) for r in conn.execute(text("SELECT * FROM gate_state"))]
             return out
@@ -100,8 +101,9 @@ class FeatureBuilder:
     criteria: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def criterion(self, cid: str, *, ring: str = "internal", required_yes: int | None = None,
-                  description: str | None = None) -> FeatureBuilder:
+    def criterion(
+        self, cid: str, *, ring: str = "internal", required_yes: int | None = None, description: str | None = None
+    ) -> FeatureBuilder:
         item: dict[str, Any] = {"id": cid, "description": description or f"{cid} is done", "ring": ring}
         if required_yes is not None:
             item["required_yes"] = required_yes
@@ -113,8 +115,13 @@ class FeatureBuilder:
         return self
 
     def build(self) -> dict[str, Any]:
-        return {"feature": self.key, "name": self.name or self.key.title(), "owner": self.owner,
-                "criteria": list(self.criteria), **self.extra}
+        return {
+            "feature": self.key,
+            "name": self.name or self.key.title(),
+            "owner": self.owner,
+            "criteria": list(self.criteria),
+            **self.extra,
+        }
 
     def yaml(self) -> str:
         return yaml.safe_dump(self.build(), sort_keys=False)

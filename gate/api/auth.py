@@ -8,6 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request
+
 from gate.errors import Forbidden, Unauthorized
 from gate.extensions import db
 from gate.services.context import Principal
@@ -29,11 +30,13 @@ def load_state() -> tuple[int, int]:
     try:
         cursor = connection.cursor()
         cursor.execute(_STATE_SQL)
-        version, tokens_version = cursor.fetchone()
+        row = cursor.fetchone()
         cursor.close()
     finally:
         connection.close()  # back to the pool, which rolls back
-    return int(version), int(tokens_version)
+    if row is None:
+        raise RuntimeError("the gate_state row is missing: run `gate db upgrade`")
+    return int(row[0]), int(row[1])
 
 
 def authenticate(roles: tuple[str, ...]) -> Principal:
@@ -66,7 +69,10 @@ def requires(*roles: str) -> Callable[[F], F]:
         who = "admin" if roles == ("admin",) else ", ".join(roles) + " or admin"
         manual["description"] = (manual.get("description", "") + f"\n\nRole: {who}.").strip()
         manual.setdefault("responses", {}).update(
-            {str(code): {"$ref": f"#/components/responses/{name}"} for code, name in ((401, "Unauthorized"), (403, "Forbidden"))}
+            {
+                str(code): {"$ref": f"#/components/responses/{name}"}
+                for code, name in ((401, "Unauthorized"), (403, "Forbidden"))
+            }
         )
         wrapper._apidoc = apidoc  # type: ignore[attr-defined]
         return cast(F, wrapper)

@@ -102,6 +102,13 @@ class Votes(MethodView):
 
 def _vote_json(vote: Any, key: str, criterion: str, revision: int, current: bool) -> dict[str, Any]:
     return {
-        "id": vote.id, "feature": key, "criterion": criterion, "revision": revision, "current_revision": current,
-        "voter": vote.voter, "vote": vote.vote, "comment": vote.comment, "at": vote.created_at,
+        "id": vote.id,
+        "feature": key,
+        "criterion": criterion,
+        "revision": revision,
+        "current_revision": current,
+        "voter": vote.voter,
+        "vote": vote.vote,
+        "comment": vote.comment,
+        "at": vote.created_at,
     }

@@ -32,8 +32,13 @@ def get_gate(args: dict[str, Any], key: str) -> dict[str, Any]:
 @blp.alt_response(409, schema=s.ProblemOut, description="the gate refused; `checks` says why")
 def promote(body: dict[str, Any], key: str) -> ExposureChange:
     """Expose the feature to the next ring when its gate passes."""
-    return releases.promote(key=key, ring=body["ring"], percent_bp=body["percent"],
-                            override_reason=body["override_reason"], principal=principal())
+    return releases.promote(
+        key=key,
+        ring=body["ring"],
+        percent_bp=body["percent"],
+        override_reason=body["override_reason"],
+        principal=principal(),
+    )
 
 
 @blp.route("/features/<key>/rollout", methods=["POST"])

@@ -20,7 +20,7 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
-class Percent(fields.Field):
+class Percent(fields.Field[int]):
     """A percent in (0, 100] with at most two decimals, loaded as hundredths (an int)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
@@ -261,7 +261,9 @@ class AudienceOut(Schema):
 
 
 class RingGateOut(Schema):
-    soak = fields.Function(lambda g: None if g.soak is None else int(g.soak.total_seconds()), metadata={"description": "seconds"})
+    soak = fields.Function(
+        lambda g: None if g.soak is None else int(g.soak.total_seconds()), metadata={"description": "seconds"}
+    )
     block_on_incidents = fields.Integer(allow_none=True)
     zero_bug_bounce = fields.Boolean()
     rca_complete = fields.Boolean()

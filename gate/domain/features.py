@@ -94,7 +94,13 @@ def parse_feature(data: Any, rings: RingsConfig, *, key: str | None = None) -> F
 
 
 def _text(
-    data: Mapping[str, Any], key: str, problems: Problems, *, path: str = "", required: bool = False, limit: int = MAX_TEXT
+    data: Mapping[str, Any],
+    key: str,
+    problems: Problems,
+    *,
+    path: str = "",
+    required: bool = False,
+    limit: int = MAX_TEXT,
 ) -> str | None:
     where = f"{path}.{key}" if path else key
     value = data.get(key)
@@ -125,6 +131,7 @@ def _criteria(raw: Any, rings: RingsConfig, problems: Problems) -> tuple[Criteri
         if not isinstance(item, Mapping):
             problems.add(path, "must be a mapping with id, description and ring")
             continue
+        before = len(problems.errors)
         for unknown in sorted(set(map(str, item)) - _CRITERION_KEYS):
             problems.add(f"{path}.{unknown}", "unknown key")
         cid = item.get("id")
@@ -132,6 +139,8 @@ def _criteria(raw: Any, rings: RingsConfig, problems: Problems) -> tuple[Criteri
             problems.add(f"{path}.id", "must be a key like 'unit-tests'")
         elif cid in seen:
             problems.add(f"{path}.id", f"duplicate criterion id {cid!r}")
+        else:
+            seen.add(str(cid))
         description = _text(item, "description", problems, path=path, required=True)
         ring = item.get("ring")
         if not isinstance(ring, str) or rings.get(ring) is None:
@@ -139,11 +148,10 @@ def _criteria(raw: Any, rings: RingsConfig, problems: Problems) -> tuple[Criteri
         required = item.get("required_yes", 1)
         if isinstance(required, bool) or not isinstance(required, int) or not 1 <= required <= 1000:
             problems.add(f"{path}.required_yes", "must be an integer from 1 to 1000")
-        if is_key(cid) and cid not in seen and description and isinstance(ring, str) and rings.get(ring):
-            if isinstance(required, int) and not isinstance(required, bool) and 1 <= required <= 1000:
-                specs.append(CriterionSpec(id=cid, description=description, ring=ring, required_yes=required))
-        if is_key(cid):
-            seen.add(cid)
+        if len(problems.errors) == before:
+            specs.append(
+                CriterionSpec(id=str(cid), description=description or "", ring=str(ring), required_yes=int(required))
+            )
     return tuple(specs)
 
 

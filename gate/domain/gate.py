@@ -165,7 +165,9 @@ def check_soak(rings: RingsConfig, ring: Ring, facts: GateFacts, now: datetime) 
         else:
             left = format_duration(soak - served)
             yield Check(
-                "soak", False, f"served {format_duration(served)} of {format_duration(soak)} in {previous}; {left} to go"
+                "soak",
+                False,
+                f"served {format_duration(served)} of {format_duration(soak)} in {previous}; {left} to go",
             )
 
 
@@ -189,7 +191,11 @@ def check_bugs(rings: RingsConfig, ring: Ring, facts: GateFacts, now: datetime) 
         yield Check("zero-bug-bounce", True, NOT_REQUIRED)
     elif facts.open_bugs:
         named = ", ".join(f"#{b.id} ({b.title})" for b in facts.open_bugs)
-        yield Check("zero-bug-bounce", False, f"{len(facts.open_bugs)} open bug{'s' if len(facts.open_bugs) > 1 else ''}: {named}")
+        yield Check(
+            "zero-bug-bounce",
+            False,
+            f"{len(facts.open_bugs)} open bug{'s' if len(facts.open_bugs) > 1 else ''}: {named}",
+        )
     else:
         yield Check("zero-bug-bounce", True, "no open bug")
 

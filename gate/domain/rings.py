@@ -64,14 +64,14 @@ class RingsConfig:
 
     rings: tuple[Ring, ...]
     auto_kill_at_or_above: int | None = None
+    _by_name: dict[str, Ring] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {r.name: r for r in self.rings})
 
     def get(self, name: str) -> Ring | None:
         """Return the ring named `name`, or None."""
-        by_name: dict[str, Ring] = getattr(self, "_by_name")
-        return by_name.get(name)
+        return self._by_name.get(name)
 
     def index(self, name: str | None) -> int | None:
         """Return the position of ring `name` (None for None or an unknown name)."""
@@ -211,4 +211,4 @@ def _parse_incidents(raw: Any, problems: Problems) -> int | None:
     if value is not None and (isinstance(value, bool) or value not in SEVERITIES):
         problems.add("incidents.auto_kill_at_or_above", "must be a severity from 0 to 3")
         return None
-    return value  # type: ignore[no-any-return]
+    return None if value is None else int(value)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from gate.domain.features import CriterionSpec, FeatureSpec, plan_criteria
 from gate.domain.gate import CriterionStatus, Exposure, criterion_status
@@ -97,12 +97,12 @@ def _votes_by_revision(revisions: list[CriterionRevision], *, detail: bool) -> d
     """Every vote on these revisions in server order, as plain rows, in one query."""
     by_revision: dict[int, list[Any]] = defaultdict(list)
     if revisions:
-        columns = [Vote.revision_id, Vote.voter, Vote.vote]
+        columns: list[Any] = [Vote.revision_id, Vote.voter, Vote.vote]
         if detail:
             columns += [Vote.comment, Vote.created_at]
         query = select(*columns).where(Vote.revision_id.in_([r.id for r in revisions])).order_by(Vote.id)
         for row in session().execute(query):
-            by_revision[row[0]].append(row)
+            by_revision[int(row[0])].append(row)
     return by_revision
 
 
@@ -134,8 +134,9 @@ def criteria_views(revisions: list[CriterionRevision]) -> tuple[CriterionView, .
             latest[vote.voter] = vote
         current = tuple(CurrentVote(v.voter, v.vote, v.comment, v.created_at) for v in latest.values())
         views.append(
-            CriterionView(rev.criterion, rev.description, rev.ring, rev.required_yes, rev.revision,
-                          _status(rev, votes), current)
+            CriterionView(
+                rev.criterion, rev.description, rev.ring, rev.required_yes, rev.revision, _status(rev, votes), current
+            )
         )
     return tuple(views)
 
@@ -174,14 +175,27 @@ def apply_criteria(*, spec: FeatureSpec, actor: str) -> FeatureView:
         feature = s.scalars(select(Feature).where(Feature.key == spec.key)).first()
         created = feature is None or feature.archived_at is not None
         if feature is None:
-            feature = Feature(key=spec.key, created_at=at, updated_at=at, ring=None, percent_bp=0, killed=False,
-                              exposure_rev=0, **_feature_fields(spec))
+            feature = Feature(
+                key=spec.key,
+                created_at=at,
+                updated_at=at,
+                ring=None,
+                percent_bp=0,
+                killed=False,
+                exposure_rev=0,
+                **_feature_fields(spec),
+            )
             s.add(feature)
             s.flush()
         elif feature.archived_at is not None:
             # an archived feature comes back off, as if new; its history stays
             feature.archived_at, feature.ring, feature.percent_bp, feature.killed, feature.full_since = (
-                None, None, 0, False, None)
+                None,
+                None,
+                0,
+                False,
+                None,
+            )
             feature.exposure_rev += 1
         revisions = current_revisions(feature.id)
         before_fields = {k: getattr(feature, k) for k in ("name", "owner", "description", "design")}
@@ -204,16 +218,31 @@ def apply_criteria(*, spec: FeatureSpec, actor: str) -> FeatureView:
                 .order_by(CriterionRevision.revision.desc())
                 .limit(1)
             )
-            s.add(CriterionRevision(feature_id=feature.id, criterion=c.id, revision=(last or 0) + 1, position=position,
-                                    description=c.description, ring=c.ring, required_yes=c.required_yes, created_at=at))
+            s.add(
+                CriterionRevision(
+                    feature_id=feature.id,
+                    criterion=c.id,
+                    revision=(last or 0) + 1,
+                    position=position,
+                    description=c.description,
+                    ring=c.ring,
+                    required_yes=c.required_yes,
+                    created_at=at,
+                )
+            )
         for k, v in _feature_fields(spec).items():
             setattr(feature, k, v)
         feature.updated_at = at
         if created:
             bump_version()
         audit(
-            actor=actor, action="criteria.apply", target=f"feature:{spec.key}", feature=spec.key,
-            before=None if created else {**before_fields, "criteria": [_criterion_json(_spec_of(r)) for r in revisions]},
+            actor=actor,
+            action="criteria.apply",
+            target=f"feature:{spec.key}",
+            feature=spec.key,
+            before=None
+            if created
+            else {**before_fields, "criteria": [_criterion_json(_spec_of(r)) for r in revisions]},
             after={**_feature_fields(spec), "criteria": [_criterion_json(c) for c in spec.criteria]},
             at=at,
         )
@@ -230,7 +259,7 @@ def archive_feature(*, key: str, actor: str) -> ExposureChange:
     at = now()
     with transaction() as s:
         feature = find_feature(key)
-        result = s.execute(
+        result: CursorResult[Any] = s.execute(  # type: ignore[assignment]
             update(Feature)
             .where(Feature.id == feature.id, Feature.archived_at.is_(None))
             .values(archived_at=at, updated_at=at)
@@ -238,6 +267,13 @@ def archive_feature(*, key: str, actor: str) -> ExposureChange:
         if result.rowcount != 1:  # pragma: no cover - a concurrent archive won the race
             raise NotFound(f"no feature {key!r}")
         version = bump_version()
-        audit(actor=actor, action="feature.archive", target=f"feature:{key}", feature=key,
-              before=state_of(feature), after={"archived": True}, at=at)
+        audit(
+            actor=actor,
+            action="feature.archive",
+            target=f"feature:{key}",
+            feature=key,
+            before=state_of(feature),
+            after={"archived": True},
+            at=at,
+        )
     return ExposureChange(feature, version, None)

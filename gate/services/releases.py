@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gate.domain.gate import Check, GateResult, evaluate_gate, next_ring
@@ -51,11 +52,17 @@ def _write(
     last = rings().last.name
     is_deployment = ring == last and not killed and (feature.ring != last or percent_bp > feature.percent_bp)
     leaves_production = feature.ring == last and (ring != last or percent_bp < feature.percent_bp or killed)
-    result = s.execute(
+    result: CursorResult[Any] = s.execute(  # type: ignore[assignment]
         update(Feature)
         .where(Feature.id == feature.id, Feature.exposure_rev == feature.exposure_rev)
-        .values(ring=ring, percent_bp=percent_bp, killed=killed, full_since=full_since, updated_at=at,
-                exposure_rev=feature.exposure_rev + 1)
+        .values(
+            ring=ring,
+            percent_bp=percent_bp,
+            killed=killed,
+            full_since=full_since,
+            updated_at=at,
+            exposure_rev=feature.exposure_rev + 1,
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -71,23 +78,48 @@ def _write(
             s.execute(update(DeploymentEvent).where(DeploymentEvent.id == latest).values(failed=True))
     version = bump_version()
     event = DeploymentEvent(
-        feature_id=feature.id, kind=kind, ring=ring, percent_bp=percent_bp, from_ring=from_ring,
-        from_percent_bp=from_percent_bp, actor=actor, reason=reason, overridden=overridden,
-        is_deployment=is_deployment, failed=False, version=version, at=at,
+        feature_id=feature.id,
+        kind=kind,
+        ring=ring,
+        percent_bp=percent_bp,
+        from_ring=from_ring,
+        from_percent_bp=from_percent_bp,
+        actor=actor,
+        reason=reason,
+        overridden=overridden,
+        is_deployment=is_deployment,
+        failed=False,
+        version=version,
+        at=at,
     )
     s.add(event)
     s.flush()
-    new = {"ring": ring, "percent_bp": percent_bp, "killed": killed, "full_since": full_since,
-           "exposure_rev": feature.exposure_rev + 1, "updated_at": at}
+    new = {
+        "ring": ring,
+        "percent_bp": percent_bp,
+        "killed": killed,
+        "full_since": full_since,
+        "exposure_rev": feature.exposure_rev + 1,
+        "updated_at": at,
+    }
     for name, value in new.items():  # already written by the compare-and-set above
         set_committed_value(feature, name, value)
     after = state_of(feature)
-    audit(actor=actor, action=kind, target=f"feature:{feature.key}", feature=feature.key, before=before,
-          after={**after, "reason": reason} if reason else after, at=at)
+    audit(
+        actor=actor,
+        action=kind,
+        target=f"feature:{feature.key}",
+        feature=feature.key,
+        before=before,
+        after={**after, "reason": reason} if reason else after,
+        at=at,
+    )
     return ExposureChange(feature, version, event)
 
 
-def promote(*, key: str, ring: str, percent_bp: int, override_reason: str | None, principal: Principal) -> ExposureChange:
+def promote(
+    *, key: str, ring: str, percent_bp: int, override_reason: str | None, principal: Principal
+) -> ExposureChange:
     """Expose a feature to the next ring when its gate passes (or an admin overrides it)."""
     if override_reason is not None and principal.role != "admin":
         raise Forbidden("only an admin may override a gate")
@@ -102,13 +134,28 @@ def promote(*, key: str, ring: str, percent_bp: int, override_reason: str | None
             if order_failed or override_reason is None:
                 raise GateRefused(_refusal(target.name, result.failed), checks=result.checks)
         full_since = at if percent_bp == 10000 else None
-        change = _write(feature, kind="promote", actor=principal.name, ring=target.name, percent_bp=percent_bp,
-                        killed=False, full_since=full_since, at=at, reason=override_reason,
-                        overridden=not result.passed)
+        change = _write(
+            feature,
+            kind="promote",
+            actor=principal.name,
+            ring=target.name,
+            percent_bp=percent_bp,
+            killed=False,
+            full_since=full_since,
+            at=at,
+            reason=override_reason,
+            overridden=not result.passed,
+        )
         if not result.passed:
-            audit(actor=principal.name, action="override", target=f"feature:{key}", feature=key,
-                  before={"failed": [_check_json(c) for c in result.failed]},
-                  after={"ring": target.name, "reason": override_reason}, at=at)
+            audit(
+                actor=principal.name,
+                action="override",
+                target=f"feature:{key}",
+                feature=key,
+                before={"failed": [_check_json(c) for c in result.failed]},
+                after={"ring": target.name, "reason": override_reason},
+                at=at,
+            )
     return change
 
 
@@ -136,8 +183,16 @@ def rollout(*, key: str, percent_bp: int, actor: str) -> ExposureChange:
             raise Conflict(f"{key} is in no ring yet; promote it first")
         if percent_bp == feature.percent_bp:
             return ExposureChange(feature, facts_service.version(), None)
-        return _write(feature, kind="rollout", actor=actor, ring=feature.ring, percent_bp=percent_bp, killed=False,
-                      full_since=at if percent_bp == 10000 else None, at=at)
+        return _write(
+            feature,
+            kind="rollout",
+            actor=actor,
+            ring=feature.ring,
+            percent_bp=percent_bp,
+            killed=False,
+            full_since=at if percent_bp == 10000 else None,
+            at=at,
+        )
 
 
 def rollback(*, key: str, ring: str | None, reason: str | None, actor: str) -> ExposureChange:
@@ -154,8 +209,17 @@ def rollback(*, key: str, ring: str | None, reason: str | None, actor: str) -> E
                 raise Conflict(f"{ring} is not before {feature.ring}; roll back to an earlier ring or to null (off)")
         percent_bp = 10000 if ring is not None else 0
         full_since = at if ring is not None and not feature.killed else None
-        return _write(feature, kind="rollback", actor=actor, ring=ring, percent_bp=percent_bp, killed=feature.killed,
-                      full_since=full_since, at=at, reason=reason)
+        return _write(
+            feature,
+            kind="rollback",
+            actor=actor,
+            ring=ring,
+            percent_bp=percent_bp,
+            killed=feature.killed,
+            full_since=full_since,
+            at=at,
+            reason=reason,
+        )
 
 
 def kill(*, key: str, reason: str | None, actor: str) -> ExposureChange:
@@ -165,8 +229,17 @@ def kill(*, key: str, reason: str | None, actor: str) -> ExposureChange:
         feature = find_feature(key)
         if feature.killed:
             raise Conflict(f"{key} is already killed")
-        return _write(feature, kind="kill", actor=actor, ring=feature.ring, percent_bp=feature.percent_bp,
-                      killed=True, full_since=None, at=at, reason=reason)
+        return _write(
+            feature,
+            kind="kill",
+            actor=actor,
+            ring=feature.ring,
+            percent_bp=feature.percent_bp,
+            killed=True,
+            full_since=None,
+            at=at,
+            reason=reason,
+        )
 
 
 def revive(*, key: str, actor: str) -> ExposureChange:
@@ -177,8 +250,16 @@ def revive(*, key: str, actor: str) -> ExposureChange:
         if not feature.killed:
             raise Conflict(f"{key} is not killed")
         full_since = at if feature.ring is not None and feature.percent_bp == 10000 else None
-        return _write(feature, kind="revive", actor=actor, ring=feature.ring, percent_bp=feature.percent_bp,
-                      killed=False, full_since=full_since, at=at)
+        return _write(
+            feature,
+            kind="revive",
+            actor=actor,
+            ring=feature.ring,
+            percent_bp=feature.percent_bp,
+            killed=False,
+            full_since=full_since,
+            at=at,
+        )
 
 
 def deployments(*, key: str, limit: int, before: int | None) -> list[DeploymentEvent]:
@@ -193,4 +274,3 @@ def deployments(*, key: str, limit: int, before: int | None) -> list[DeploymentE
     if before is not None:
         query = query.where(DeploymentEvent.id < before)
     return list(session().scalars(query))
-

@@ -52,13 +52,17 @@ class SnapshotCache:
 
     def _build(self) -> BuiltSnapshot:
         # one statement, so the version and the flags come from the same consistent read
-        rows = session().execute(
-            select(GateState.version, Feature.key, Feature.ring, Feature.percent_bp, Feature.killed)
-            .select_from(GateState)
-            .outerjoin(Feature, Feature.archived_at.is_(None))
-            .where(GateState.id == 1)
-            .order_by(Feature.key)
-        ).all()
+        rows = (
+            session()
+            .execute(
+                select(GateState.version, Feature.key, Feature.ring, Feature.percent_bp, Feature.killed)
+                .select_from(GateState)
+                .outerjoin(Feature, Feature.archived_at.is_(None))
+                .where(GateState.id == 1)
+                .order_by(Feature.key)
+            )
+            .all()
+        )
         version = int(rows[0][0])
         flags = {
             key: {"ring": ring, "percent": percent(bp), "killed": killed}

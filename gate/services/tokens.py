@@ -38,8 +38,15 @@ def create_token(*, name: str, role: str, actor: str) -> tuple[Token, str]:
         s.add(token)
         s.flush()
         _bump_tokens()
-        audit(actor=actor, action="token.create", target=f"token:{token.id}", feature=None, before=None,
-              after={"id": token.id, "name": name, "role": role}, at=at)
+        audit(
+            actor=actor,
+            action="token.create",
+            target=f"token:{token.id}",
+            feature=None,
+            before=None,
+            after={"id": token.id, "name": name, "role": role},
+            at=at,
+        )
     return token, secret
 
 
@@ -60,8 +67,15 @@ def revoke_token(*, token_id: int, actor: str) -> Token:
             raise NotFound(f"no active token {token_id}")
         token.revoked_at = at
         _bump_tokens()
-        audit(actor=actor, action="token.revoke", target=f"token:{token_id}", feature=None,
-              before={"name": token.name, "role": token.role}, after={"revoked": True}, at=at)
+        audit(
+            actor=actor,
+            action="token.revoke",
+            target=f"token:{token_id}",
+            feature=None,
+            before={"name": token.name, "role": token.role},
+            after={"revoked": True},
+            at=at,
+        )
     return token
 
 

@@ -11,13 +11,17 @@ from gate.services.features import find_feature
 
 
 def _current_revision(feature_id: int, criterion: str) -> CriterionRevision:
-    revision = session().scalars(
-        select(CriterionRevision).where(
-            CriterionRevision.feature_id == feature_id,
-            CriterionRevision.criterion == criterion,
-            CriterionRevision.retired_at.is_(None),
+    revision = (
+        session()
+        .scalars(
+            select(CriterionRevision).where(
+                CriterionRevision.feature_id == feature_id,
+                CriterionRevision.criterion == criterion,
+                CriterionRevision.retired_at.is_(None),
+            )
         )
-    ).first()
+        .first()
+    )
     if revision is None:
         raise NotFound(f"no criterion {criterion!r} on this feature")
     return revision
@@ -32,8 +36,15 @@ def cast_vote(*, key: str, criterion: str, vote: str, comment: str | None, actor
         row = Vote(revision_id=revision.id, voter=actor, vote=vote, comment=comment, created_at=at)
         s.add(row)
         s.flush()
-        audit(actor=actor, action="vote", target=f"criterion:{key}/{criterion}", feature=key, before=None,
-              after={"vote": vote, "comment": comment, "revision": revision.revision, "id": row.id}, at=at)
+        audit(
+            actor=actor,
+            action="vote",
+            target=f"criterion:{key}/{criterion}",
+            feature=key,
+            before=None,
+            after={"vote": vote, "comment": comment, "revision": revision.revision, "id": row.id},
+            at=at,
+        )
     return row, revision.revision
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from gate_sdk._bucket import in_rollout
 from gate_sdk._snapshot import Snapshot, SnapshotRing
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Why an evaluation answered as it did."""
 
     RING = "RING"
@@ -21,9 +21,6 @@ class Reason(str, Enum):
     UNKNOWN_FLAG = "UNKNOWN_FLAG"
     NOT_READY = "NOT_READY"
     ERROR = "ERROR"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class EvaluationDetails(NamedTuple):
@@ -47,10 +44,7 @@ def context_ring(rings: tuple[SnapshotRing, ...], context: Mapping[str, Any] | N
         user = None
     if type(tenant) is not str:
         tenant = None
-    if groups and isinstance(groups, list | tuple):
-        groups = [g for g in groups if type(g) is str]
-    else:
-        groups = None
+    groups = [g for g in groups if type(g) is str] if groups and isinstance(groups, list | tuple) else None
     last = len(rings) - 1
     for i, ring in enumerate(rings):
         audience = ring.audience

@@ -87,10 +87,7 @@ class Snapshot:
                 }
                 for r in self.rings
             ],
-            "flags": {
-                k: {"ring": f.ring, "percent": f.percent, "killed": f.killed}
-                for k, f in self.flags.items()
-            },
+            "flags": {k: {"ring": f.ring, "percent": f.percent, "killed": f.killed} for k, f in self.flags.items()},
         }
 
 

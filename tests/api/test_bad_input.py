@@ -22,7 +22,9 @@ criteria: [*d,*d,*d,*d,*d,*d,*d,*d,*d]
 
 
 def put(api: Api, body: Any, key: str = "checkout", headers: dict[str, str] | None = None) -> Any:
-    kwargs: dict[str, Any] = {"json": body} if isinstance(body, dict | list) else {"data": body, "headers": headers or YAML}
+    kwargs: dict[str, Any] = (
+        {"json": body} if isinstance(body, dict | list) else {"data": body, "headers": headers or YAML}
+    )
     return api.as_("product").put(f"/api/v1/features/{key}/criteria", **kwargs)
 
 
@@ -35,22 +37,40 @@ CASES: dict[str, tuple[Callable[[Api], Any], int, str | None]] = {
     "yaml that is not a mapping": (lambda api: put(api, "- just\n- a list\n"), 422, "$"),
     "unknown top-level key": (lambda api: put(api, GOOD + "colour: blue\n"), 422, "colour"),
     "unknown criterion key": (
-        lambda api: put(api, {**FeatureBuilder("checkout").build(),
-                              "criteria": [{"id": "a", "description": "d", "ring": "internal", "x": 1}]}),
-        422, "criteria[0].x"),
+        lambda api: put(
+            api,
+            {
+                **FeatureBuilder("checkout").build(),
+                "criteria": [{"id": "a", "description": "d", "ring": "internal", "x": 1}],
+            },
+        ),
+        422,
+        "criteria[0].x",
+    ),
     "wrong types": (lambda api: put(api, {"feature": "checkout", "name": 5, "owner": [], "criteria": {}}), 422, "name"),
     "duplicate criterion ids": (
-        lambda api: put(api, FeatureBuilder("checkout").criterion("a").criterion("a").yaml()), 422, "criteria[1].id"),
-    "unknown ring": (lambda api: put(api, FeatureBuilder("checkout").criterion("a", ring="moon").yaml()), 422,
-                     "criteria[0].ring"),
+        lambda api: put(api, FeatureBuilder("checkout").criterion("a").criterion("a").yaml()),
+        422,
+        "criteria[1].id",
+    ),
+    "unknown ring": (
+        lambda api: put(api, FeatureBuilder("checkout").criterion("a", ring="moon").yaml()),
+        422,
+        "criteria[0].ring",
+    ),
     "required_yes below one": (
-        lambda api: put(api, FeatureBuilder("checkout").criterion("a", required_yes=0).yaml()), 422,
-        "criteria[0].required_yes"),
+        lambda api: put(api, FeatureBuilder("checkout").criterion("a", required_yes=0).yaml()),
+        422,
+        "criteria[0].required_yes",
+    ),
     "yaml alias bomb": (lambda api: put(api, ALIAS_BOMB), 400, "body"),
     "duplicate yaml keys": (lambda api: put(api, GOOD + "name: again\n"), 400, "body"),
     "invalid utf-8 yaml": (lambda api: put(api, b"feature: checkout\nname: \xff\xfe\n"), 400, "body"),
-    "invalid utf-8 json": (lambda api: put(api, b'{"feature": "\xff"}', headers={"Content-Type": "application/json"}),
-                           400, None),
+    "invalid utf-8 json": (
+        lambda api: put(api, b'{"feature": "\xff"}', headers={"Content-Type": "application/json"}),
+        400,
+        None,
+    ),
     "malformed json": (lambda api: put(api, b'{"feature": ', headers={"Content-Type": "application/json"}), 400, None),
     "key not matching the url": (lambda api: put(api, GOOD, key="other"), 422, "feature"),
     "invalid feature key": (lambda api: put(api, FeatureBuilder("Bad Key!").yaml(), key="Bad Key!"), 422, "feature"),
@@ -62,46 +82,101 @@ CASES: dict[str, tuple[Callable[[Api], Any], int, str | None]] = {
     "body naming the voter": (lambda api: vote(api, {"vote": "yes", "voter": "mallory"}), 422, "voter"),
     "vote body not an object": (lambda api: vote(api, ["yes"]), 422, None),
     "vote as plain text": (
-        lambda api: api.as_("qa").post("/api/v1/features/checkout/criteria/unit/votes", data="yes",
-                                       headers={"Content-Type": "text/plain"}), 415, None),
+        lambda api: api.as_("qa").post(
+            "/api/v1/features/checkout/criteria/unit/votes", data="yes", headers={"Content-Type": "text/plain"}
+        ),
+        415,
+        None,
+    ),
     "unknown feature": (lambda api: vote(api, {"vote": "yes"}, key="nope"), 404, None),
     "unknown criterion": (lambda api: vote(api, {"vote": "yes"}, criterion="nope"), 404, None),
-    "percent above 100": (lambda api: api.as_("release").post("/api/v1/features/checkout/rollout",
-                                                              json={"percent": 101}), 422, "percent"),
-    "percent zero": (lambda api: api.as_("release").post("/api/v1/features/checkout/rollout",
-                                                         json={"percent": 0}), 422, "percent"),
-    "percent with three decimals": (lambda api: api.as_("release").post("/api/v1/features/checkout/rollout",
-                                                                        json={"percent": 12.345}), 422, "percent"),
-    "percent not a number": (lambda api: api.as_("release").post("/api/v1/features/checkout/rollout",
-                                                                 json={"percent": "50"}), 422, "percent"),
-    "percent a boolean": (lambda api: api.as_("release").post("/api/v1/features/checkout/promote",
-                                                              json={"ring": "internal", "percent": True}), 422, "percent"),
+    "percent above 100": (
+        lambda api: api.as_("release").post("/api/v1/features/checkout/rollout", json={"percent": 101}),
+        422,
+        "percent",
+    ),
+    "percent zero": (
+        lambda api: api.as_("release").post("/api/v1/features/checkout/rollout", json={"percent": 0}),
+        422,
+        "percent",
+    ),
+    "percent with three decimals": (
+        lambda api: api.as_("release").post("/api/v1/features/checkout/rollout", json={"percent": 12.345}),
+        422,
+        "percent",
+    ),
+    "percent not a number": (
+        lambda api: api.as_("release").post("/api/v1/features/checkout/rollout", json={"percent": "50"}),
+        422,
+        "percent",
+    ),
+    "percent a boolean": (
+        lambda api: api.as_("release").post(
+            "/api/v1/features/checkout/promote", json={"ring": "internal", "percent": True}
+        ),
+        422,
+        "percent",
+    ),
     "promote to an unknown ring": (lambda api: api.promote("checkout", "moon"), 422, "ring"),
-    "promote without a ring": (lambda api: api.as_("release").post("/api/v1/features/checkout/promote", json={}),
-                               422, "ring"),
-    "revive with a body field": (lambda api: api.as_("release").post("/api/v1/features/checkout/revive",
-                                                                     json={"force": True}), 422, "force"),
-    "rollback without a ring key": (lambda api: api.as_("release").post("/api/v1/features/checkout/rollback",
-                                                                        json={}), 422, "ring"),
-    "reason over 2000 characters": (lambda api: api.as_("release").post("/api/v1/features/checkout/kill",
-                                                                        json={"reason": "r" * 2001}), 422, "reason"),
+    "promote without a ring": (
+        lambda api: api.as_("release").post("/api/v1/features/checkout/promote", json={}),
+        422,
+        "ring",
+    ),
+    "revive with a body field": (
+        lambda api: api.as_("release").post("/api/v1/features/checkout/revive", json={"force": True}),
+        422,
+        "force",
+    ),
+    "rollback without a ring key": (
+        lambda api: api.as_("release").post("/api/v1/features/checkout/rollback", json={}),
+        422,
+        "ring",
+    ),
+    "reason over 2000 characters": (
+        lambda api: api.as_("release").post("/api/v1/features/checkout/kill", json={"reason": "r" * 2001}),
+        422,
+        "reason",
+    ),
     "limit above 10000": (lambda api: api.get("/api/v1/features?limit=10001"), 422, "limit"),
     "limit not a number": (lambda api: api.get("/api/v1/features?limit=ten"), 422, "limit"),
-    "no token": (lambda api: api.client.post("/api/v1/features/checkout/criteria/unit/votes", json={"vote": "yes"}),
-                 401, None),
-    "bad token": (lambda api: api.client.post("/api/v1/features/checkout/criteria/unit/votes", json={"vote": "yes"},
-                                              headers={"Authorization": "Bearer gate_nope"}), 401, None),
-    "not a bearer token": (lambda api: api.client.get("/api/v1/features", headers={"Authorization": "Basic eDp5"}),
-                           401, None),
+    "no token": (
+        lambda api: api.client.post("/api/v1/features/checkout/criteria/unit/votes", json={"vote": "yes"}),
+        401,
+        None,
+    ),
+    "bad token": (
+        lambda api: api.client.post(
+            "/api/v1/features/checkout/criteria/unit/votes",
+            json={"vote": "yes"},
+            headers={"Authorization": "Bearer gate_nope"},
+        ),
+        401,
+        None,
+    ),
+    "not a bearer token": (
+        lambda api: api.client.get("/api/v1/features", headers={"Authorization": "Basic eDp5"}),
+        401,
+        None,
+    ),
     "wrong role for a vote": (lambda api: vote(api, {"vote": "yes"}, role="release"), 403, None),
-    "wrong role for criteria": (lambda api: api.as_("qa").put("/api/v1/features/checkout/criteria", data=GOOD,
-                                                              headers=YAML), 403, None),
+    "wrong role for criteria": (
+        lambda api: api.as_("qa").put("/api/v1/features/checkout/criteria", data=GOOD, headers=YAML),
+        403,
+        None,
+    ),
     "sdk role reading features": (lambda api: api.as_("sdk").get("/api/v1/features"), 403, None),
     "non-admin reading the audit": (lambda api: api.as_("release").get("/api/v1/audit"), 403, None),
-    "non-admin creating a token": (lambda api: api.as_("product").post("/api/v1/tokens",
-                                                                       json={"name": "x", "role": "admin"}), 403, None),
-    "token with an unknown role": (lambda api: api.post("/api/v1/tokens", json={"name": "x", "role": "root"}), 422,
-                                   "role"),
+    "non-admin creating a token": (
+        lambda api: api.as_("product").post("/api/v1/tokens", json={"name": "x", "role": "admin"}),
+        403,
+        None,
+    ),
+    "token with an unknown role": (
+        lambda api: api.post("/api/v1/tokens", json={"name": "x", "role": "root"}),
+        422,
+        "role",
+    ),
     "revoking an unknown token": (lambda api: api.delete("/api/v1/tokens/999"), 404, None),
     "unknown route": (lambda api: api.get("/api/v1/nothing-here"), 404, None),
     "wrong method": (lambda api: api.client.patch("/api/v1/features"), 405, None),
@@ -142,5 +217,12 @@ def test_a_refused_gate_changes_nothing(api: Api, database_url: str) -> None:
 def test_every_error_of_a_document_is_reported_at_once(api: Api) -> None:
     r = put(api, {"feature": "checkout", "name": "", "criteria": [{"id": "A"}, "x"], "extra": 1})
     assert r.status_code == 422
-    assert set(r.json["errors"]) >= {"name", "owner", "criteria[0].id", "criteria[0].description",
-                                      "criteria[0].ring", "criteria[1]", "extra"}
+    assert set(r.json["errors"]) >= {
+        "name",
+        "owner",
+        "criteria[0].id",
+        "criteria[0].description",
+        "criteria[0].ring",
+        "criteria[1]",
+        "extra",
+    }

@@ -98,8 +98,9 @@ def test_a_rings_file_that_drops_a_ring_in_use_is_refused(api: Api, database_url
     assert "'preview' is gone but still used by criterion checkout/e2e" in text
 
 
-def test_the_cli_reports_a_bad_rings_file_instead_of_a_traceback(database_url: str, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_reports_a_bad_rings_file_instead_of_a_traceback(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GATE_DATABASE_URL", database_url)
     monkeypatch.setenv("GATE_RINGS_FILE", str(tmp_path / "missing.yaml"))
     result = CliRunner().invoke(main, ["token", "list"])

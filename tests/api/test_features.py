@@ -46,9 +46,11 @@ def test_a_changed_criterion_gets_a_new_revision_and_old_votes_stop_counting(api
     api.apply(checkout())
     api.vote("checkout-v2", "unit-tests", "yes")
     assert api.get("/api/v1/features/checkout-v2").json["criteria"][0]["passed"] is True
-    changed = FeatureBuilder("checkout-v2", name="New checkout flow").criterion(
-        "unit-tests", ring="internal", description="Unit tests cover 99%"
-    ).criterion("e2e-browsers", ring="preview", required_yes=2)
+    changed = (
+        FeatureBuilder("checkout-v2", name="New checkout flow")
+        .criterion("unit-tests", ring="internal", description="Unit tests cover 99%")
+        .criterion("e2e-browsers", ring="preview", required_yes=2)
+    )
     body = api.apply(changed)
     unit = body["criteria"][0]
     assert (unit["revision"], unit["passed"], unit["votes"]) == (2, False, [])
@@ -59,8 +61,11 @@ def test_a_changed_criterion_gets_a_new_revision_and_old_votes_stop_counting(api
 
 def test_required_yes_and_ring_changes_are_revisions_too(api: Api) -> None:
     api.apply(checkout())
-    body = api.apply(FeatureBuilder("checkout-v2", name="New checkout flow").criterion(
-        "unit-tests", ring="preview").criterion("e2e-browsers", ring="preview", required_yes=3))
+    body = api.apply(
+        FeatureBuilder("checkout-v2", name="New checkout flow")
+        .criterion("unit-tests", ring="preview")
+        .criterion("e2e-browsers", ring="preview", required_yes=3)
+    )
     assert [c["revision"] for c in body["criteria"]] == [2, 2]
 
 
@@ -78,8 +83,11 @@ def test_a_dropped_criterion_leaves_the_gate_but_keeps_its_history(api: Api) -> 
 
 def test_reordering_criteria_is_recorded_without_new_revisions(api: Api) -> None:
     api.apply(checkout())
-    body = api.apply(FeatureBuilder("checkout-v2", name="New checkout flow")
-                     .criterion("e2e-browsers", ring="preview", required_yes=2).criterion("unit-tests"))
+    body = api.apply(
+        FeatureBuilder("checkout-v2", name="New checkout flow")
+        .criterion("e2e-browsers", ring="preview", required_yes=2)
+        .criterion("unit-tests")
+    )
     assert [(c["id"], c["revision"]) for c in body["criteria"]] == [("e2e-browsers", 1), ("unit-tests", 1)]
 
 

@@ -18,12 +18,22 @@ def checks(body: dict) -> dict[str, tuple[bool, str]]:
 
 
 def test_the_gate_lists_every_check_in_order(api: Api) -> None:
-    api.apply(FeatureBuilder("checkout").criterion("unit", ring="internal").criterion("e2e", ring="preview")
-              .criterion("perf", ring="ga"))
+    api.apply(
+        FeatureBuilder("checkout")
+        .criterion("unit", ring="internal")
+        .criterion("e2e", ring="preview")
+        .criterion("perf", ring="ga")
+    )
     gate = api.get("/api/v1/features/checkout/gate?ring=preview").json
     assert gate["ring"] == "preview" and gate["passed"] is False
     assert [c["name"] for c in gate["checks"]] == [
-        "order", "criterion:unit", "criterion:e2e", "soak", "incidents", "zero-bug-bounce", "rca"
+        "order",
+        "criterion:unit",
+        "criterion:e2e",
+        "soak",
+        "incidents",
+        "zero-bug-bounce",
+        "rca",
     ]
     assert checks(gate)["zero-bug-bounce"] == (True, "not required")
     default = api.get("/api/v1/features/checkout/gate").json
@@ -43,7 +53,9 @@ def test_promotion_walks_the_rings_only_when_each_gate_passes(api: Api, clock: C
     assert checks(refused.json)["soak"] == (False, "served 0s of 1d in internal; 1d to go")
     clock.advance(hours=23)
     assert checks(api.get("/api/v1/features/checkout/gate").json)["soak"] == (
-        False, "served 23h of 1d in internal; 1h to go")
+        False,
+        "served 23h of 1d in internal; 1h to go",
+    )
     clock.advance(hours=1)
     r = api.promote("checkout", "preview", percent=25)
     assert r.status_code == 200 and r.json["version"] == v1 + 1
@@ -73,8 +85,9 @@ def test_a_refusal_names_every_failing_check(api: Api) -> None:
 
 def test_admin_override_passes_failed_checks_but_not_order_and_is_recorded(api: Api) -> None:
     api.apply(FeatureBuilder("checkout").criterion("unit"))
-    r = api.as_("release").post("/api/v1/features/checkout/promote",
-                                json={"ring": "internal", "override_reason": "hotfix"})
+    r = api.as_("release").post(
+        "/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "hotfix"}
+    )
     assert r.status_code == 403
     r = api.post("/api/v1/features/checkout/promote", json={"ring": "ga", "override_reason": "yolo"})
     assert r.status_code == 409
@@ -144,7 +157,9 @@ def test_a_kill_ends_soak_and_revive_starts_a_new_period(api: Api, clock: Clock)
     api.as_("release").post("/api/v1/features/checkout/revive", json={})
     clock.advance(hours=2)
     assert checks(api.get("/api/v1/features/checkout/gate").json)["soak"] == (
-        False, "served 2h of 1d in internal; 22h to go")
+        False,
+        "served 2h of 1d in internal; 22h to go",
+    )
 
 
 def test_rollback_goes_to_an_earlier_ring_or_off(api: Api, clock: Clock) -> None:
@@ -238,8 +253,13 @@ def test_server_evaluation_uses_the_sdk_algorithm(api: Api) -> None:
     api.promote("checkout", "internal")
     sdk = api.as_("sdk")
     staff = sdk.post("/api/v1/sdk/evaluate", json={"flag": "checkout", "context": {"user": "u", "groups": ["cs"]}})
-    assert staff.json == {"flag": "checkout", "enabled": True, "reason": "ROLLOUT", "ring": "internal",
-                          "version": staff.json["version"]}
+    assert staff.json == {
+        "flag": "checkout",
+        "enabled": True,
+        "reason": "ROLLOUT",
+        "ring": "internal",
+        "version": staff.json["version"],
+    }
     everyone = sdk.post("/api/v1/sdk/evaluate", json={"flag": "checkout", "context": {"user": "u"}})
     assert (everyone.json["enabled"], everyone.json["reason"], everyone.json["ring"]) == (False, "NOT_IN_RING", "ga")
     unknown = sdk.post("/api/v1/sdk/evaluate", json={"flag": "nope", "context": {}})

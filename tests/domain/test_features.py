@@ -14,8 +14,12 @@ RINGS = load_rings_file(str(Path(__file__).resolve().parents[2] / "rings.yaml"))
 
 
 def doc(**over: object) -> dict:
-    base = {"feature": "checkout-v2", "name": "New checkout", "owner": "payments",
-            "criteria": [{"id": "unit", "description": "d", "ring": "internal"}]}
+    base = {
+        "feature": "checkout-v2",
+        "name": "New checkout",
+        "owner": "payments",
+        "criteria": [{"id": "unit", "description": "d", "ring": "internal"}],
+    }
     base.update(over)
     return base
 
@@ -35,7 +39,10 @@ def test_a_document_parses_to_a_frozen_spec() -> None:
         ({"description": "d" * 2001}, "description"),
         ({"criteria": None}, "criteria"),
         ({"criteria": "unit"}, "criteria"),
-        ({"criteria": [{"id": "a", "description": "d", "ring": "ga", "required_yes": True}]}, "criteria[0].required_yes"),
+        (
+            {"criteria": [{"id": "a", "description": "d", "ring": "ga", "required_yes": True}]},
+            "criteria[0].required_yes",
+        ),
         ({"criteria": [{"id": "a", "description": 3, "ring": "ga"}]}, "criteria[0].description"),
     ],
 )

@@ -40,8 +40,13 @@ def one(check, ring, f) -> Check:  # type: ignore[no-untyped-def]
 
 
 def test_criterion_status_keeps_each_voters_latest_vote() -> None:
-    s = criterion_status(id="e2e", ring="preview", required_yes=2, revision=3,
-                         votes=[("bob", "no"), ("alice", "yes"), ("bob", "yes"), ("carol", "no"), ("carol", "yes")])
+    s = criterion_status(
+        id="e2e",
+        ring="preview",
+        required_yes=2,
+        revision=3,
+        votes=[("bob", "no"), ("alice", "yes"), ("bob", "yes"), ("carol", "no"), ("carol", "yes")],
+    )
     assert (s.yes, s.no, s.passed, s.detail) == (("alice", "bob", "carol"), (), True, "3 of 2 yes votes")
     one_vote = criterion_status(id="u", ring="internal", required_yes=1, revision=1, votes=[])
     assert one_vote.detail == "0 of 1 yes vote"
@@ -51,7 +56,9 @@ def test_order() -> None:
     assert one(check_order, INTERNAL, facts()) == Check("order", True, "off → internal")
     at_internal = facts(exposure=Exposure(ring="internal", percent=100))
     assert one(check_order, PREVIEW, at_internal).passed
-    assert one(check_order, GA, at_internal).detail == "the next ring after internal is preview; ga cannot be skipped to"
+    assert (
+        one(check_order, GA, at_internal).detail == "the next ring after internal is preview; ga cannot be skipped to"
+    )
     assert one(check_order, INTERNAL, at_internal).detail.startswith("already in internal")
     at_ga = facts(exposure=Exposure(ring="ga", percent=100))
     assert one(check_order, PREVIEW, at_ga).detail == "already past preview (in ga); use rollback to go back"
@@ -95,24 +102,29 @@ def test_incidents() -> None:
     sev2 = OpenItem(4, "slow page", severity=2)
     sev1 = OpenItem(5, "checkout down", severity=1)
     assert one(check_incidents, PREVIEW, facts(open_incidents=(sev2,))) == Check(
-        "incidents", True, "no open incident of severity 0 to 1")
+        "incidents", True, "no open incident of severity 0 to 1"
+    )
     blocked = one(check_incidents, GA, facts(open_incidents=(sev2, sev1)))
-    assert blocked == Check("incidents", False,
-                            "open incidents #4 (severity 2: slow page), #5 (severity 1: checkout down)")
+    assert blocked == Check(
+        "incidents", False, "open incidents #4 (severity 2: slow page), #5 (severity 1: checkout down)"
+    )
 
 
 def test_zero_bug_bounce() -> None:
     assert one(check_bugs, PREVIEW, facts(open_bugs=(OpenItem(1, "typo"),))).detail == "not required"
     assert one(check_bugs, GA, facts()) == Check("zero-bug-bounce", True, "no open bug")
     bugs = (OpenItem(1, "typo"), OpenItem(2, "crash"))
-    assert one(check_bugs, GA, facts(open_bugs=bugs)) == Check("zero-bug-bounce", False, "2 open bugs: #1 (typo), #2 (crash)")
+    assert one(check_bugs, GA, facts(open_bugs=bugs)) == Check(
+        "zero-bug-bounce", False, "2 open bugs: #1 (typo), #2 (crash)"
+    )
 
 
 def test_rca() -> None:
     assert one(check_rca, PREVIEW, facts()).detail == "not required"
     assert one(check_rca, GA, facts()) == Check("rca", True, "every RCA item is closed")
     assert one(check_rca, GA, facts(open_rca_items=(OpenItem(9, "add alert"),))) == Check(
-        "rca", False, "1 open RCA item: #9 (add alert)")
+        "rca", False, "1 open RCA item: #9 (add alert)"
+    )
 
 
 def test_the_gate_runs_every_check_in_order() -> None:

@@ -47,8 +47,15 @@ def test_every_error_is_reported_with_its_path() -> None:
     data["incidents"] = {"auto_kill_at_or_above": 7}
     errors = errors_of(data)
     assert set(errors) == {
-        "colour", "rings[0].gate.soak", "rings[0].gate.zero_bug_bounce", "rings[0].gate.wait", "rings[1].name",
-        "rings[1].bucket_by", "rings[2].audience.users", "rings[2].audience", "incidents.auto_kill_at_or_above",
+        "colour",
+        "rings[0].gate.soak",
+        "rings[0].gate.zero_bug_bounce",
+        "rings[0].gate.wait",
+        "rings[1].name",
+        "rings[1].bucket_by",
+        "rings[2].audience.users",
+        "rings[2].audience",
+        "incidents.auto_kill_at_or_above",
     }
     assert "duplicate ring name 'internal'" in errors["rings[1].name"]
 
@@ -62,15 +69,21 @@ def test_every_error_is_reported_with_its_path() -> None:
         ({"version": 1, "rings": "internal"}, "rings"),
         ({"version": 1, "rings": ["internal"]}, "rings[0]"),
         ({"version": 1, "rings": [{"name": "a", "audience": {"groups": ["x"]}}]}, "rings[0].audience"),
-        ({"version": 1, "rings": [{"name": "a", "audience": "all"}, {"name": "b", "audience": "all"}]},
-         "rings[0].audience"),
-        ({"version": 1, "rings": [{"name": "a", "audience": {}}, {"name": "b", "audience": "all"}]},
-         "rings[0].audience"),
+        (
+            {"version": 1, "rings": [{"name": "a", "audience": "all"}, {"name": "b", "audience": "all"}]},
+            "rings[0].audience",
+        ),
+        (
+            {"version": 1, "rings": [{"name": "a", "audience": {}}, {"name": "b", "audience": "all"}]},
+            "rings[0].audience",
+        ),
         ({"version": 1, "rings": [{"name": "A b", "audience": "all"}]}, "rings[0].name"),
         ({"version": 1, "rings": [{"name": "a", "audience": 3}]}, "rings[0].audience"),
         ({"version": 1, "rings": [{"name": "a", "audience": "all", "gate": []}]}, "rings[0].gate"),
-        ({"version": 1, "rings": [{"name": "a", "audience": "all", "gate": {"block_on_incidents": True}}]},
-         "rings[0].gate.block_on_incidents"),
+        (
+            {"version": 1, "rings": [{"name": "a", "audience": "all", "gate": {"block_on_incidents": True}}]},
+            "rings[0].gate.block_on_incidents",
+        ),
         ({"version": 1, "rings": [{"name": "a", "audience": "all", "description": 5}]}, "rings[0].description"),
         ({"version": 1, "rings": [{"name": "a", "audience": "all"}], "incidents": []}, "incidents"),
         ({"version": True, "rings": [{"name": "a", "audience": "all"}]}, "version"),
@@ -83,6 +96,8 @@ def test_invalid_documents_name_the_path(data: object, path: str) -> None:
 def test_a_gate_of_null_asks_nothing() -> None:
     config = parse_rings({"version": 1, "rings": [{"name": "a", "audience": "all", "gate": None}]})
     assert config.rings[0].gate.soak is None
+    assert config.auto_kill_at_or_above is None
+    assert parse_rings({**good(), "incidents": {}}).auto_kill_at_or_above is None
 
 
 def test_load_rings_file_refuses_unreadable_and_aliased_files(tmp_path: Path) -> None:

@@ -40,8 +40,9 @@ class Served:
         return {"Authorization": f"Bearer {token or self.admin}"}
 
     def token(self, name: str, role: str) -> str:
-        r = requests.post(f"{self.url}/api/v1/tokens", json={"name": name, "role": role}, headers=self.headers(),
-                          timeout=10)
+        r = requests.post(
+            f"{self.url}/api/v1/tokens", json={"name": name, "role": role}, headers=self.headers(), timeout=10
+        )
         r.raise_for_status()
         return str(r.json()["secret"])
 
@@ -55,8 +56,9 @@ class Served:
                 self.process.wait()
 
 
-def start_gate(database_url: str, workdir: Path, *, workers: int = 4, port: int | None = None,
-               rings: Path = RINGS) -> Served:
+def start_gate(
+    database_url: str, workdir: Path, *, workers: int = 4, port: int | None = None, rings: Path = RINGS
+) -> Served:
     """Start `gate serve` and wait until it is ready."""
     port = port or free_port()
     env = {**os.environ, "GATE_DATABASE_URL": database_url, "GATE_RINGS_FILE": str(rings), "GATE_LOG_LEVEL": "WARNING"}
@@ -65,7 +67,11 @@ def start_gate(database_url: str, workdir: Path, *, workers: int = 4, port: int 
     with open(log, "w") as out:  # a file, not a pipe: a full pipe would stall the server
         process = subprocess.Popen(
             [GATE, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
-            cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
     deadline = time.monotonic() + 30
     admin = ""

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import gate_sdk
+import pytest
 from gate_sdk import Reason, Snapshot, SnapshotError, evaluate
 
 SPEC = json.loads((Path(__file__).resolve().parents[1] / "spec" / "evaluation.json").read_text())

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 from featuremanagement import FeatureManager, TargetingContext
-
 from gate_sdk import Snapshot, bucket, evaluate, in_rollout
+
 from tests.conftest import Api
 from tests.support import FeatureBuilder
 
@@ -37,10 +37,18 @@ def test_bucketing_vectors_match_the_sdk(case: dict[str, Any]) -> None:
 
 def _microsoft(flag: str, user: str, percent: float) -> bool:
     audience = {"Users": [], "Groups": [], "DefaultRolloutPercentage": percent}
-    flags = [{"id": flag, "enabled": True, "conditions": {"client_filters": [
-        {"name": "Microsoft.Targeting", "parameters": {"Audience": audience}}]}}]
-    return bool(FeatureManager({"feature_management": {"feature_flags": flags}}).is_enabled(
-        flag, TargetingContext(user_id=user)))
+    flags = [
+        {
+            "id": flag,
+            "enabled": True,
+            "conditions": {"client_filters": [{"name": "Microsoft.Targeting", "parameters": {"Audience": audience}}]},
+        }
+    ]
+    return bool(
+        FeatureManager({"feature_management": {"feature_flags": flags}}).is_enabled(
+            flag, TargetingContext(user_id=user)
+        )
+    )
 
 
 def test_bucketing_vectors_match_microsoft_featuremanagement() -> None:
@@ -62,7 +70,11 @@ def test_evaluation_vectors_against_the_sdk(case: dict[str, Any]) -> None:
     result = evaluate(snapshot, case["flag"], case["context"], case["default"])
     expected = case["expected"]
     assert (result.enabled, result.reason.value, result.ring, result.version) == (
-        expected["enabled"], expected["reason"], expected["ring"], expected["version"])
+        expected["enabled"],
+        expected["reason"],
+        expected["ring"],
+        expected["version"],
+    )
 
 
 def test_evaluation_vectors_against_the_server(api: Api) -> None:
@@ -73,9 +85,14 @@ def test_evaluation_vectors_against_the_server(api: Api) -> None:
         if state["ring"] is None:
             continue
         for ring in ("internal", "preview", "ga"):
-            r = api.post(f"/api/v1/features/{key}/promote",
-                         json={"ring": ring, "override_reason": "spec vectors",
-                               **({"percent": state["percent"]} if ring == state["ring"] else {})})
+            r = api.post(
+                f"/api/v1/features/{key}/promote",
+                json={
+                    "ring": ring,
+                    "override_reason": "spec vectors",
+                    **({"percent": state["percent"]} if ring == state["ring"] else {}),
+                },
+            )
             assert r.status_code == 200, r.json
             if ring == state["ring"]:
                 break
@@ -89,4 +106,7 @@ def test_evaluation_vectors_against_the_server(api: Api) -> None:
         body = api.as_("sdk").post("/api/v1/sdk/evaluate", json={"flag": case["flag"], "context": case["context"]}).json
         expected = case["expected"]
         assert (body["enabled"], body["reason"], body["ring"]) == (
-            expected["enabled"], expected["reason"], expected["ring"]), case["name"]
+            expected["enabled"],
+            expected["reason"],
+            expected["ring"],
+        ), case["name"]
