@@ -15,10 +15,14 @@ from gate.errors import UnsupportedMediaType, register_error_handlers
 from gate.extensions import db
 from gate.metrics import register_metrics
 from gate.ringsfile import check_rings_in_use, load_rings_file
+from gate.api.sdk import StreamSlots
 from gate.services.snapshots import SnapshotCache
+from gate.services.state import read_state
+from gate.services.watch import VersionWatcher
 from gate.services.tokens import TokenCache
 
 MAX_BODY = 1024 * 1024
+STREAM_POLL_SECONDS = 0.05  # how soon a change made through any process reaches every stream
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 _YAML_ENDPOINTS = {"features.put_criteria"}
 
@@ -75,6 +79,10 @@ def register_extensions(app: Flask) -> None:
     app.extensions["gate.api"] = api
     app.extensions["gate.tokens"] = TokenCache()
     app.extensions["gate.snapshots"] = SnapshotCache(app.extensions["gate.rings"])
+    with app.app_context():
+        engine = db.engine
+    app.extensions["gate.watcher"] = VersionWatcher(lambda: read_state(engine)[0], interval=STREAM_POLL_SECONDS)
+    app.extensions["gate.stream_slots"] = StreamSlots(int(app.config["STREAMS_PER_WORKER"]))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

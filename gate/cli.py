@@ -58,11 +58,13 @@ def main() -> None:
 @main.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to listen on")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="threads per worker")
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(2, 1024), help="threads per worker")
 def serve(bind: str, workers: int, threads: int) -> None:
     """Serve Gate under gunicorn with production settings."""
     # before anything imports prometheus_client: metrics are then shared by every worker
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gate-metrics-"))
+    # a quarter of each worker's threads stay free for ordinary requests, however many SDKs stream
+    os.environ.setdefault("GATE_STREAMS_PER_WORKER", str(max(1, threads * 3 // 4)))
     from gate import db as migrations
 
     url = load_settings()["DATABASE_URL"]

@@ -16,6 +16,9 @@ ENV_KEYS = (
     "ALERT_EMAIL",
     "LOG_LEVEL",
     "SECRET_KEY",
+    "STREAMS_PER_WORKER",
+    "STREAM_KEEPALIVE_SECONDS",
+    "STREAM_MAX_SECONDS",
 )
 
 
@@ -41,6 +44,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "ALERT_EMAIL": None,
         "LOG_LEVEL": "INFO",
         "SECRET_KEY": None,
+        "STREAMS_PER_WORKER": 24,
+        "STREAM_KEEPALIVE_SECONDS": 15,
+        "STREAM_MAX_SECONDS": 600,
     }
     for key in ENV_KEYS:
         value = os.environ.get(f"GATE_{key}")

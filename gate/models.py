@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -144,3 +144,15 @@ class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
     feature: Mapped[str | None] = mapped_column(String(64))
     before: Mapped[Any] = mapped_column(JSON, nullable=True)
     after: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class ExposureCount(db.Model):  # type: ignore[name-defined,misc]
+    """How often SDKs evaluated a flag on, and off, per UTC day."""
+
+    __tablename__ = "exposure_counts"
+    __table_args__ = (UniqueConstraint("feature_id", "day", name="uq_exposure_counts_day"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), nullable=False)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    enabled: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    disabled: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

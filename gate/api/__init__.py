@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from gate.api import admin, features, meta, releases, sdk
+from gate.api import admin, features, meta, ofrep, releases, sdk
 
 
 class GateApi(Api):  # type: ignore[misc]
@@ -35,3 +35,4 @@ def register_blueprints(app: Flask, api: GateApi) -> None:
     api.register_blueprint(meta.blp)
     for module in (features, releases, admin, sdk):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
+    api.register_blueprint(ofrep.blp, url_prefix="/ofrep/v1")

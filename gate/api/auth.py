@@ -12,31 +12,16 @@ from flask import current_app, g, request
 from gate.errors import Forbidden, Unauthorized
 from gate.extensions import db
 from gate.services.context import Principal
+from gate.services.state import read_state
 from gate.services.tokens import TokenCache
 
 ANY = ("admin", "product", "qa", "release", "reporter")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-_STATE_SQL = "SELECT version, tokens_version FROM gate_state WHERE id = 1"
-
-
 def load_state() -> tuple[int, int]:
-    """Read the snapshot and tokens versions: what every read must be at least as new as.
-
-    One pooled DBAPI round trip, no ORM session: it runs on every authenticated request.
-    """
-    connection = db.engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(_STATE_SQL)
-        row = cursor.fetchone()
-        cursor.close()
-    finally:
-        connection.close()  # back to the pool, which rolls back
-    if row is None:
-        raise RuntimeError("the gate_state row is missing: run `gate db upgrade`")
-    return int(row[0]), int(row[1])
+    """Read the snapshot and tokens versions: what every read must be at least as new as."""
+    return read_state(db.engine)
 
 
 def authenticate(roles: tuple[str, ...]) -> Principal:

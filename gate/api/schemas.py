@@ -116,6 +116,42 @@ class TokenIn(StrictSchema):
     )
 
 
+class ExposureIn(StrictSchema):
+    flag = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    enabled = fields.Boolean(required=True, truthy={True}, falsy={False})
+    count = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**40))
+
+
+class ExposuresIn(StrictSchema):
+    exposures = fields.List(fields.Nested(ExposureIn), required=True, validate=validate.Length(max=10000))
+
+
+class ExposuresOut(Schema):
+    accepted = fields.Integer(metadata={"description": "evaluations counted"})
+    unknown = fields.List(fields.String(), metadata={"description": "flags Gate does not know (not counted)"})
+
+
+class OfrepIn(Schema):
+    """OFREP request: only `context` is defined; other fields are ignored, as OFREP providers may add some."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    context = fields.Dict(keys=fields.String(), load_default=dict, allow_none=True)
+
+
+class OfrepFlagOut(Schema):
+    key = fields.String()
+    value = fields.Boolean()
+    variant = fields.String()
+    reason = fields.String()
+    metadata = fields.Dict()
+
+
+class OfrepBulkOut(Schema):
+    flags = fields.List(fields.Nested(OfrepFlagOut))
+
+
 class EvaluateIn(StrictSchema):
     flag = fields.String(required=True)
     context = fields.Dict(keys=fields.String(), load_default=dict)

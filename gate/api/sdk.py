@@ -1,18 +1,30 @@
-"""What SDKs call: the snapshot (with ETag) and server-side evaluation."""
+"""What SDKs call: the snapshot (with ETag), the stream, server-side evaluation and exposure counts."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any, cast
 
-from flask import Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_smorest import Blueprint
 from gate_sdk import evaluate
 
 from gate.api import schemas as s
 from gate.api.auth import requires
+from gate.errors import GateError
+from gate.extensions import db
+from gate.services.exposures import record_exposures
 from gate.services.snapshots import BuiltSnapshot, SnapshotCache
+from gate.services.watch import VersionWatcher
 
-blp = Blueprint("sdk", __name__, description="For SDKs: snapshot and evaluation")
+blp = Blueprint("sdk", __name__, description="For SDKs: snapshot, stream, evaluation, exposures")
+
+
+
+class StreamsFull(GateError):
+    status, title, type = 503, "Too many streams", "/problems/streams-full"
 
 
 def current_snapshot() -> BuiltSnapshot:
@@ -39,6 +51,84 @@ def snapshot() -> Response:
     return response
 
 
+class StreamSlots:
+    """Caps the streams one worker holds, so that ordinary requests always find a thread."""
+
+    def __init__(self, limit: int) -> None:
+        self._slots = threading.BoundedSemaphore(limit)
+
+    def take(self) -> bool:
+        return self._slots.acquire(blocking=False)
+
+    def give(self) -> None:
+        self._slots.release()
+
+
+def _event(built: BuiltSnapshot) -> bytes:
+    return b"event: snapshot\nid: %d\ndata: %s\n\n" % (built.version, built.body)
+
+
+def _events(app: Flask, first: BuiltSnapshot | None, known: int) -> Iterator[bytes]:
+    watcher = cast(VersionWatcher, app.extensions["gate.watcher"])
+    cache = cast(SnapshotCache, app.extensions["gate.snapshots"])
+    keepalive = float(app.config["STREAM_KEEPALIVE_SECONDS"])
+    # streams end now and then, so that reconnecting clients spread over the workers
+    deadline = time.monotonic() + float(app.config["STREAM_MAX_SECONDS"])
+    yield b"retry: 1000\n\n"
+    if first is not None:
+        yield _event(first)
+    while time.monotonic() < deadline:
+        version = watcher.wait_newer(known, timeout=keepalive)
+        if version == known:
+            yield b": keepalive\n\n"
+            continue
+        with app.app_context():
+            built = cache.get(version)
+            db.session.remove()
+        known = built.version
+        yield _event(built)
+
+
+class _Stream:
+    """The response body: gives its slot back when the server closes it, started or not."""
+
+    def __init__(self, events: Iterator[bytes], slots: StreamSlots) -> None:
+        self._events, self._slots, self._open = events, slots, True
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._events
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self._events.close()  # type: ignore[attr-defined]
+            self._slots.give()
+
+
+@blp.route("/sdk/stream")
+@requires("sdk")
+@blp.response(200, description="text/event-stream: `event: snapshot`, `id: VERSION`, `data: SNAPSHOT`")
+def stream() -> Response:
+    """Server-Sent Events: the current snapshot (unless Last-Event-ID names it), then every new one."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    slots = cast(StreamSlots, app.extensions["gate.stream_slots"])
+    if not slots.take():
+        raise StreamsFull("this worker holds all the streams it may; poll the snapshot and retry later")
+    try:
+        cast(VersionWatcher, app.extensions["gate.watcher"]).ensure_running()
+        built = current_snapshot()
+        db.session.remove()
+    except BaseException:
+        slots.give()
+        raise
+    last = request.headers.get("Last-Event-ID", "").strip()
+    first = None if last == str(built.version) else built
+    response = Response(_Stream(_events(app, first, built.version), slots), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
 @blp.route("/sdk/evaluate", methods=["POST"])
 @requires("sdk")
 @blp.arguments(s.EvaluateIn)
@@ -47,3 +137,13 @@ def evaluate_flag(body: dict[str, Any]) -> dict[str, Any]:
     """Evaluate one flag on the server, with the same algorithm the SDK runs."""
     result = evaluate(current_snapshot().parsed, body["flag"], body["context"])
     return result._asdict()
+
+
+@blp.route("/sdk/exposures", methods=["POST"])
+@requires("sdk")
+@blp.arguments(s.ExposuresIn)
+@blp.response(200, s.ExposuresOut)
+def exposures(body: dict[str, Any]) -> dict[str, Any]:
+    """Evaluation counts per flag and result, batched by the SDK; they date each flag's last evaluation."""
+    accepted, unknown = record_exposures((e["flag"], e["enabled"], e["count"]) for e in body["exposures"])
+    return {"accepted": accepted, "unknown": unknown}

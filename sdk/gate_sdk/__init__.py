@@ -1,17 +1,29 @@
-"""Gate's Python SDK: evaluate release flags in-process against the latest snapshot."""
+"""Gate's Python SDK: evaluate release flags in-process against the latest snapshot.
+
+    from gate_sdk import GateClient
+    client = GateClient("http://127.0.0.1:8000", sdk_key=KEY)
+    client.is_enabled("checkout-v2", {"user": "u1", "tenant": "acme"}, default=False)
+"""
 
 from gate_sdk._bucket import bucket, in_rollout
-from gate_sdk._evaluate import EvaluationDetails, Reason, context_ring, evaluate
+from gate_sdk._client import GateClient
+from gate_sdk._evaluate import context_ring, evaluate
+from gate_sdk._result import OPENFEATURE_REASONS, EvaluationDetails, Reason
 from gate_sdk._snapshot import FlagState, RingAudience, Snapshot, SnapshotError, SnapshotRing
+from gate_sdk._transport import StreamUnavailable, TransportError
 
 __all__ = [
+    "OPENFEATURE_REASONS",
     "EvaluationDetails",
     "FlagState",
+    "GateClient",
     "Reason",
     "RingAudience",
     "Snapshot",
     "SnapshotError",
     "SnapshotRing",
+    "StreamUnavailable",
+    "TransportError",
     "bucket",
     "context_ring",
     "evaluate",

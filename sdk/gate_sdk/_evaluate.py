@@ -3,60 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any
 
 from gate_sdk._bucket import in_rollout
-from gate_sdk._snapshot import Snapshot, SnapshotRing
+from gate_sdk._result import EvaluationDetails, Reason
+from gate_sdk._snapshot import CompiledFlag, Snapshot
 
 
-class Reason(StrEnum):
-    """Why an evaluation answered as it did."""
-
-    RING = "RING"
-    ROLLOUT = "ROLLOUT"
-    NOT_IN_RING = "NOT_IN_RING"
-    KILLED = "KILLED"
-    OFF = "OFF"
-    UNKNOWN_FLAG = "UNKNOWN_FLAG"
-    NOT_READY = "NOT_READY"
-    ERROR = "ERROR"
-
-
-class EvaluationDetails(NamedTuple):
-    """The answer for one flag and context."""
-
-    flag: str
-    enabled: bool
-    reason: Reason
-    ring: str | None
-    version: int | None
-
-
-def context_ring(rings: tuple[SnapshotRing, ...], context: Mapping[str, Any] | None) -> int:
-    """Return the index of the first ring whose audience matches `context` (the last matches all)."""
+def context_ring(snapshot: Snapshot, context: Mapping[str, Any] | None) -> int:
+    """Index of the first ring whose audience matches `context` (the last ring matches all)."""
+    index = len(snapshot.rings) - 1
     if not context:
-        return len(rings) - 1
-    user = context.get("user")
-    tenant = context.get("tenant")
-    groups = context.get("groups")
-    if type(user) is not str:
-        user = None
-    if type(tenant) is not str:
-        tenant = None
-    groups = [g for g in groups if type(g) is str] if groups and isinstance(groups, list | tuple) else None
-    last = len(rings) - 1
-    for i, ring in enumerate(rings):
-        audience = ring.audience
-        if (
-            i == last
-            or audience.everyone
-            or (user is not None and user in audience.users)
-            or (tenant is not None and tenant in audience.tenants)
-            or (groups and not audience.groups.isdisjoint(groups))
-        ):
-            return i
-    return last  # pragma: no cover - the loop always returns at the last ring
+        return index
+    user, tenant, groups = context.get("user"), context.get("tenant"), context.get("groups")
+    if type(user) is str:
+        index = snapshot.user_ring.get(user, index)
+    if type(tenant) is str:
+        index = min(index, snapshot.tenant_ring.get(tenant, index))
+    if groups and type(groups) in (list, tuple):
+        group_ring = snapshot.group_ring
+        for group in groups:
+            if type(group) is str:
+                index = min(index, group_ring.get(group, index))
+    return index
 
 
 def evaluate(
@@ -68,23 +37,17 @@ def evaluate(
     """Evaluate `flag` for `context`; never raises, answering `default` with a reason instead."""
     if snapshot is None:
         return EvaluationDetails(flag, default, Reason.NOT_READY, None, None)
-    state = snapshot.flags.get(flag)
-    if state is None:
-        return EvaluationDetails(flag, default, Reason.UNKNOWN_FLAG, None, snapshot.version)
     try:
-        rings = snapshot.rings
-        index = context_ring(rings, context)
-        ring = rings[index]
-        if state.killed:
-            return EvaluationDetails(flag, False, Reason.KILLED, ring.name, snapshot.version)
-        if state.ring_index is None:
-            return EvaluationDetails(flag, False, Reason.OFF, ring.name, snapshot.version)
-        if index < state.ring_index:
-            return EvaluationDetails(flag, True, Reason.RING, ring.name, snapshot.version)
-        if index > state.ring_index:
-            return EvaluationDetails(flag, False, Reason.NOT_IN_RING, ring.name, snapshot.version)
-        value = context.get(ring.bucket_by) if context else None
-        enabled = in_rollout(value if type(value) is str else None, flag, state.percent)
-        return EvaluationDetails(flag, enabled, Reason.ROLLOUT, ring.name, snapshot.version)
-    except Exception:  # evaluation must never raise into the application
+        compiled: CompiledFlag | None = snapshot.compiled.get(flag)
+        if compiled is None:
+            return EvaluationDetails(flag, default, Reason.UNKNOWN_FLAG, None, snapshot.version)
+        index = context_ring(snapshot, context)
+        result = compiled.outcomes[index]
+        if result is not None:
+            return result
+        value = context.get(snapshot.bucket_by[index]) if context else None
+        if type(value) is str and in_rollout(value, flag, compiled.percent):
+            return compiled.inside
+        return compiled.outside
+    except Exception:  # a hostile context (a mapping that raises, say) must not reach the application
         return EvaluationDetails(flag, default, Reason.ERROR, None, snapshot.version)

@@ -1,11 +1,13 @@
-"""The snapshot: every ring and flag the evaluator needs, parsed strictly and frozen."""
+"""The snapshot: every ring and flag, parsed strictly, frozen, and compiled for fast evaluation."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from gate_sdk._result import EvaluationDetails, Reason
 
 BUCKET_BY = ("user", "tenant")
 
@@ -35,12 +37,43 @@ class SnapshotRing:
 
 @dataclass(frozen=True, slots=True)
 class FlagState:
-    """A flag's exposure: the ring it has reached (index), its rollout there, and the kill switch."""
+    """A flag's exposure: the ring it has reached (and its index), its rollout there, the kill switch."""
 
     ring: str | None
     ring_index: int | None
     percent: float
     killed: bool
+
+
+class CompiledFlag:
+    """A flag's answers, built once per snapshot: one per context ring, two for its rollout ring."""
+
+    __slots__ = ("inside", "outcomes", "outside", "percent")
+
+    def __init__(self, key: str, state: FlagState, rings: tuple[SnapshotRing, ...], version: int) -> None:
+        def shared(enabled: bool, reason: Reason, ring: str) -> EvaluationDetails:
+            return EvaluationDetails(key, enabled, reason, ring, version, shared=True)
+
+        self.percent = state.percent
+        outcomes: list[EvaluationDetails | None] = []
+        target = state.ring_index
+        for i, ring in enumerate(rings):
+            if state.killed:
+                outcomes.append(shared(False, Reason.KILLED, ring.name))
+            elif target is None:
+                outcomes.append(shared(False, Reason.OFF, ring.name))
+            elif i < target:
+                outcomes.append(shared(True, Reason.RING, ring.name))
+            elif i > target:
+                outcomes.append(shared(False, Reason.NOT_IN_RING, ring.name))
+            elif state.percent >= 100:
+                outcomes.append(shared(True, Reason.ROLLOUT, ring.name))
+            else:
+                outcomes.append(None)  # inside or outside the rollout: decided by bucketing
+        rollout_ring = rings[target].name if target is not None else rings[-1].name
+        self.inside = shared(True, Reason.ROLLOUT, rollout_ring)
+        self.outside = shared(False, Reason.ROLLOUT, rollout_ring)
+        self.outcomes = tuple(outcomes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +83,25 @@ class Snapshot:
     version: int
     rings: tuple[SnapshotRing, ...]
     flags: Mapping[str, FlagState]
+    compiled: dict[str, CompiledFlag] = field(init=False, repr=False, compare=False)
+    user_ring: dict[str, int] = field(init=False, repr=False, compare=False)
+    tenant_ring: dict[str, int] = field(init=False, repr=False, compare=False)
+    group_ring: dict[str, int] = field(init=False, repr=False, compare=False)
+    bucket_by: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the first ring naming a user, tenant or group wins; the last ring matches everyone
+        first: dict[str, dict[str, int]] = {"users": {}, "tenants": {}, "groups": {}}
+        for i, ring in reversed(list(enumerate(self.rings[:-1]))):
+            for kind in first:
+                for name in getattr(ring.audience, kind):
+                    first[kind][name] = i
+        set_ = object.__setattr__
+        set_(self, "user_ring", first["users"])
+        set_(self, "tenant_ring", first["tenants"])
+        set_(self, "group_ring", first["groups"])
+        set_(self, "bucket_by", tuple(r.bucket_by for r in self.rings))
+        set_(self, "compiled", {k: CompiledFlag(k, s, self.rings, self.version) for k, s in self.flags.items()})
 
     @classmethod
     def from_dict(cls, data: Any) -> Snapshot:
@@ -140,9 +192,4 @@ def _flag(key: str, raw: Any, index: Mapping[str, int]) -> FlagState:
     killed = raw.get("killed", False)
     if not isinstance(killed, bool):
         raise SnapshotError(f"{path}.killed: not a boolean")
-    return FlagState(
-        ring=ring,
-        ring_index=None if ring is None else index[ring],
-        percent=float(percent),
-        killed=killed,
-    )
+    return FlagState(ring=ring, ring_index=None if ring is None else index[ring], percent=float(percent), killed=killed)

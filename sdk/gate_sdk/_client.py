@@ -1,0 +1,249 @@
+"""GateClient: evaluates in-process against the newest snapshot, kept fresh by one background thread."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gate_sdk._evaluate import evaluate
+from gate_sdk._result import EvaluationDetails
+from gate_sdk._snapshot import Snapshot, SnapshotError
+from gate_sdk._transport import HttpTransport, StreamUnavailable, Transport, TransportError
+
+log = logging.getLogger("gate_sdk")
+_CLIENTS: weakref.WeakSet[GateClient] = weakref.WeakSet()
+
+
+class Backoff:
+    """Exponential backoff with jitter: each delay doubles up to `cap`, scaled by a random 50–100%."""
+
+    def __init__(self, base: float, cap: float) -> None:
+        self.base, self.cap, self.attempt = base, cap, 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.base * 2**self.attempt)
+        self.attempt += 1
+        return delay * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class GateClient:
+    """Gate's flags, evaluated locally; safe across threads and across fork().
+
+    Construction returns at once: a background thread follows the server's event stream (falling back
+    to ETag polling), and a second one sends exposure counts. `is_enabled` and `evaluate` never raise and
+    never touch the network; until a snapshot is in they answer from the bootstrap or the on-disk cache,
+    else with the default.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        sdk_key: str,
+        *,
+        cache_path: str | os.PathLike[str] | None = None,
+        bootstrap: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        stream: bool = True,
+        poll_interval: float = 5.0,
+        flush_interval: float = 10.0,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 40.0,
+        transport: Transport | None = None,
+    ) -> None:
+        self._transport: Transport = transport or HttpTransport(
+            url, sdk_key, connect_timeout=connect_timeout, read_timeout=read_timeout
+        )
+        self._cache_path = Path(cache_path) if cache_path is not None else None
+        self._use_stream = stream
+        self._poll_interval = poll_interval
+        self._flush_interval = flush_interval
+        self._snapshot: Snapshot | None = None
+        self._etag: str | None = None
+        self._counts: dict[EvaluationDetails, int] = {}
+        self._pending: dict[tuple[str, bool], int] = {}
+        self._closed = False
+        self._ready = threading.Event()
+        if bootstrap is not None:
+            self._load_local(bootstrap)
+        elif self._cache_path is not None and self._cache_path.exists():
+            self._load_local(self._cache_path)
+        self._start()
+        _CLIENTS.add(self)
+
+    # ---- evaluation: no lock, no I/O -------------------------------------------------------------
+
+    def evaluate(self, flag: str, context: Mapping[str, Any] | None = None, default: bool = False) -> EvaluationDetails:
+        """Evaluate `flag` for `context`: enabled, reason, ring and snapshot version. Never raises."""
+        result = evaluate(self._snapshot, flag, context, default)
+        if result._shared:
+            counts = self._counts
+            counts[result] = counts.get(result, 0) + 1
+        return result
+
+    def is_enabled(self, flag: str, context: Mapping[str, Any] | None = None, default: bool = False) -> bool:
+        """Whether `flag` is on for `context`. Never raises."""
+        result = evaluate(self._snapshot, flag, context, default)
+        if result._shared:
+            counts = self._counts
+            counts[result] = counts.get(result, 0) + 1
+        return result.enabled
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The snapshot evaluations run against now."""
+        return self._snapshot
+
+    def wait_until_ready(self, timeout: float | None = None) -> bool:
+        """Wait until a snapshot is in; True once it is."""
+        return self._ready.wait(timeout)
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the background threads and send the last exposure counts; bounded and idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._transport.abort()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def __enter__(self) -> GateClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._follow, args=(self._stop,), name="gate-sdk-updates", daemon=True),
+            threading.Thread(target=self._send_exposures, args=(self._stop,), name="gate-sdk-exposures", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _after_fork(self) -> None:
+        """In a forked child: fresh locks and threads, so pre-fork workers keep getting updates."""
+        self._counts = {}
+        self._pending = {}
+        reset = getattr(self._transport, "after_fork", None)
+        if reset is not None:
+            reset()
+        if not self._closed:
+            self._start()
+
+    # ---- updates -----------------------------------------------------------------------------------
+
+    def _install(self, snapshot: Snapshot, body: bytes | None, etag: str | None) -> None:
+        self._snapshot = snapshot  # one reference swap: evaluations see the old or the new, never a mix
+        self._etag = etag or f'"{snapshot.version}"'
+        self._ready.set()
+        if body is not None and self._cache_path is not None:
+            self._persist(body)
+
+    def _persist(self, body: bytes) -> None:
+        """Write the on-disk cache atomically: a reader sees the old file or the new one."""
+        assert self._cache_path is not None
+        try:
+            self._cache_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self._cache_path.parent, prefix=".gate-cache-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(body)
+            os.replace(tmp, self._cache_path)
+        except OSError:
+            log.warning("cannot write the snapshot cache %s", self._cache_path, exc_info=True)
+
+    def _load_local(self, source: Mapping[str, Any] | str | os.PathLike[str]) -> None:
+        try:
+            data = source if isinstance(source, Mapping) else json.loads(Path(source).read_bytes())
+            self._install(Snapshot.from_dict(data), None, None)
+        except (OSError, ValueError, SnapshotError):
+            log.warning("ignoring an unreadable bootstrap or cache", exc_info=True)
+
+    def _apply(self, body: bytes, etag: str | None) -> None:
+        self._install(Snapshot.from_dict(json.loads(body)), body, etag)
+
+    def _follow(self, stop: threading.Event) -> None:
+        stream_backoff, poll_backoff = Backoff(1.0, 60.0), Backoff(0.5, 30.0)
+        next_stream = 0.0
+        while not stop.is_set():
+            if self._use_stream and time.monotonic() >= next_stream:
+                if self._stream_once(stop):
+                    stream_backoff.reset()
+                    stop.wait(random.uniform(0.02, 0.25))  # a healthy stream ended: come back soon, not all at once
+                    continue
+                next_stream = time.monotonic() + stream_backoff.next()
+            try:
+                fetched = self._transport.fetch(self._etag)
+                if fetched.body is not None:
+                    self._apply(fetched.body, fetched.etag)
+                poll_backoff.reset()
+                delay = self._poll_interval
+            except (TransportError, ValueError, SnapshotError) as exc:
+                log.debug("snapshot poll failed: %s", exc)
+                delay = poll_backoff.next()
+            if self._use_stream:
+                delay = min(delay, max(0.0, next_stream - time.monotonic()))
+            stop.wait(delay)
+
+    def _stream_once(self, stop: threading.Event) -> bool:
+        """Follow the stream until it ends; True if it delivered anything (it was healthy)."""
+        delivered = False
+        last = str(self._snapshot.version) if self._snapshot is not None and self._etag else None
+        try:
+            for event in self._transport.stream(last):
+                delivered = True
+                if stop.is_set():
+                    return True
+                if event.event == "snapshot":
+                    self._apply(event.data.encode(), f'"{event.id}"' if event.id else None)
+        except StreamUnavailable as exc:
+            log.info("stream unavailable (%s); polling", exc)
+        except (TransportError, ValueError, SnapshotError) as exc:
+            log.debug("stream broke: %s", exc)
+        return delivered
+
+    # ---- exposures ---------------------------------------------------------------------------------
+
+    def _send_exposures(self, stop: threading.Event) -> None:
+        while not stop.wait(self._flush_interval):
+            self._flush()
+        self._flush()
+
+    def _flush(self) -> None:
+        counts, self._counts = self._counts, {}
+        batch = self._pending
+        for result, count in counts.items():
+            key = (result.flag, result.enabled)
+            batch[key] = batch.get(key, 0) + count
+        if not batch:
+            return
+        payload = {"exposures": [{"flag": f, "enabled": e, "count": n} for (f, e), n in sorted(batch.items())]}
+        try:
+            self._transport.post_exposures(payload)
+            self._pending = {}
+        except TransportError as exc:
+            log.debug("exposures not sent: %s", exc)
+            self._pending = batch if len(batch) <= 10000 else {}
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_CLIENTS):
+        client._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
