@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -79,6 +80,20 @@ def serve(bind: str, workers: int, threads: int) -> None:
     GateServer(bind=bind, workers=workers, threads=threads).run()
 
 
+def _post_worker_init(worker: Any) -> None:
+    """On SIGTERM, end this worker's streams at once, so that a graceful stop takes no longer than a request."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: Any) -> None:
+        watcher = worker.wsgi.extensions.get("gate.watcher")
+        if watcher is not None:
+            watcher.stop()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
 def _child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
@@ -106,6 +121,7 @@ class GateServer(BaseApplication):  # type: ignore[misc]
             "keepalive": 5,
             "accesslog": None,
             "child_exit": _child_exit,
+            "post_worker_init": _post_worker_init,
         }
         super().__init__()
 

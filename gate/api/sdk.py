@@ -77,8 +77,10 @@ def _events(app: Flask, first: BuiltSnapshot | None, known: int) -> Iterator[byt
     yield b"retry: 1000\n\n"
     if first is not None:
         yield _event(first)
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not watcher.stopped:
         version = watcher.wait_newer(known, timeout=keepalive)
+        if watcher.stopped:
+            return
         if version == known:
             yield b": keepalive\n\n"
             continue

@@ -39,15 +39,21 @@ class VersionWatcher:
         self._version = self._read()
         threading.Thread(target=self._run, name="gate-version-watcher", daemon=True).start()
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the process is shutting down: streams should end."""
+        return self._stop.is_set()
+
     def stop(self) -> None:
-        """Stop polling (tests)."""
+        """Stop polling and wake every stream so that it ends (the worker is shutting down)."""
         self._stop.set()
-        self._pid = None
+        with self._changed:
+            self._changed.notify_all()
 
     def wait_newer(self, than: int, timeout: float) -> int:
-        """Block until the version differs from `than` or `timeout` passes; return the version."""
+        """Block until the version differs from `than`, the watcher stops, or `timeout` passes."""
         with self._changed:
-            self._changed.wait_for(lambda: self._version != than, timeout=timeout)
+            self._changed.wait_for(lambda: self._version != than or self._stop.is_set(), timeout=timeout)
             return self._version
 
     def _run(self) -> None:

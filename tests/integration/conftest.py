@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -36,6 +37,10 @@ class Served:
     process: subprocess.Popen[str]
     database_url: str
 
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """A request as the admin."""
+        return requests.request(method, self.url + path, headers=self.headers(), timeout=10, **kwargs)
+
     def headers(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.admin}"}
 
@@ -57,11 +62,24 @@ class Served:
 
 
 def start_gate(
-    database_url: str, workdir: Path, *, workers: int = 4, port: int | None = None, rings: Path = RINGS
+    database_url: str,
+    workdir: Path,
+    *,
+    workers: int = 4,
+    port: int | None = None,
+    rings: Path = RINGS,
+    env: dict[str, str] | None = None,
+    admin: str | None = None,
 ) -> Served:
-    """Start `gate serve` and wait until it is ready."""
+    """Start `gate serve` and wait until it is ready (`admin`: a token of a database already bootstrapped)."""
     port = port or free_port()
-    env = {**os.environ, "GATE_DATABASE_URL": database_url, "GATE_RINGS_FILE": str(rings), "GATE_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "GATE_DATABASE_URL": database_url,
+        "GATE_RINGS_FILE": str(rings),
+        "GATE_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = workdir / f"gate-{port}.log"
     with open(log, "w") as out:  # a file, not a pipe: a full pipe would stall the server
@@ -74,7 +92,6 @@ def start_gate(
             text=True,
         )
     deadline = time.monotonic() + 30
-    admin = ""
     while time.monotonic() < deadline and not admin and process.poll() is None:
         match = re.search(r"^(gate_\S+)$", log.read_text(), re.MULTILINE)
         admin = match.group(1) if match else ""
@@ -91,6 +108,16 @@ def start_gate(
         process.kill()
         pytest.fail("gate serve did not become ready")
     return Served(url=url, admin=admin, process=process, database_url=database_url)
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.01) -> bool:
+    """Poll `predicate` until it is true or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
 
 
 @pytest.fixture

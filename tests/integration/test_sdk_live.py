@@ -1,0 +1,234 @@
+"""The SDK client against a real `gate serve`: stream, polling fallback, restarts, outages, fork, threads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gate_sdk import GateClient, Reason
+from tests.integration.conftest import Served, start_gate, wait_for
+from tests.support import FeatureBuilder
+
+pytestmark = pytest.mark.integration
+STAFF = {"user": "u1", "groups": ["product"]}
+
+
+def setup_flag(served: Served, key: str = "checkout") -> None:
+    r = served.call("PUT", f"/api/v1/features/{key}/criteria", json=FeatureBuilder(key).build())
+    assert r.status_code == 200, r.text
+
+
+def rollout(served: Served, key: str, percent: float) -> int:
+    r = served.call("POST", f"/api/v1/features/{key}/rollout", json={"percent": percent})
+    assert r.status_code == 200, r.text
+    return int(r.json()["version"])
+
+
+def promote(served: Served, key: str, ring: str = "internal", percent: float = 100) -> int:
+    r = served.call("POST", f"/api/v1/features/{key}/promote",
+                    json={"ring": ring, "percent": percent, "override_reason": "test"})
+    assert r.status_code == 200, r.text
+    return int(r.json()["version"])
+
+
+@pytest.fixture
+def client(served: Served) -> Iterator[GateClient]:
+    setup_flag(served)
+    c = GateClient(served.url, sdk_key=served.token("svc", "sdk"), flush_interval=0.2)
+    yield c
+    c.close()
+
+
+def test_construction_returns_at_once_and_the_stream_delivers_changes(served: Served) -> None:
+    setup_flag(served)
+    started = time.perf_counter()
+    client = GateClient(served.url, sdk_key=served.token("svc", "sdk"))
+    assert time.perf_counter() - started < 0.05
+    try:
+        assert client.wait_until_ready(timeout=5)
+        assert client.evaluate("checkout", STAFF).reason is Reason.OFF
+        version = promote(served, "checkout")
+        assert wait_for(lambda: client.is_enabled("checkout", STAFF), timeout=3)
+        assert client.snapshot is not None and client.snapshot.version == version
+        assert client.evaluate("nope", STAFF, default=True).astuple()[1:3] == (True, Reason.UNKNOWN_FLAG)
+    finally:
+        client.close()
+
+
+def test_exposures_date_each_flags_last_evaluation(served: Served, client: GateClient) -> None:
+    assert client.wait_until_ready(5)
+    for _ in range(5):
+        client.is_enabled("checkout", STAFF)
+    client.is_enabled("unknown-flag", STAFF)
+    assert wait_for(lambda: served.call("GET", "/api/v1/features/checkout").json()["last_evaluated_at"], timeout=5)
+
+
+def test_the_client_falls_back_to_polling_when_the_stream_is_refused(database_url: str, tmp_path: Path) -> None:
+    served = start_gate(database_url, tmp_path, workers=2, env={"GATE_STREAMS_PER_WORKER": "0"})
+    try:
+        setup_flag(served)
+        client = GateClient(served.url, sdk_key=served.token("svc", "sdk"), poll_interval=0.1)
+        try:
+            assert client.wait_until_ready(5)
+            promote(served, "checkout")
+            assert wait_for(lambda: client.is_enabled("checkout", STAFF), timeout=5)
+        finally:
+            client.close()
+    finally:
+        served.stop()
+
+
+def test_a_restarted_server_is_followed_again(database_url: str, tmp_path: Path) -> None:
+    served = start_gate(database_url, tmp_path, workers=2)
+    setup_flag(served)
+    sdk_key = served.token("svc", "sdk")
+    client = GateClient(served.url, sdk_key=sdk_key, poll_interval=0.2)
+    try:
+        assert client.wait_until_ready(5)
+        port = int(served.url.rsplit(":", 1)[1])
+        served.stop()
+        assert client.evaluate("checkout", STAFF).reason is Reason.OFF  # the last snapshot, server gone
+        served = start_gate(database_url, tmp_path, workers=2, port=port, admin=served.admin)
+        version = promote(served, "checkout")
+        assert wait_for(lambda: client.snapshot is not None and client.snapshot.version == version, timeout=15)
+        assert client.is_enabled("checkout", STAFF)
+    finally:
+        client.close()
+        served.stop()
+
+
+def test_a_killed_server_leaves_the_last_snapshot_in_force(served: Served, client: GateClient) -> None:
+    assert client.wait_until_ready(5)
+    promote(served, "checkout")
+    assert wait_for(lambda: client.is_enabled("checkout", STAFF), timeout=3)
+    served.process.send_signal(signal.SIGKILL)
+    served.process.wait()
+    time.sleep(0.3)
+    assert client.is_enabled("checkout", STAFF)
+    assert client.evaluate("checkout", {"user": "x"}).reason is Reason.NOT_IN_RING
+
+
+def test_a_server_that_never_answers_breaks_nothing(tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    cache = tmp_path / "cache.json"
+    try:
+        started = time.perf_counter()
+        client = GateClient(f"http://127.0.0.1:{listener.getsockname()[1]}", sdk_key="k", read_timeout=0.5,
+                            connect_timeout=0.5, poll_interval=0.2, cache_path=cache)
+        assert time.perf_counter() - started < 0.05
+        assert client.wait_until_ready(timeout=0.5) is False
+        result = client.evaluate("checkout", STAFF, default=True)
+        assert (result.enabled, result.reason) == (True, Reason.NOT_READY)
+        time.sleep(1.2)  # a stream attempt and some polls time out meanwhile
+        started = time.perf_counter()
+        client.close()
+        assert time.perf_counter() - started < 2
+        assert all(not t.is_alive() for t in client._threads)
+    finally:
+        stop.set()
+        acceptor.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+
+def test_the_disk_cache_answers_when_the_server_is_down(served: Served, tmp_path: Path) -> None:
+    setup_flag(served)
+    promote(served, "checkout")
+    cache = tmp_path / "flags.json"
+    sdk_key = served.token("svc", "sdk")
+    with GateClient(served.url, sdk_key=sdk_key, cache_path=cache) as first:
+        assert first.wait_until_ready(5)
+        assert wait_for(cache.exists, timeout=2)
+    served.stop()
+    started = time.perf_counter()
+    offline = GateClient(served.url, sdk_key=sdk_key, cache_path=cache, connect_timeout=0.2)
+    answer = offline.is_enabled("checkout", STAFF)
+    elapsed = time.perf_counter() - started
+    offline.close()
+    assert answer is True and elapsed < 0.5
+
+
+def test_a_forked_child_keeps_receiving_updates(served: Served, client: GateClient) -> None:
+    assert client.wait_until_ready(5)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: wait for the version the parent announces
+        os.close(write_end)
+        target = int(os.read(read_end, 32).decode())
+        ok = wait_for(lambda: client.snapshot is not None and client.snapshot.version >= target, timeout=10)
+        names = {t.name for t in threading.enumerate()}
+        os._exit(0 if ok and client.is_enabled("checkout", STAFF) and "gate-sdk-updates" in names else 1)
+    os.close(read_end)
+    version = promote(served, "checkout")
+    os.write(write_end, str(version).encode())
+    os.close(write_end)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_eight_threads_evaluate_while_updates_arrive(served: Served, client: GateClient) -> None:
+    assert client.wait_until_ready(5)
+    promote(served, "checkout", percent=1)
+    done = threading.Event()
+    errors: list[BaseException] = []
+    seen: set[int] = set()
+
+    def evaluator(n: int) -> None:
+        try:
+            while not done.is_set():
+                result = client.evaluate("checkout", {"user": f"user-{n}", "groups": ["cs"]})
+                assert result.reason in (Reason.ROLLOUT, Reason.OFF)
+                if result.version is not None:
+                    seen.add(result.version)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=evaluator, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    last = 0
+    for percent in range(2, 12):
+        last = rollout(served, "checkout", percent)
+        time.sleep(0.02)
+    assert wait_for(lambda: client.snapshot is not None and client.snapshot.version == last, timeout=5)
+    done.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(seen) > 1
+
+
+def test_the_thread_count_stays_constant_over_fifty_reconnects(served: Served, client: GateClient) -> None:
+    assert client.wait_until_ready(5)
+    threads_before = threading.active_count()
+    version = client.snapshot.version if client.snapshot else 0
+    for _ in range(50):
+        client._transport.abort()  # break the stream under the client, as a network blip would
+        time.sleep(0.03)
+    version = promote(served, "checkout")
+    assert wait_for(lambda: client.snapshot is not None and client.snapshot.version == version, timeout=5)
+    assert threading.active_count() == threads_before
+    assert sorted(t.name for t in client._threads) == ["gate-sdk-exposures", "gate-sdk-updates"]
