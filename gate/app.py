@@ -10,16 +10,16 @@ from flask import Flask, request
 from sqlalchemy import event
 
 from gate.api import make_api, register_blueprints
+from gate.api.sdk import StreamSlots
 from gate.config import ensure_sqlite_dir, instance_dir, load_settings
 from gate.errors import UnsupportedMediaType, register_error_handlers
 from gate.extensions import db
 from gate.metrics import register_metrics
 from gate.ringsfile import check_rings_in_use, load_rings_file
-from gate.api.sdk import StreamSlots
 from gate.services.snapshots import SnapshotCache
 from gate.services.state import read_state
-from gate.services.watch import VersionWatcher
 from gate.services.tokens import TokenCache
+from gate.services.watch import VersionWatcher
 
 MAX_BODY = 1024 * 1024
 STREAM_POLL_SECONDS = 0.05  # how soon a change made through any process reaches every stream

@@ -64,6 +64,7 @@ def rings_file() -> Path:
 def app(database_url: str, clock: Clock, rings_file: Path) -> Iterator[Flask]:
     app = create_app({"DATABASE_URL": database_url, "RINGS_FILE": str(rings_file), "TESTING": True, "CLOCK": clock})
     yield app
+    app.extensions["gate.watcher"].stop()
     with app.app_context():
         db.engine.dispose()
 

@@ -17,6 +17,7 @@ from gate.errors import NotFound
 
 blp = Blueprint("ofrep", __name__, description="OpenFeature Remote Evaluation Protocol")
 
+
 class FlagNotFound(NotFound):
     """A 404 that OFREP clients read too: `errorCode` and `errorDetails` beside the problem fields."""
 
@@ -31,7 +32,7 @@ class FlagNotFound(NotFound):
 def gate_context(context: dict[str, Any] | None) -> dict[str, Any]:
     """OFREP context → Gate context: `targetingKey` is the user; tenant and groups as they are."""
     context = context or {}
-    out = {k: context[k] for k in ("tenant", "groups") if k in context}
+    out: dict[str, Any] = {k: context[k] for k in ("tenant", "groups") if k in context}
     user = context.get("targetingKey", context.get("user"))
     if user is not None:
         out["user"] = user

@@ -128,7 +128,9 @@ class ExposuresIn(StrictSchema):
 
 class ExposuresOut(Schema):
     accepted = fields.Integer(metadata={"description": "evaluations counted"})
-    unknown = fields.List(fields.String(), metadata={"description": "flags Gate does not know (not counted)"})
+    unknown_flags = fields.List(
+        fields.String(), data_key="unknown", metadata={"description": "flags Gate does not know (not counted)"}
+    )
 
 
 class OfrepIn(Schema):

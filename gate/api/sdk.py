@@ -22,7 +22,6 @@ from gate.services.watch import VersionWatcher
 blp = Blueprint("sdk", __name__, description="For SDKs: snapshot, stream, evaluation, exposures")
 
 
-
 class StreamsFull(GateError):
     status, title, type = 503, "Too many streams", "/problems/streams-full"
 
@@ -148,4 +147,4 @@ def evaluate_flag(body: dict[str, Any]) -> dict[str, Any]:
 def exposures(body: dict[str, Any]) -> dict[str, Any]:
     """Evaluation counts per flag and result, batched by the SDK; they date each flag's last evaluation."""
     accepted, unknown = record_exposures((e["flag"], e["enabled"], e["count"]) for e in body["exposures"])
-    return {"accepted": accepted, "unknown": unknown}
+    return {"accepted": accepted, "unknown_flags": unknown}

@@ -21,11 +21,8 @@ def record_exposures(batch: Iterable[tuple[str, bool, int]]) -> tuple[int, list[
         totals[flag][0 if enabled else 1] += count
     at = now()
     with transaction() as s:
-        ids = dict(
-            s.execute(select(Feature.key, Feature.id).where(Feature.key.in_(list(totals)), Feature.archived_at.is_(None)))
-            .tuples()
-            .all()
-        )
+        query = select(Feature.key, Feature.id).where(Feature.key.in_(list(totals)), Feature.archived_at.is_(None))
+        ids: dict[str, int] = {key: feature_id for key, feature_id in s.execute(query)}
         insert: Any = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
         for key, feature_id in sorted(ids.items()):
             on, off = totals[key]
@@ -43,4 +40,3 @@ def record_exposures(batch: Iterable[tuple[str, bool, int]]) -> tuple[int, list[
             s.execute(update(Feature).where(Feature.id.in_(list(ids.values()))).values(last_evaluated_at=at))
     accepted = sum(sum(totals[k]) for k in ids)
     return accepted, sorted(set(totals) - set(ids))
-

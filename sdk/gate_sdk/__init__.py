@@ -1,8 +1,8 @@
 """Gate's Python SDK: evaluate release flags in-process against the latest snapshot.
 
-    from gate_sdk import GateClient
-    client = GateClient("http://127.0.0.1:8000", sdk_key=KEY)
-    client.is_enabled("checkout-v2", {"user": "u1", "tenant": "acme"}, default=False)
+from gate_sdk import GateClient
+client = GateClient("http://127.0.0.1:8000", sdk_key=KEY)
+client.is_enabled("checkout-v2", {"user": "u1", "tenant": "acme"}, default=False)
 """
 
 from gate_sdk._bucket import bucket, in_rollout

@@ -24,7 +24,7 @@ _CLIENTS: weakref.WeakSet[GateClient] = weakref.WeakSet()
 
 
 class Backoff:
-    """Exponential backoff with jitter: each delay doubles up to `cap`, scaled by a random 50–100%."""
+    """Exponential backoff with jitter: each delay doubles up to `cap`, scaled by a random 50 to 100%."""
 
     def __init__(self, base: float, cap: float) -> None:
         self.base, self.cap, self.attempt = base, cap, 0
@@ -32,7 +32,7 @@ class Backoff:
     def next(self) -> float:
         delay = min(self.cap, self.base * 2**self.attempt)
         self.attempt += 1
-        return delay * random.uniform(0.5, 1.0)
+        return float(delay * random.uniform(0.5, 1.0))
 
     def reset(self) -> None:
         self.attempt = 0

@@ -43,12 +43,19 @@ class EvaluationDetails:
         return (self.flag, self.enabled, self.reason, self.ring, self.version)
 
     def _asdict(self) -> dict[str, Any]:
-        return {"flag": self.flag, "enabled": self.enabled, "reason": self.reason, "ring": self.ring,
-                "version": self.version}
+        return {
+            "flag": self.flag,
+            "enabled": self.enabled,
+            "reason": self.reason,
+            "ring": self.ring,
+            "version": self.version,
+        }
 
     def __repr__(self) -> str:
-        return (f"EvaluationDetails(flag={self.flag!r}, enabled={self.enabled}, reason={self.reason.value}, "
-                f"ring={self.ring!r}, version={self.version})")
+        return (
+            f"EvaluationDetails(flag={self.flag!r}, enabled={self.enabled}, reason={self.reason.value}, "
+            f"ring={self.ring!r}, version={self.version})"
+        )
 
 
 # OpenFeature's reasons for Gate's (used by OFREP on the server and by the OpenFeature provider)

@@ -1,11 +1,12 @@
 """Talking to Gate over HTTP with the standard library: snapshot polling, the event stream, exposures.
 
-    TransportError            the request failed (network, timeout, or an unexpected status)
-    └── StreamUnavailable     the stream endpoint refused (503 streams full, 404 ...): poll instead
+TransportError            the request failed (network, timeout, or an unexpected status)
+└── StreamUnavailable     the stream endpoint refused (503 streams full, 404 ...): poll instead
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -94,8 +95,9 @@ class HttpTransport:
             self._open.discard(conn)
         conn.close()
 
-    def _request(self, method: str, path: str, body: bytes | None = None,
-                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def _request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         try:
             conn = self._connect(self._read_timeout)
         except OSError as exc:
@@ -156,15 +158,14 @@ class HttpTransport:
         for conn in conns:
             sock = conn.sock
             if sock is not None:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 def _parse_events(response: http.client.HTTPResponse) -> Iterator[Event]:
     """Server-Sent Events, as the HTML standard parses them (event, id, data; comments ignored)."""
-    event, event_id, data = "message", None, []
+    event, event_id = "message", None
+    data: list[str] = []
     while True:
         raw = response.readline()
         if not raw:

@@ -25,7 +25,9 @@ _ERRORS = {
 
 
 class Evaluates(Protocol):
-    def evaluate(self, flag: str, context: Mapping[str, Any] | None = None, default: bool = False) -> EvaluationDetails: ...
+    def evaluate(
+        self, flag: str, context: Mapping[str, Any] | None = None, default: bool = False
+    ) -> EvaluationDetails: ...
 
     def close(self) -> None: ...
 
@@ -40,7 +42,7 @@ def gate_context(context: EvaluationContext | None) -> dict[str, Any]:
     return out
 
 
-class GateProvider(AbstractProvider):  # type: ignore[misc]
+class GateProvider(AbstractProvider):
     """Resolves boolean flags with a GateClient (or gate_sdk.testing.InMemoryClient)."""
 
     def __init__(self, client: Evaluates) -> None:

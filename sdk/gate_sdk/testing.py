@@ -1,9 +1,9 @@
 """An in-memory client for applications' own unit tests: same evaluation, no server, no threads.
 
-    from gate_sdk.testing import InMemoryClient
-    flags = InMemoryClient()
-    flags.set_flag("checkout-v2", ring="internal")
-    flags.is_enabled("checkout-v2", {"groups": ["product"]})   # True
+from gate_sdk.testing import InMemoryClient
+flags = InMemoryClient()
+flags.set_flag("checkout-v2", ring="internal")
+flags.is_enabled("checkout-v2", {"groups": ["product"]})   # True
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ from gate_sdk._snapshot import Snapshot
 
 DEFAULT_RINGS: tuple[dict[str, Any], ...] = (
     {"name": "internal", "audience": {"users": [], "tenants": [], "groups": ["product", "cs"]}, "bucket_by": "user"},
-    {"name": "preview", "audience": {"users": [], "tenants": ["fabrikam", "northwind"], "groups": []},
-     "bucket_by": "tenant"},
+    {
+        "name": "preview",
+        "audience": {"users": [], "tenants": ["fabrikam", "northwind"], "groups": []},
+        "bucket_by": "tenant",
+    },
     {"name": "ga", "audience": "all", "bucket_by": "user"},
 )
 
@@ -26,8 +29,9 @@ DEFAULT_RINGS: tuple[dict[str, Any], ...] = (
 class InMemoryClient:
     """GateClient's evaluation surface over flags the test sets."""
 
-    def __init__(self, rings: Sequence[Mapping[str, Any]] = DEFAULT_RINGS,
-                 flags: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(
+        self, rings: Sequence[Mapping[str, Any]] = DEFAULT_RINGS, flags: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
         self._rings = [dict(r) for r in rings]
         self._flags: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (flags or {}).items()}
         self._version = 0

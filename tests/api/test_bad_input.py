@@ -138,6 +138,32 @@ CASES: dict[str, tuple[Callable[[Api], Any], int, str | None]] = {
         422,
         "reason",
     ),
+    "exposure count not a positive integer": (
+        lambda api: api.as_("sdk").post(
+            "/api/v1/sdk/exposures", json={"exposures": [{"flag": "checkout", "enabled": True, "count": 0}]}
+        ),
+        422,
+        "exposures[0].count",
+    ),
+    "exposure result not a boolean": (
+        lambda api: api.as_("sdk").post(
+            "/api/v1/sdk/exposures", json={"exposures": [{"flag": "checkout", "enabled": "yes", "count": 1}]}
+        ),
+        422,
+        "exposures[0].enabled",
+    ),
+    "evaluate without a flag": (
+        lambda api: api.as_("sdk").post("/api/v1/sdk/evaluate", json={"context": {}}),
+        422,
+        "flag",
+    ),
+    "ofrep context not an object": (
+        lambda api: api.as_("sdk").post("/ofrep/v1/evaluate/flags/checkout", json={"context": "u1"}),
+        422,
+        "context",
+    ),
+    "ofrep without a token": (lambda api: api.client.post("/ofrep/v1/evaluate/flags", json={}), 401, None),
+    "sdk role writing a vote": (lambda api: vote(api, {"vote": "yes"}, role="sdk"), 403, None),
     "limit above 10000": (lambda api: api.get("/api/v1/features?limit=10001"), 422, "limit"),
     "limit not a number": (lambda api: api.get("/api/v1/features?limit=ten"), 422, "limit"),
     "no token": (

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gate_sdk import GateClient
+from gate_sdk.openfeature import GateProvider
 from openfeature import api as openfeature_api
 from openfeature.contrib.provider.ofrep import OFREPProvider
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import Reason as OFReason
 
-from gate_sdk import GateClient
-from gate_sdk.openfeature import GateProvider
 from tests.integration.conftest import Served, start_gate, wait_for
 from tests.integration.test_sdk_live import STAFF, promote, setup_flag
 
@@ -53,7 +53,9 @@ def test_ofrep_through_openfeatures_own_provider(served: Served, openfeature: No
     setup_flag(served, "search")
     promote(served, "checkout")
     sdk_key = served.token("svc", "sdk")
-    openfeature_api.set_provider(OFREPProvider(served.url, headers_factory=lambda: {"Authorization": f"Bearer {sdk_key}"}))
+    openfeature_api.set_provider(
+        OFREPProvider(served.url, headers_factory=lambda: {"Authorization": f"Bearer {sdk_key}"})
+    )
     flags = openfeature_api.get_client()
     staff = EvaluationContext(targeting_key="u1", attributes={"groups": ["cs"]})
     details = flags.get_boolean_details("checkout", False, staff)

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from gate_sdk import GateClient, Reason
+
 from tests.integration.conftest import Served, start_gate, wait_for
 from tests.support import FeatureBuilder
 
@@ -32,8 +32,9 @@ def rollout(served: Served, key: str, percent: float) -> int:
 
 
 def promote(served: Served, key: str, ring: str = "internal", percent: float = 100) -> int:
-    r = served.call("POST", f"/api/v1/features/{key}/promote",
-                    json={"ring": ring, "percent": percent, "override_reason": "test"})
+    r = served.call(
+        "POST", f"/api/v1/features/{key}/promote", json={"ring": ring, "percent": percent, "override_reason": "test"}
+    )
     assert r.status_code == 200, r.text
     return int(r.json()["version"])
 
@@ -135,8 +136,14 @@ def test_a_server_that_never_answers_breaks_nothing(tmp_path: Path) -> None:
     cache = tmp_path / "cache.json"
     try:
         started = time.perf_counter()
-        client = GateClient(f"http://127.0.0.1:{listener.getsockname()[1]}", sdk_key="k", read_timeout=0.5,
-                            connect_timeout=0.5, poll_interval=0.2, cache_path=cache)
+        client = GateClient(
+            f"http://127.0.0.1:{listener.getsockname()[1]}",
+            sdk_key="k",
+            read_timeout=0.5,
+            connect_timeout=0.5,
+            poll_interval=0.2,
+            cache_path=cache,
+        )
         assert time.perf_counter() - started < 0.05
         assert client.wait_until_ready(timeout=0.5) is False
         result = client.evaluate("checkout", STAFF, default=True)

@@ -22,8 +22,20 @@ def snap(**flags: Any) -> Snapshot:
 
 def test_the_public_surface_is_pinned() -> None:
     assert set(gate_sdk.__all__) == {
-        "OPENFEATURE_REASONS", "EvaluationDetails", "FlagState", "GateClient", "Reason", "RingAudience", "Snapshot",
-        "SnapshotError", "SnapshotRing", "StreamUnavailable", "TransportError", "bucket", "context_ring", "evaluate",
+        "OPENFEATURE_REASONS",
+        "EvaluationDetails",
+        "FlagState",
+        "GateClient",
+        "Reason",
+        "RingAudience",
+        "Snapshot",
+        "SnapshotError",
+        "SnapshotRing",
+        "StreamUnavailable",
+        "TransportError",
+        "bucket",
+        "context_ring",
+        "evaluate",
         "in_rollout",
     }
     assert all(hasattr(gate_sdk, name) for name in gate_sdk.__all__)

@@ -1,0 +1,108 @@
+"""SDK endpoints in-process: the stream's first events, exposures, OFREP single and bulk."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from gate.services.watch import VersionWatcher
+from tests.conftest import Api
+from tests.support import FeatureBuilder
+
+
+def test_the_stream_opens_with_the_current_snapshot(api: Api) -> None:
+    api.apply(FeatureBuilder("checkout"))
+    response = api.as_("sdk").get("/api/v1/sdk/stream", buffered=False)
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    chunks = iter(response.response)
+    assert next(chunks) == b"retry: 1000\n\n"
+    event = next(chunks).decode()
+    version = api.get("/api/v1/features/checkout").json["version"]
+    assert event.startswith(f"event: snapshot\nid: {version}\ndata: {{")
+    assert '"checkout":{"ring":null,"percent":0,"killed":false}' in event
+    response.close()
+
+
+def test_the_stream_skips_the_snapshot_its_client_already_has(api: Api, app: Flask) -> None:
+    version = api.get("/api/v1/rings") and api.as_("sdk").get("/api/v1/sdk/snapshot").json["version"]
+    app.config["STREAM_KEEPALIVE_SECONDS"] = 0.01
+    response = api.as_("sdk").get("/api/v1/sdk/stream", headers={"Last-Event-ID": str(version)}, buffered=False)
+    chunks = iter(response.response)
+    assert next(chunks) == b"retry: 1000\n\n"
+    assert next(chunks) == b": keepalive\n\n"
+    response.close()
+
+
+def test_a_worker_refuses_streams_beyond_its_share(api: Api, app: Flask) -> None:
+    app.extensions["gate.stream_slots"].__init__(1)
+    first = api.as_("sdk").get("/api/v1/sdk/stream", buffered=False)
+    second = api.as_("sdk").get("/api/v1/sdk/stream")
+    assert second.status_code == 503 and second.json["title"] == "Too many streams"
+    first.close()
+    third = api.as_("sdk").get("/api/v1/sdk/stream", buffered=False)
+    assert third.status_code == 200
+    third.close()
+
+
+def test_streams_end_when_the_watcher_stops(api: Api, app: Flask) -> None:
+    response = api.as_("sdk").get("/api/v1/sdk/stream", buffered=False)
+    watcher: VersionWatcher = app.extensions["gate.watcher"]
+    watcher.stop()
+    assert b"".join(response.response).count(b"event: snapshot") == 1
+    response.close()
+
+
+def test_the_watcher_sees_a_change_made_elsewhere() -> None:
+    versions = iter([1, 1, 2, 2, 2])
+    watcher = VersionWatcher(lambda: next(versions, 2), interval=0.001)
+    watcher.ensure_running()
+    watcher.ensure_running()  # once per process
+    assert watcher.wait_newer(1, timeout=2) == 2
+    assert watcher.version == 2
+    watcher.stop()
+
+
+def test_exposures_count_per_day_and_date_the_last_evaluation(api: Api, database_url: str) -> None:
+    api.apply(FeatureBuilder("checkout"))
+    sdk = api.as_("sdk")
+    body = {
+        "exposures": [
+            {"flag": "checkout", "enabled": True, "count": 5},
+            {"flag": "checkout", "enabled": False, "count": 2},
+            {"flag": "ghost", "enabled": True, "count": 1},
+        ]
+    }
+    r = sdk.post("/api/v1/sdk/exposures", json=body)
+    assert r.status_code == 200 and r.json == {"accepted": 7, "unknown": ["ghost"]}
+    assert sdk.post("/api/v1/sdk/exposures", json=body).json["accepted"] == 7
+    assert api.get("/api/v1/features/checkout").json["last_evaluated_at"] is not None
+    from tests.support import dump_store
+
+    assert [row[3:] for row in dump_store(database_url)["exposure_counts"]] == [(10, 4)]
+
+
+def test_ofrep_single_and_bulk(api: Api) -> None:
+    api.apply(FeatureBuilder("checkout"))
+    api.apply(FeatureBuilder("search"))
+    api.post("/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "t"})
+    sdk = api.as_("sdk")
+    staff = {"context": {"targetingKey": "u1", "groups": ["cs"]}}
+    one = sdk.post("/ofrep/v1/evaluate/flags/checkout", json=staff)
+    assert one.json["key"] == "checkout" and one.json["value"] is True and one.json["variant"] == "on"
+    assert one.json["reason"] == "SPLIT"
+    assert one.json["metadata"]["gateReason"] == "ROLLOUT" and one.json["metadata"]["ring"] == "internal"
+    missing = sdk.post("/ofrep/v1/evaluate/flags/nope", json=staff)
+    assert missing.status_code == 404
+    assert (missing.json["errorCode"], missing.json["key"]) == ("FLAG_NOT_FOUND", "nope")
+    empty = sdk.post("/ofrep/v1/evaluate/flags/search", json={})
+    assert (empty.json["value"], empty.json["reason"]) == (False, "DISABLED")
+    bulk = sdk.post("/ofrep/v1/evaluate/flags", json=staff)
+    assert [f["key"] for f in bulk.json["flags"]] == ["checkout", "search"]
+    etag = bulk.headers["ETag"]
+    assert sdk.post("/ofrep/v1/evaluate/flags", json=staff, headers={"If-None-Match": etag}).status_code == 304
+    other = sdk.post(
+        "/ofrep/v1/evaluate/flags", json={"context": {"targetingKey": "u2"}}, headers={"If-None-Match": etag}
+    )
+    assert other.status_code == 200
+    api.post("/api/v1/features/search/promote", json={"ring": "internal", "override_reason": "t"})
+    changed = sdk.post("/ofrep/v1/evaluate/flags", json=staff, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag

@@ -1,0 +1,232 @@
+"""GateClient's logic with a scripted transport: fallbacks, caches, exposures, lifecycle."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gate_sdk import GateClient, Reason, StreamUnavailable, TransportError
+from gate_sdk._client import Backoff
+from gate_sdk._transport import Event, Fetched, HttpTransport, _parse_events
+from gate_sdk.testing import DEFAULT_RINGS, InMemoryClient
+
+STAFF = {"user": "u1", "groups": ["product"]}
+
+
+def document(version: int, ring: str | None = "internal", percent: float = 100) -> dict[str, Any]:
+    return {
+        "version": version,
+        "rings": list(DEFAULT_RINGS),
+        "flags": {"checkout": {"ring": ring, "percent": percent, "killed": False}},
+    }
+
+
+class Scripted:
+    """A transport whose answers the test sets."""
+
+    def __init__(self, *, stream: list[Any] | None = None, polls: list[Any] | None = None) -> None:
+        self.streams = stream or []
+        self.polls = polls or []
+        self.posted: list[dict[str, Any]] = []
+        self.fail_posts = 0
+        self.aborted = threading.Event()
+        self.forked = 0
+
+    def fetch(self, etag: str | None) -> Fetched:
+        if not self.polls:
+            raise TransportError("no more answers")
+        answer = self.polls.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        if answer is None:
+            return Fetched(304, etag, None)
+        return Fetched(200, f'"{answer["version"]}"', json.dumps(answer).encode())
+
+    def stream(self, last_event_id: str | None) -> Iterator[Event]:
+        if not self.streams:
+            raise StreamUnavailable("no stream", 503)
+        script = self.streams.pop(0)
+        if isinstance(script, Exception):
+            raise script
+        for item in script:
+            if isinstance(item, Exception):
+                raise item
+            yield Event("snapshot", str(item["version"]), json.dumps(item))
+        self.aborted.wait(0.05)
+
+    def post_exposures(self, payload: dict[str, Any]) -> None:
+        if self.fail_posts:
+            self.fail_posts -= 1
+            raise TransportError("down")
+        self.posted.append(payload)
+
+    def abort(self) -> None:
+        self.aborted.set()
+
+    def after_fork(self) -> None:
+        self.forked += 1
+
+
+def wait(predicate: Any, timeout: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.005)
+    return bool(predicate())
+
+
+def test_the_stream_installs_each_snapshot() -> None:
+    transport = Scripted(stream=[[document(1, None), document(2)]])
+    with GateClient("http://gate", "k", transport=transport) as client:
+        assert client.wait_until_ready(2)
+        assert wait(lambda: client.snapshot is not None and client.snapshot.version == 2)
+        assert client.is_enabled("checkout", STAFF)
+
+
+def test_a_refused_stream_falls_back_to_polling() -> None:
+    transport = Scripted(stream=[StreamUnavailable("full", 503)], polls=[document(3), None, document(4)])
+    with GateClient("http://gate", "k", transport=transport, poll_interval=0.01) as client:
+        assert wait(lambda: client.snapshot is not None and client.snapshot.version == 4)
+
+
+def test_broken_answers_are_survived() -> None:
+    transport = Scripted(
+        stream=[[document(1), ValueError("garbled")]], polls=[TransportError("down"), {"version": "bad"}, document(5)]
+    )
+    with GateClient("http://gate", "k", transport=transport, poll_interval=0.01) as client:
+        assert wait(lambda: client.snapshot is not None and client.snapshot.version == 5, timeout=5)
+
+
+def test_polling_only_when_streaming_is_off() -> None:
+    transport = Scripted(stream=[[document(9)]], polls=[document(6)])
+    with GateClient("http://gate", "k", transport=transport, stream=False, poll_interval=0.01) as client:
+        assert wait(lambda: client.snapshot is not None)
+        assert client.snapshot is not None and client.snapshot.version == 6
+
+
+def test_bootstrap_from_a_dict_or_a_file_answers_before_any_network(tmp_path: Path) -> None:
+    client = GateClient("http://gate", "k", transport=Scripted(), bootstrap=document(1))
+    assert client.wait_until_ready(0) and client.is_enabled("checkout", STAFF)
+    client.close()
+    path = tmp_path / "boot.json"
+    path.write_text(json.dumps(document(2, ring=None)))
+    client = GateClient("http://gate", "k", transport=Scripted(), bootstrap=str(path))
+    assert client.evaluate("checkout", STAFF).reason is Reason.OFF
+    client.close()
+
+
+def test_an_unreadable_cache_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "cache.json"
+    path.write_text("{not json")
+    client = GateClient("http://gate", "k", transport=Scripted(), cache_path=path)
+    assert client.evaluate("checkout", STAFF, default=True).reason is Reason.NOT_READY
+    client.close()
+
+
+def test_new_snapshots_are_written_to_the_cache_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "cache.json"
+    with GateClient("http://gate", "k", transport=Scripted(stream=[[document(7)]]), cache_path=path) as client:
+        assert client.wait_until_ready(2)
+        assert wait(path.exists)
+    assert json.loads(path.read_text())["version"] == 7
+    assert [p.name for p in path.parent.iterdir()] == ["cache.json"]
+    reopened = GateClient("http://gate", "k", transport=Scripted(), cache_path=path)
+    assert reopened.is_enabled("checkout", STAFF)
+    reopened.close()
+
+
+def test_exposures_are_counted_per_flag_and_result_and_retried() -> None:
+    transport = Scripted(stream=[[document(1, percent=50)]])
+    transport.fail_posts = 1
+    client = GateClient("http://gate", "k", transport=transport, flush_interval=0.05)
+    assert client.wait_until_ready(2)
+    assert wait(lambda: client.snapshot is not None)
+    for n in range(200):
+        client.is_enabled("checkout", {"user": f"u{n}", "groups": ["cs"]})
+    client.evaluate("checkout", {"user": "x"})
+    client.is_enabled("unknown", STAFF)
+    assert wait(lambda: bool(transport.posted))
+    client.close()
+    totals: dict[tuple[str, bool], int] = {}
+    for payload in transport.posted:
+        for e in payload["exposures"]:
+            totals[(e["flag"], e["enabled"])] = totals.get((e["flag"], e["enabled"]), 0) + e["count"]
+    assert sum(totals.values()) == 201
+    assert set(totals) == {("checkout", True), ("checkout", False)}
+
+
+def test_close_is_bounded_and_idempotent() -> None:
+    transport = Scripted(stream=[[document(1)]])
+    client = GateClient("http://gate", "k", transport=transport)
+    client.close()
+    client.close()
+    assert transport.aborted.is_set()
+    assert all(not t.is_alive() for t in client._threads)
+
+
+def test_after_fork_restarts_the_threads_with_a_fresh_transport() -> None:
+    transport = Scripted(stream=[[document(1)], [document(2)]])
+    client = GateClient("http://gate", "k", transport=transport)
+    old = client._threads
+    client._after_fork()
+    assert transport.forked == 1 and client._threads is not old
+    client.close()
+    for t in old:
+        t.join(1)
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
+    backoff = Backoff(1.0, 8.0)
+    delays = [backoff.next() for _ in range(6)]
+    assert 0.5 <= delays[0] <= 1.0 and 1.0 <= delays[1] <= 2.0 and all(4.0 <= d <= 8.0 for d in delays[3:])
+    backoff.reset()
+    assert backoff.next() <= 1.0
+
+
+def test_http_transport_refuses_a_bad_url_and_reports_a_refused_connection() -> None:
+    with pytest.raises(ValueError):
+        HttpTransport("ftp://x", "k")
+    transport = HttpTransport("http://127.0.0.1:9/prefix", "k", connect_timeout=0.5)
+    with pytest.raises(TransportError):
+        transport.fetch(None)
+    with pytest.raises(TransportError):
+        list(transport.stream(None))
+    with pytest.raises(TransportError):
+        transport.post_exposures({"exposures": []})
+    transport.after_fork()
+    transport.abort()
+
+
+class Lines:
+    def __init__(self, text: bytes) -> None:
+        self.lines = text.splitlines(keepends=True)
+
+    def readline(self) -> bytes:
+        return self.lines.pop(0) if self.lines else b""
+
+
+def test_server_sent_events_are_parsed_as_the_standard_says() -> None:
+    raw = b'retry: 1000\n\n: keepalive\n\nevent: snapshot\nid: 4\ndata: {"a":\ndata: 1}\n\ndata:x\nfoo: bar\n\n'
+    events = list(_parse_events(Lines(raw)))  # type: ignore[arg-type]
+    assert events == [Event("snapshot", "4", '{"a":\n1}'), Event("message", "4", "x")]
+
+
+def test_the_in_memory_client_evaluates_like_the_real_one() -> None:
+    flags = InMemoryClient()
+    assert flags.evaluate("checkout", STAFF, default=True).reason is Reason.UNKNOWN_FLAG
+    flags.set_flag("checkout", ring="internal")
+    assert flags.is_enabled("checkout", STAFF) and not flags.is_enabled("checkout", {"user": "x"})
+    flags.enable("checkout")
+    assert flags.is_enabled("checkout", {"user": "x"})
+    flags.disable("checkout")
+    assert flags.evaluate("checkout", STAFF).reason is Reason.OFF
+    flags.set_flag("checkout", ring="ga", killed=True)
+    assert flags.evaluate("checkout", {}).reason is Reason.KILLED
+    flags.remove_flag("checkout")
+    assert flags.wait_until_ready() and not flags.is_enabled("checkout")
+    flags.close()
+    assert "UNKNOWN_FLAG" in repr(flags.evaluate("checkout"))
