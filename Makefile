@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ./sdk -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e './sdk[openfeature]' -e '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)
