@@ -6,18 +6,17 @@ import json
 import logging
 import os
 import random
-import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Mapping
-from pathlib import Path
+from itertools import count
 from typing import Any
 
 from gate_sdk._evaluate import evaluate
-from gate_sdk._result import EvaluationDetails
+from gate_sdk._result import EvaluationDetails, tally
 from gate_sdk._snapshot import Snapshot, SnapshotError
-from gate_sdk._transport import HttpTransport, StreamUnavailable, Transport, TransportError
+from gate_sdk._transport import StreamUnavailable, Transport, TransportError
 
 log = logging.getLogger("gate_sdk")
 _CLIENTS: weakref.WeakSet[GateClient] = weakref.WeakSet()
@@ -61,22 +60,24 @@ class GateClient:
         read_timeout: float = 40.0,
         transport: Transport | None = None,
     ) -> None:
-        self._transport: Transport = transport or HttpTransport(
-            url, sdk_key, connect_timeout=connect_timeout, read_timeout=read_timeout
-        )
-        self._cache_path = Path(cache_path) if cache_path is not None else None
+        if transport is None:
+            from gate_sdk._http import HttpTransport  # http.client is heavy to import; only real clients need it
+
+            transport = HttpTransport(url, sdk_key, connect_timeout=connect_timeout, read_timeout=read_timeout)
+        self._transport: Transport = transport
+        self._cache_path = os.fspath(cache_path) if cache_path is not None else None
         self._use_stream = stream
         self._poll_interval = poll_interval
         self._flush_interval = flush_interval
         self._snapshot: Snapshot | None = None
         self._etag: str | None = None
-        self._counts: dict[EvaluationDetails, int] = {}
+        self._flushed: dict[count[int], int] = {}  # each tally's value at the last send
         self._pending: dict[tuple[str, bool], int] = {}
         self._closed = False
         self._ready = threading.Event()
         if bootstrap is not None:
             self._load_local(bootstrap)
-        elif self._cache_path is not None and self._cache_path.exists():
+        elif self._cache_path is not None and os.path.exists(self._cache_path):
             self._load_local(self._cache_path)
         self._start()
         _CLIENTS.add(self)
@@ -86,17 +87,13 @@ class GateClient:
     def evaluate(self, flag: str, context: Mapping[str, Any] | None = None, default: bool = False) -> EvaluationDetails:
         """Evaluate `flag` for `context`: enabled, reason, ring and snapshot version. Never raises."""
         result = evaluate(self._snapshot, flag, context, default)
-        if result._shared:
-            counts = self._counts
-            counts[result] = counts.get(result, 0) + 1
+        next(result._hits)
         return result
 
     def is_enabled(self, flag: str, context: Mapping[str, Any] | None = None, default: bool = False) -> bool:
         """Whether `flag` is on for `context`. Never raises."""
         result = evaluate(self._snapshot, flag, context, default)
-        if result._shared:
-            counts = self._counts
-            counts[result] = counts.get(result, 0) + 1
+        next(result._hits)
         return result.enabled
 
     @property
@@ -138,7 +135,7 @@ class GateClient:
 
     def _after_fork(self) -> None:
         """In a forked child: fresh locks and threads, so pre-fork workers keep getting updates."""
-        self._counts = {}
+        self._mark_flushed()  # what the parent counted is the parent's to send
         self._pending = {}
         reset = getattr(self._transport, "after_fork", None)
         if reset is not None:
@@ -157,10 +154,13 @@ class GateClient:
 
     def _persist(self, body: bytes) -> None:
         """Write the on-disk cache atomically: a reader sees the old file or the new one."""
+        import tempfile  # only clients with a cache write one, from the background thread
+
         assert self._cache_path is not None
+        folder = os.path.dirname(os.path.abspath(self._cache_path))
         try:
-            self._cache_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self._cache_path.parent, prefix=".gate-cache-")
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gate-cache-")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(body)
             os.replace(tmp, self._cache_path)
@@ -169,13 +169,17 @@ class GateClient:
 
     def _load_local(self, source: Mapping[str, Any] | str | os.PathLike[str]) -> None:
         try:
-            data = source if isinstance(source, Mapping) else json.loads(Path(source).read_bytes())
+            if isinstance(source, Mapping):
+                data = source
+            else:
+                with open(source, "rb") as handle:
+                    data = json.loads(handle.read())
             self._install(Snapshot.from_dict(data), None, None)
         except (OSError, ValueError, SnapshotError):
             log.warning("ignoring an unreadable bootstrap or cache", exc_info=True)
 
     def _apply(self, body: bytes, etag: str | None) -> None:
-        self._install(Snapshot.from_dict(json.loads(body)), body, etag)
+        self._install(Snapshot.from_dict(json.loads(body), previous=self._snapshot), body, etag)
 
     def _follow(self, stop: threading.Event) -> None:
         stream_backoff, poll_backoff = Backoff(1.0, 60.0), Backoff(0.5, 30.0)
@@ -224,12 +228,25 @@ class GateClient:
             self._flush()
         self._flush()
 
+    def _tallies(self) -> list[tuple[str, bool, count[int]]]:
+        snapshot = self._snapshot
+        if snapshot is None:
+            return []
+        return [(key, enabled, hits[enabled]) for key, hits in snapshot.tallies.items() for enabled in (False, True)]
+
+    def _mark_flushed(self) -> None:
+        self._flushed = {hits: tally(hits) for _, _, hits in self._tallies()}
+
     def _flush(self) -> None:
-        counts, self._counts = self._counts, {}
+        """Send what each flag's tallies counted since the last send (tallies only grow: nothing to reset)."""
         batch = self._pending
-        for result, count in counts.items():
-            key = (result.flag, result.enabled)
-            batch[key] = batch.get(key, 0) + count
+        flushed: dict[count[int], int] = {}
+        for key, enabled, hits in self._tallies():
+            now = flushed[hits] = tally(hits)
+            delta = now - self._flushed.get(hits, 0)
+            if delta:
+                batch[(key, enabled)] = batch.get((key, enabled), 0) + delta
+        self._flushed = flushed
         if not batch:
             return
         payload = {"exposures": [{"flag": f, "enabled": e, "count": n} for (f, e), n in sorted(batch.items())]}

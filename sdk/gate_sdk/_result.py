@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from itertools import count
 from typing import Any
+
+_DISCARD = count()  # where results nobody tallies (unknown flags, no snapshot) count their evaluations
 
 
 class Reason(StrEnum):
@@ -23,20 +26,28 @@ class EvaluationDetails:
     """The answer for one flag and context.
 
     Results of known flags are built once per snapshot and shared, so evaluating allocates nothing;
-    they compare by identity (use `astuple()` to compare contents).
+    they compare by identity (use `astuple()` to compare contents). `_hits` is the tally that a client
+    advances for each evaluation answered with this result (itertools.count: atomic, no lock).
     """
 
-    __slots__ = ("_shared", "enabled", "flag", "reason", "ring", "version")
+    __slots__ = ("_hits", "enabled", "flag", "reason", "ring", "version")
 
     def __init__(
-        self, flag: str, enabled: bool, reason: Reason, ring: str | None, version: int | None, *, shared: bool = False
+        self,
+        flag: str,
+        enabled: bool,
+        reason: Reason,
+        ring: str | None,
+        version: int | None,
+        *,
+        hits: count[int] = _DISCARD,
     ) -> None:
         self.flag = flag
         self.enabled = enabled
         self.reason = reason
         self.ring = ring
         self.version = version
-        self._shared = shared
+        self._hits = hits
 
     def astuple(self) -> tuple[str, bool, Reason, str | None, int | None]:
         """(flag, enabled, reason, ring, version)."""
@@ -69,3 +80,8 @@ OPENFEATURE_REASONS: dict[Reason, str] = {
     Reason.NOT_READY: "ERROR",
     Reason.ERROR: "ERROR",
 }
+
+
+def tally(hits: count[int]) -> int:
+    """How many evaluations a tally has counted, without counting one more."""
+    return int(repr(hits)[6:-1])  # "count(N)"

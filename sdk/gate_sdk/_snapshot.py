@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import count
 from typing import Any
 
+from gate_sdk._bucket import threshold
 from gate_sdk._result import EvaluationDetails, Reason
 
 BUCKET_BY = ("user", "tenant")
+RING_PROBE = "\x00ring"  # never a flag key: keys are [a-z0-9][a-z0-9._-]*
+_NO_TALLY = (count(), count())
 
 
 class SnapshotError(ValueError):
@@ -46,15 +50,28 @@ class FlagState:
 
 
 class CompiledFlag:
-    """A flag's answers, built once per snapshot: one per context ring, two for its rollout ring."""
+    """A flag's answers, built once per snapshot: one per context ring, two for its rollout ring.
 
-    __slots__ = ("inside", "outcomes", "outside", "percent")
+    `hits` are the flag's (off, on) evaluation tallies; a newer snapshot takes them over from an older one.
+    """
 
-    def __init__(self, key: str, state: FlagState, rings: tuple[SnapshotRing, ...], version: int) -> None:
+    __slots__ = ("hits", "inside", "outcomes", "outside", "suffix", "threshold")
+
+    def __init__(
+        self,
+        key: str,
+        state: FlagState,
+        rings: tuple[SnapshotRing, ...],
+        version: int,
+        hits: tuple[count[int], count[int]] | None = None,
+    ) -> None:
+        self.hits = hits or (count(), count())
+
         def shared(enabled: bool, reason: Reason, ring: str) -> EvaluationDetails:
-            return EvaluationDetails(key, enabled, reason, ring, version, shared=True)
+            return EvaluationDetails(key, enabled, reason, ring, version, hits=self.hits[enabled])
 
-        self.percent = state.percent
+        self.threshold = threshold(state.percent)  # inside the rollout iff hash32(value + suffix) < threshold
+        self.suffix = "\n" + key
         outcomes: list[EvaluationDetails | None] = []
         target = state.ring_index
         for i, ring in enumerate(rings):
@@ -83,11 +100,14 @@ class Snapshot:
     version: int
     rings: tuple[SnapshotRing, ...]
     flags: Mapping[str, FlagState]
+    previous: Snapshot | None = field(default=None, repr=False, compare=False)
     compiled: dict[str, CompiledFlag] = field(init=False, repr=False, compare=False)
+    tallies: dict[str, tuple[count[int], count[int]]] = field(init=False, repr=False, compare=False)
     user_ring: dict[str, int] = field(init=False, repr=False, compare=False)
     tenant_ring: dict[str, int] = field(init=False, repr=False, compare=False)
     group_ring: dict[str, int] = field(init=False, repr=False, compare=False)
     bucket_by: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    last: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # the first ring naming a user, tenant or group wins; the last ring matches everyone
@@ -101,11 +121,28 @@ class Snapshot:
         set_(self, "tenant_ring", first["tenants"])
         set_(self, "group_ring", first["groups"])
         set_(self, "bucket_by", tuple(r.bucket_by for r in self.rings))
-        set_(self, "compiled", {k: CompiledFlag(k, s, self.rings, self.version) for k, s in self.flags.items()})
+        set_(self, "last", len(self.rings) - 1)
+
+        # each flag's (off, on) tallies carry over from the previous snapshot, so counts survive updates
+        older = self.previous.tallies if self.previous is not None else {}
+        set_(self, "tallies", {k: older[k] for k in self.flags if k in older})
+        set_(self, "previous", None)  # only its tallies were wanted: no chain of snapshots stays alive
+        # a flag that is off everywhere: evaluating it tells a context's ring (see context_ring)
+        probe = CompiledFlag(RING_PROBE, FlagState(None, None, 0.0, False), self.rings, self.version, _NO_TALLY)
+        set_(self, "compiled", {RING_PROBE: probe})
+
+    def compile(self, flag: str) -> CompiledFlag | None:
+        """Build `flag`'s answers on its first evaluation (None: no such flag); cheap starts, lean memory."""
+        state = self.flags.get(flag)
+        if state is None:
+            return None
+        hits = self.tallies.setdefault(flag, (count(), count()))  # setdefault: one tally, whichever thread wins
+        compiled = self.compiled[flag] = CompiledFlag(flag, state, self.rings, self.version, hits)
+        return compiled
 
     @classmethod
-    def from_dict(cls, data: Any) -> Snapshot:
-        """Parse the snapshot JSON document, refusing anything off-contract."""
+    def from_dict(cls, data: Any, previous: Snapshot | None = None) -> Snapshot:
+        """Parse the snapshot JSON document, refusing anything off-contract (`previous`: hand over its tallies)."""
         if not isinstance(data, Mapping):
             raise SnapshotError("snapshot: not an object")
         version = data.get("version")
@@ -119,7 +156,7 @@ class Snapshot:
         if not isinstance(raw_flags, Mapping):
             raise SnapshotError("flags: not an object")
         flags = {str(k): _flag(str(k), v, index) for k, v in raw_flags.items()}
-        return cls(version=version, rings=rings, flags=flags)
+        return cls(version=version, rings=rings, flags=flags, previous=previous)
 
     def to_dict(self) -> dict[str, Any]:
         """Render the snapshot back to its JSON document."""

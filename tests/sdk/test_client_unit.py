@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from gate_sdk import GateClient, Reason, StreamUnavailable, TransportError
 from gate_sdk._client import Backoff
-from gate_sdk._transport import Event, Fetched, HttpTransport, _parse_events
+from gate_sdk._http import HttpTransport, _parse_events
+from gate_sdk._transport import Event, Fetched
 from gate_sdk.testing import DEFAULT_RINGS, InMemoryClient
 
 STAFF = {"user": "u1", "groups": ["product"]}

@@ -110,3 +110,28 @@ def test_evaluation_vectors_against_the_server(api: Api) -> None:
             expected["reason"],
             expected["ring"],
         ), case["name"]
+
+
+@pytest.mark.parametrize("percent", [0.01, 0.5, 1, 12.5, 33.33, 50, 66.67, 99.99, 100])
+def test_the_integer_threshold_is_the_float_formula_exactly(percent: float) -> None:
+    from gate_sdk._bucket import threshold
+
+    t = threshold(percent)
+    scale = 2**32 - 1
+    assert not t / scale * 100 < percent
+    if t > 0:
+        assert (t - 1) / scale * 100 < percent
+    for x in (0, t - 2, t - 1, t, t + 1, scale):
+        if 0 <= x <= scale:
+            assert (x < t) is (x / scale * 100 < percent)
+
+
+def test_context_ring_names_the_first_matching_ring() -> None:
+    from gate_sdk import context_ring
+
+    snapshot = Snapshot.from_dict(EVALUATION["snapshot"])
+    assert context_ring(snapshot, {"user": "dana", "tenant": "fabrikam"}) == 0
+    assert context_ring(snapshot, {"tenant": "fabrikam"}) == 1
+    assert context_ring(snapshot, {"groups": ["x", "cs"]}) == 0
+    assert context_ring(snapshot, {"user": 5, "groups": "cs"}) == 2
+    assert context_ring(snapshot, None) == 2
