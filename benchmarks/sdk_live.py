@@ -78,6 +78,8 @@ def memory(flags: int) -> float:
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     client = GateClient("http://127.0.0.1:9", "k", bootstrap=json.loads(body), stream=False, poll_interval=3600)
+    for i in range(flags):  # the worst case: every flag evaluated, so every flag's answers are built
+        client.is_enabled(f"flag-{i:05d}", {"user": "u"})
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     held = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
@@ -120,7 +122,8 @@ def main() -> None:
         f"{'met' if p95 < 200 else 'NOT met'})"
     )
     mb = memory(10_000)
-    print(f"memory of a client holding 10,000 flags: {mb:.1f} MB (target < 20 MB: {'met' if mb < 20 else 'NOT met'})")
+    verdict = "met" if mb < 20 else "NOT met"
+    print(f"memory of a client holding 10,000 flags, each evaluated: {mb:.1f} MB (target < 20 MB: {verdict})")
     for flags in (1_000, 10_000):
         ms = cold_start(flags)
         print(
