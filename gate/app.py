@@ -16,6 +16,8 @@ from gate.errors import UnsupportedMediaType, register_error_handlers
 from gate.extensions import db
 from gate.metrics import register_metrics
 from gate.ringsfile import check_rings_in_use, load_rings_file
+from gate.services.incidents import escalate_overdue
+from gate.services.outbox import Dispatcher
 from gate.services.snapshots import SnapshotCache
 from gate.services.state import read_state
 from gate.services.tokens import TokenCache
@@ -83,6 +85,10 @@ def register_extensions(app: Flask) -> None:
         engine = db.engine
     app.extensions["gate.watcher"] = VersionWatcher(lambda: read_state(engine)[0], interval=STREAM_POLL_SECONDS)
     app.extensions["gate.stream_slots"] = StreamSlots(int(app.config["STREAMS_PER_WORKER"]))
+    dispatcher = Dispatcher(app)
+    dispatcher.before_each.append(escalate_overdue)
+    app.extensions["gate.outbox"] = dispatcher
+    app.extensions["gate.outbox_wake"] = dispatcher.wake
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -19,6 +19,7 @@ ENV_KEYS = (
     "STREAMS_PER_WORKER",
     "STREAM_KEEPALIVE_SECONDS",
     "STREAM_MAX_SECONDS",
+    "OUTBOX_LEASE_SECONDS",
 )
 
 
@@ -47,6 +48,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "STREAMS_PER_WORKER": 24,
         "STREAM_KEEPALIVE_SECONDS": 15,
         "STREAM_MAX_SECONDS": 600,
+        "OUTBOX_LEASE_SECONDS": 60,
     }
     for key in ENV_KEYS:
         value = os.environ.get(f"GATE_{key}")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
@@ -168,3 +169,99 @@ class ExposureCount(db.Model):  # type: ignore[name-defined,misc]
     day: Mapped[date] = mapped_column(Date, nullable=False)
     enabled: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     disabled: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class Incident(db.Model):  # type: ignore[name-defined,misc]
+    """An incident: severity, deadline stored at opening, who caused it, when it was restored."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_feature", "feature_id", "resolved_at"),
+        Index("ix_incidents_opened", "opened_at"),
+        Index("ix_incidents_caused_by", "caused_by"),
+        # one open incident per dedup key: a monitor that retries neither opens nor pages twice
+        Index(
+            "uq_incidents_open_dedup",
+            "dedup_key",
+            unique=True,
+            postgresql_where=text("resolved_at IS NULL AND dedup_key IS NOT NULL"),
+            sqlite_where=text("resolved_at IS NULL AND dedup_key IS NOT NULL"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    title: Mapped[str] = mapped_column(String(500), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    severity: Mapped[int] = mapped_column(Integer, nullable=False)
+    feature_id: Mapped[int | None] = mapped_column(ForeignKey("features.id"))
+    ring: Mapped[str | None] = mapped_column(String(64))
+    dedup_key: Mapped[str | None] = mapped_column(String(255))
+    caused_by: Mapped[int | None] = mapped_column(ForeignKey("deployment_events.id"))
+    reporter: Mapped[str] = mapped_column(String(200), nullable=False)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    restored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified: Mapped[str | None] = mapped_column(String(10))  # page, email or None, decided at opening
+
+
+class RcaItem(db.Model):  # type: ignore[name-defined,misc]
+    """A follow-up from an incident's root-cause analysis."""
+
+    __tablename__ = "rca_items"
+    __table_args__ = (Index("ix_rca_items_incident", "incident_id", "closed_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), nullable=False)
+    title: Mapped[str] = mapped_column(String(500), nullable=False)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Bug(db.Model):  # type: ignore[name-defined,misc]
+    """A bug on a feature; zero bug bounce wants none open."""
+
+    __tablename__ = "bugs"
+    __table_args__ = (Index("ix_bugs_feature", "feature_id", "closed_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), nullable=False)
+    title: Mapped[str] = mapped_column(String(500), nullable=False)
+    severity: Mapped[int | None] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    reporter: Mapped[str] = mapped_column(String(200), nullable=False)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Change(db.Model):  # type: ignore[name-defined,misc]
+    """A commit reported for a feature; `deployed_at` is its feature's first deployment since the report."""
+
+    __tablename__ = "changes"
+    __table_args__ = (
+        Index("ix_changes_pending", "feature_id", "deployed_at"),
+        Index("ix_changes_deployed", "deployed_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), nullable=False)
+    sha: Mapped[str] = mapped_column(String(64), nullable=False)
+    committed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    reporter: Mapped[str] = mapped_column(String(200), nullable=False)
+    deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
+    """An alert to deliver: written with the change that caused it, delivered in the background."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "delivered_at", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    body: Mapped[Any] = mapped_column(JSON, nullable=False)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

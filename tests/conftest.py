@@ -17,6 +17,7 @@ from gate.services.tokens import create_token
 from tests.support import RINGS, Clock, FeatureBuilder, PostgresDatabase, SqliteTemplate
 
 ROLES = ("admin", "product", "qa", "release", "reporter", "sdk")
+pytest_plugins = ["tests.receivers"]
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +62,15 @@ def rings_file() -> Path:
 
 
 @pytest.fixture
-def app(database_url: str, clock: Clock, rings_file: Path) -> Iterator[Flask]:
-    app = create_app({"DATABASE_URL": database_url, "RINGS_FILE": str(rings_file), "TESTING": True, "CLOCK": clock})
+def app_config() -> dict[str, Any]:
+    """Extra settings for the app; modules override this fixture."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, clock: Clock, rings_file: Path, app_config: dict[str, Any]) -> Iterator[Flask]:
+    settings = {"DATABASE_URL": database_url, "RINGS_FILE": str(rings_file), "TESTING": True, "CLOCK": clock}
+    app = create_app({**settings, **app_config})
     yield app
     app.extensions["gate.watcher"].stop()
     with app.app_context():
@@ -96,6 +104,9 @@ class Api:
 
     def put(self, path: str, **kw: Any) -> Any:
         return self.client.put(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def patch(self, path: str, **kw: Any) -> Any:
+        return self.client.patch(path, headers=self._headers(kw.pop("headers", None)), **kw)
 
     def delete(self, path: str, **kw: Any) -> Any:
         return self.client.delete(path, headers=self._headers(kw.pop("headers", None)), **kw)

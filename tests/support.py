@@ -18,7 +18,20 @@ from gate import db as migrations
 
 ROOT = Path(__file__).resolve().parent.parent
 RINGS = ROOT / "rings.yaml"
-TABLES = ("votes", "criterion_revisions", "deployment_events", "exposure_counts", "audit", "tokens", "features")
+TABLES = (
+    "votes",
+    "criterion_revisions",
+    "outbox",
+    "rca_items",
+    "changes",
+    "bugs",
+    "incidents",
+    "deployment_events",
+    "exposure_counts",
+    "audit",
+    "tokens",
+    "features",
+)
 
 
 class Clock:

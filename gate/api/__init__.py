@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 
-from gate.api import admin, features, meta, ofrep, releases, sdk
+from gate.api import admin, features, incidents, meta, ofrep, releases, sdk
 
 
 class GateApi(Api):  # type: ignore[misc]
@@ -33,6 +33,6 @@ def register_blueprints(app: Flask, api: GateApi) -> None:
     for name, what in (("Unauthorized", "no or bad token"), ("Forbidden", "the token's role may not do this")):
         api.spec.components.response(name, {"description": what, **problem})
     api.register_blueprint(meta.blp)
-    for module in (features, releases, admin, sdk):
+    for module in (features, releases, incidents, admin, sdk):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     api.register_blueprint(ofrep.blp, url_prefix="/ofrep/v1")

@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from gate.domain.gate import Check, GateResult, evaluate_gate, next_ring
 from gate.domain.rings import Ring
 from gate.errors import Conflict, Forbidden, GateRefused, InvalidInput
-from gate.models import DeploymentEvent, Feature
+from gate.models import Change, DeploymentEvent, Feature, Incident
 from gate.services import facts as facts_service
 from gate.services.context import Principal, audit, bump_version, now, rings, session, transaction
 from gate.services.features import ExposureChange, find_feature, state_of
@@ -94,6 +94,12 @@ def _write(
     )
     s.add(event)
     s.flush()
+    if is_deployment:  # lead time: each change reported since the last deployment ships now
+        s.execute(
+            update(Change)
+            .where(Change.feature_id == feature.id, Change.deployed_at.is_(None), Change.reported_at <= at)
+            .values(deployed_at=at)
+        )
     new = {
         "ring": ring,
         "percent_bp": percent_bp,
@@ -229,17 +235,28 @@ def kill(*, key: str, reason: str | None, actor: str) -> ExposureChange:
         feature = find_feature(key)
         if feature.killed:
             raise Conflict(f"{key} is already killed")
-        return _write(
-            feature,
-            kind="kill",
-            actor=actor,
-            ring=feature.ring,
-            percent_bp=feature.percent_bp,
-            killed=True,
-            full_since=None,
-            at=at,
-            reason=reason,
-        )
+        return kill_feature(feature, reason=reason, actor=actor, at=at)
+
+
+def kill_feature(feature: Feature, *, reason: str | None, actor: str, at: datetime) -> ExposureChange:
+    """Kill inside the caller's transaction; the kill restores the feature's open incidents."""
+    change = _write(
+        feature,
+        kind="kill",
+        actor=actor,
+        ring=feature.ring,
+        percent_bp=feature.percent_bp,
+        killed=True,
+        full_since=None,
+        at=at,
+        reason=reason,
+    )
+    session().execute(
+        update(Incident)
+        .where(Incident.feature_id == feature.id, Incident.resolved_at.is_(None), Incident.restored_at.is_(None))
+        .values(restored_at=at)
+    )
+    return change
 
 
 def revive(*, key: str, actor: str) -> ExposureChange:

@@ -1,0 +1,121 @@
+"""The four DORA metrics from what really happened, aggregated in SQL (no row is loaded into Python)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, select
+
+from gate.domain import dora
+from gate.domain.incidents import RESTORE_COUNTS_AT_OR_BELOW
+from gate.errors import InvalidInput
+from gate.models import Change, DeploymentEvent, Incident
+from gate.services.context import now, session
+
+
+@cache
+def level_tables() -> dict[str, Any]:
+    """The DORA level thresholds by report year, with their sources (gate/dora_levels.json)."""
+    return json.loads(resources.files("gate").joinpath("dora_levels.json").read_text())  # type: ignore[no-any-return]
+
+
+def _hours(later: Any, earlier: Any) -> ColumnElement[float]:
+    if session().get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier) / 3600.0
+    return (func.julianday(later) - func.julianday(earlier)) * 24.0
+
+
+def _median_p90(value: ColumnElement[float], *where: ColumnElement[bool]) -> tuple[int, float | None, float | None]:
+    """Count, median and nearest-rank 90th percentile of `value`, by ordered offsets (portable SQL)."""
+    s = session()
+    n = int(s.scalar(select(func.count()).select_from(select(value).where(*where).subquery())) or 0)
+    if n == 0:
+        return 0, None, None
+    ordered = select(value).where(*where).order_by(value)
+    middle = [float(v) for v in s.scalars(ordered.offset((n - 1) // 2).limit(2 - n % 2))]
+    p90 = float(s.scalar(ordered.offset(math.ceil(0.9 * n) - 1).limit(1)) or 0.0)
+    return n, sum(middle) / len(middle), p90
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def window(days: int, at: datetime) -> tuple[datetime, datetime]:
+    """The last `days` whole UTC days, today included, up to `at`."""
+    start = datetime.combine(at.astimezone(UTC).date() - timedelta(days=days - 1), datetime.min.time(), UTC)
+    return start, at
+
+
+def metrics(*, days: int = 30, benchmark: str | None = None) -> dict[str, Any]:
+    """Deployment frequency, lead time, change fail rate and time to restore over the last `days` UTC days."""
+    tables = level_tables()
+    year = benchmark or tables["default"]
+    if year not in tables["reports"]:
+        raise InvalidInput(f"no DORA table for {year}", errors={"benchmark": [f"one of {sorted(tables['reports'])}"]})
+    table = tables["reports"][year]
+    since, until = window(days, now())
+    s = session()
+
+    in_window = and_(DeploymentEvent.is_deployment.is_(True), DeploymentEvent.at >= since, DeploymentEvent.at <= until)
+    deployments, deploy_days = s.execute(
+        select(func.count(), func.count(func.distinct(func.date(DeploymentEvent.at)))).where(in_window)
+    ).one()
+    attributed = exists().where(
+        Incident.caused_by == DeploymentEvent.id, Incident.severity <= RESTORE_COUNTS_AT_OR_BELOW
+    )
+    failed = int(
+        s.scalar(
+            select(func.count())
+            .select_from(DeploymentEvent)
+            .where(in_window, DeploymentEvent.failed.is_(True) | attributed)
+        )
+        or 0
+    )
+
+    lead = _hours(Change.deployed_at, Change.committed_at)
+    changes, lead_median, lead_p90 = _median_p90(lead, Change.deployed_at >= since, Change.deployed_at <= until)
+
+    restore = _hours(Incident.restored_at, Incident.opened_at)
+    restored, restore_median, _ = _median_p90(
+        restore,
+        Incident.severity <= RESTORE_COUNTS_AT_OR_BELOW,
+        Incident.restored_at.is_not(None),
+        Incident.opened_at >= since,
+        Incident.opened_at <= until,
+    )
+    fail_percent = round(failed / deployments * 100, 1) if deployments else None
+    return {
+        "days": days,
+        "since": since,
+        "until": until,
+        "benchmark": year,
+        "deployment_frequency": {
+            "deployments": deployments,
+            "deploy_days": deploy_days,
+            "per_week": round(deployments / days * 7, 2),
+            "level": dora.frequency_level(table, deploy_days, days),
+        },
+        "lead_time_hours": {
+            "median": _round(lead_median),
+            "p90": _round(lead_p90),
+            "changes": changes,
+            "level": dora.upper_bound_level(table, "lead_time_hours", lead_median),
+        },
+        "change_fail_rate": {
+            "failed": failed,
+            "deployments": deployments,
+            "percent": fail_percent,
+            "level": dora.upper_bound_level(table, "change_fail_rate", fail_percent),
+        },
+        "time_to_restore_hours": {
+            "median": _round(restore_median),
+            "incidents": restored,
+            "level": dora.upper_bound_level(table, "time_to_restore_hours", restore_median),
+        },
+    }

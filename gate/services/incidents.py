@@ -1,0 +1,391 @@
+"""Incidents: report (deduplicated), alert, auto-kill, acknowledge, resolve, correct; RCA items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from gate.domain import incidents as policy
+from gate.errors import Conflict, InvalidInput, NotFound
+from gate.models import DeploymentEvent, Feature, Incident, RcaItem
+from gate.services.context import audit, now, rings, session, transaction
+from gate.services.outbox import enqueue
+from gate.services.releases import kill_feature
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """An incident with its feature key, RCA items and whether its deadline was met."""
+
+    row: Incident
+    feature: str | None
+    rca_items: tuple[RcaItem, ...]
+    deadline_met: bool | None
+
+
+def _feature(key: str | None) -> Feature | None:
+    if key is None:
+        return None
+    feature = session().scalars(select(Feature).where(Feature.key == key, Feature.archived_at.is_(None))).first()
+    if feature is None:
+        raise InvalidInput(f"no feature {key!r}", errors={"feature": [f"no feature {key!r}"]})
+    return feature
+
+
+def _latest_deployment(feature_id: int, at: datetime) -> int | None:
+    """The feature's latest deployment (into the last ring, or a raise there) at `at`."""
+    return session().scalar(
+        select(DeploymentEvent.id)
+        .where(
+            DeploymentEvent.feature_id == feature_id, DeploymentEvent.is_deployment.is_(True), DeploymentEvent.at <= at
+        )
+        .order_by(DeploymentEvent.id.desc())
+        .limit(1)
+    )
+
+
+def _dedup(incident: Incident) -> str:
+    return f"gate-incident-{incident.id}"
+
+
+def _json(incident: Incident, feature: str | None) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "severity": incident.severity,
+        "feature": feature,
+        "ring": incident.ring,
+        "caused_by": incident.caused_by,
+    }
+
+
+def _alert(incident: Incident, feature: str | None, *, action: str = "trigger", escalation: bool = False) -> None:
+    """Queue the page or e-mail this incident's severity calls for (when that channel is configured)."""
+    config = current_app.config
+    kind = incident.notified
+    where = f" on {feature}" + (f" in {incident.ring}" if incident.ring else "") if feature else ""
+    prefix = "ESCALATION: not acknowledged by its deadline. " if escalation else ""
+    summary = f"{prefix}[SEV{incident.severity}] #{incident.id} {incident.title}{where}"
+    details = {
+        "incident": incident.id,
+        "feature": feature,
+        "ring": incident.ring,
+        "severity": incident.severity,
+        "deadline": incident.deadline_at.isoformat(),
+        "description": incident.description,
+    }
+    alerts = []
+    if kind == "page" and config.get("PAGER_URL"):
+        if action == "trigger":
+            keys = [_dedup(incident) + ("-escalation" if escalation else "")]
+        else:  # acknowledge or resolve both pages, the escalation's too
+            keys = [_dedup(incident)] + ([_dedup(incident) + "-escalation"] if incident.escalated_at else [])
+        routing_key = str(config.get("PAGER_ROUTING_KEY") or "")
+        alerts = [
+            policy.page(
+                routing_key=routing_key,
+                action=action,
+                dedup_key=key,
+                summary=summary,
+                severity=incident.severity,
+                source="gate",
+                details=details,
+            )
+            for key in keys
+        ]
+    elif kind == "email" and action == "trigger" and config.get("SMTP_URL") and config.get("ALERT_EMAIL"):
+        lines = [summary, "", f"Respond by {incident.deadline_at:%Y-%m-%d %H:%M} UTC."]
+        if incident.description:
+            lines += ["", incident.description]
+        alerts = [policy.email(subject=summary, text="\n".join(lines))]
+    if not alerts:
+        return
+    for alert in alerts:
+        enqueue(alert, incident_id=incident.id, at=now())
+    wake = current_app.extensions.get("gate.outbox_wake")
+    if wake is not None:
+        wake.set()
+
+
+def open_incident(
+    *,
+    title: str,
+    severity: int,
+    feature: str | None,
+    ring: str | None,
+    description: str | None,
+    dedup_key: str | None,
+    actor: str,
+) -> tuple[IncidentView, bool]:
+    """Report an incident; with an open incident of the same dedup_key, return that one (False: not new)."""
+    if dedup_key is not None:
+        existing = _open_by_dedup(dedup_key)
+        if existing is not None:
+            return view(existing), False
+    if ring is not None and rings().get(ring) is None:
+        raise InvalidInput(f"unknown ring {ring!r}", errors={"ring": [f"must be one of {', '.join(rings().names)}"]})
+    at = now()
+    try:
+        with transaction() as s:
+            row = _feature(feature)
+            incident = Incident(
+                title=title,
+                severity=severity,
+                description=description,
+                feature_id=row.id if row else None,
+                ring=ring,
+                dedup_key=dedup_key,
+                reporter=actor,
+                opened_at=at,
+                deadline_at=policy.response_deadline(severity, at),
+                notified=policy.notification(severity),
+                caused_by=_latest_deployment(row.id, at) if row else None,
+            )
+            s.add(incident)
+            s.flush()
+            audit(
+                actor=actor,
+                action="incident.open",
+                target=f"incident:{incident.id}",
+                feature=feature,
+                before=None,
+                after=_json(incident, feature),
+                at=at,
+            )
+            _alert(incident, feature)
+            if row is not None and policy.auto_kills(severity, rings().auto_kill_at_or_above):
+                if not row.killed:
+                    kill_feature(
+                        row, reason=f"auto-kill: incident #{incident.id} (severity {severity})", actor=actor, at=at
+                    )
+                incident.restored_at = at  # the flag is off: restored as of now
+    except Conflict:
+        existing = _open_by_dedup(dedup_key) if dedup_key is not None else None
+        if existing is None:
+            raise
+        return view(existing), False  # a concurrent report with the same dedup_key won
+    return view(incident), True
+
+
+def _open_by_dedup(dedup_key: str) -> Incident | None:
+    return (
+        session()
+        .scalars(select(Incident).where(Incident.dedup_key == dedup_key, Incident.resolved_at.is_(None)))
+        .first()
+    )
+
+
+def _incident(incident_id: int) -> Incident:
+    incident = session().get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"no incident {incident_id}")
+    return incident
+
+
+def _feature_key(feature_id: int | None) -> str | None:
+    if feature_id is None:
+        return None
+    return session().scalar(select(Feature.key).where(Feature.id == feature_id))
+
+
+def view(incident: Incident) -> IncidentView:
+    """The incident with its feature key, RCA items and deadline outcome."""
+    items = tuple(session().scalars(select(RcaItem).where(RcaItem.incident_id == incident.id).order_by(RcaItem.id)))
+    met = policy.deadline_met(incident.deadline_at, incident.acknowledged_at, incident.resolved_at, now())
+    return IncidentView(incident, _feature_key(incident.feature_id), items, met)
+
+
+def get_incident(incident_id: int) -> IncidentView:
+    return view(_incident(incident_id))
+
+
+def list_incidents(*, status: str | None, limit: int, before: int | None) -> list[IncidentView]:
+    """Incidents newest first; status 'open' (not resolved) or 'resolved'."""
+    query = select(Incident).order_by(Incident.id.desc()).limit(limit)
+    if status == "open":
+        query = query.where(Incident.resolved_at.is_(None))
+    elif status == "resolved":
+        query = query.where(Incident.resolved_at.is_not(None))
+    if before is not None:
+        query = query.where(Incident.id < before)
+    rows = list(session().scalars(query))
+    ids = [r.id for r in rows]
+    items: dict[int, list[RcaItem]] = {i: [] for i in ids}
+    for item in session().scalars(select(RcaItem).where(RcaItem.incident_id.in_(ids)).order_by(RcaItem.id)):
+        items[item.incident_id].append(item)
+    keys = dict(
+        session()
+        .execute(
+            select(Feature.id, Feature.key).where(
+                Feature.id.in_([r.feature_id for r in rows if r.feature_id is not None])
+            )
+        )
+        .all()
+    )
+    at = now()
+    return [
+        IncidentView(
+            r,
+            keys.get(r.feature_id) if r.feature_id else None,
+            tuple(items[r.id]),
+            policy.deadline_met(r.deadline_at, r.acknowledged_at, r.resolved_at, at),
+        )
+        for r in rows
+    ]
+
+
+_UNSET: Any = object()
+
+
+def correct_incident(
+    *, incident_id: int, actor: str, severity: int | None = None, feature: Any = _UNSET, caused_by: Any = _UNSET
+) -> IncidentView:
+    """Corrections during the RCA: severity, feature (re-attributed) and the deployment that caused it."""
+    at = now()
+    with transaction() as s:
+        incident = _incident(incident_id)
+        before = _json(incident, _feature_key(incident.feature_id))
+        if severity is not None:
+            incident.severity = severity
+        if feature is not _UNSET:
+            row = _feature(feature)
+            incident.feature_id = row.id if row else None
+            if caused_by is _UNSET:
+                incident.caused_by = _latest_deployment(row.id, incident.opened_at) if row else None
+        if caused_by is not _UNSET:
+            if (
+                caused_by is not None
+                and s.scalar(
+                    select(DeploymentEvent.id).where(DeploymentEvent.id == caused_by, DeploymentEvent.is_deployment)
+                )
+                is None
+            ):
+                raise InvalidInput(f"no deployment {caused_by}", errors={"caused_by": ["must name a deployment"]})
+            incident.caused_by = caused_by
+        after = _json(incident, _feature_key(incident.feature_id))
+        if after == before:
+            return view(incident)
+        audit(
+            actor=actor,
+            action="incident.update",
+            target=f"incident:{incident_id}",
+            feature=after["feature"],
+            before=before,
+            after=after,
+            at=at,
+        )
+    return view(incident)
+
+
+def acknowledge(*, incident_id: int, actor: str) -> IncidentView:
+    """Someone is on it: the response deadline is met if this is in time."""
+    at = now()
+    with transaction():
+        incident = _incident(incident_id)
+        if incident.resolved_at is not None or incident.acknowledged_at is not None:
+            raise Conflict(
+                f"incident {incident_id} is already {'resolved' if incident.resolved_at else 'acknowledged'}"
+            )
+        incident.acknowledged_at = at
+        key = _feature_key(incident.feature_id)
+        audit(
+            actor=actor,
+            action="incident.ack",
+            target=f"incident:{incident_id}",
+            feature=key,
+            before=None,
+            after={"acknowledged_at": at.isoformat()},
+            at=at,
+        )
+        _alert(incident, key, action="acknowledge")
+    return view(incident)
+
+
+def resolve(*, incident_id: int, actor: str) -> IncidentView:
+    """Resolved: restored now unless a kill restored it earlier. Resolving never revives a flag."""
+    at = now()
+    with transaction():
+        incident = _incident(incident_id)
+        if incident.resolved_at is not None:
+            raise Conflict(f"incident {incident_id} is already resolved")
+        incident.resolved_at = at
+        if incident.restored_at is None:
+            incident.restored_at = at
+        key = _feature_key(incident.feature_id)
+        audit(
+            actor=actor,
+            action="incident.resolve",
+            target=f"incident:{incident_id}",
+            feature=key,
+            before=None,
+            after={"resolved_at": at.isoformat()},
+            at=at,
+        )
+        _alert(incident, key, action="resolve")
+    return view(incident)
+
+
+def open_rca_item(*, incident_id: int, title: str, actor: str) -> RcaItem:
+    at = now()
+    with transaction() as s:
+        incident = _incident(incident_id)
+        item = RcaItem(incident_id=incident.id, title=title, opened_at=at)
+        s.add(item)
+        s.flush()
+        audit(
+            actor=actor,
+            action="rca.open",
+            target=f"rca:{item.id}",
+            feature=_feature_key(incident.feature_id),
+            before=None,
+            after={"incident": incident_id, "title": title},
+            at=at,
+        )
+    return item
+
+
+def close_rca_item(*, item_id: int, actor: str) -> RcaItem:
+    at = now()
+    with transaction() as s:
+        item = s.get(RcaItem, item_id)
+        if item is None:
+            raise NotFound(f"no RCA item {item_id}")
+        if item.closed_at is not None:
+            raise Conflict(f"RCA item {item_id} is already closed")
+        item.closed_at = at
+        incident = _incident(item.incident_id)
+        audit(
+            actor=actor,
+            action="rca.close",
+            target=f"rca:{item_id}",
+            feature=_feature_key(incident.feature_id),
+            before=None,
+            after={"closed_at": at.isoformat()},
+            at=at,
+        )
+    return item
+
+
+def escalate_overdue(at: datetime) -> None:
+    """Page (or e-mail) again for each alerted incident not acknowledged by its deadline, once."""
+    s = session()
+    overdue = s.scalars(
+        select(Incident).where(
+            Incident.notified.is_not(None),
+            Incident.acknowledged_at.is_(None),
+            Incident.resolved_at.is_(None),
+            Incident.escalated_at.is_(None),
+            Incident.deadline_at <= at,
+        )
+    ).all()
+    for incident in overdue:
+        taken = s.execute(
+            update(Incident).where(Incident.id == incident.id, Incident.escalated_at.is_(None)).values(escalated_at=at)
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            _alert(incident, _feature_key(incident.feature_id), escalation=True)
+        s.commit()

@@ -1,0 +1,194 @@
+"""The alert outbox: alerts are rows written with the change that caused them, delivered in the background.
+
+Every `gate serve` worker runs a dispatcher thread. A message is claimed with a lease (a conditional
+UPDATE), so one worker delivers it; a failed delivery is retried after 1 s, doubling to 30 s; a worker
+that dies mid-delivery leaves a lease that expires, and another worker delivers it. Pages carry a
+dedup_key, so a receiver that saw a delivery whose acknowledgement was lost does not page twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import ssl
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
+
+from flask import Flask
+from sqlalchemy import CursorResult, insert, or_, select, update
+
+from gate.domain.incidents import Alert
+from gate.extensions import db
+from gate.models import OutboxMessage
+from gate.services.context import now, session
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=60)
+MAX_DELAY = 30.0
+
+
+class DeliveryError(Exception):
+    """The receiver did not take the alert; it will be retried."""
+
+
+def enqueue(alert: Alert, *, incident_id: int | None, at: datetime) -> None:
+    """Add an alert to the current transaction's outbox."""
+    session().execute(
+        insert(OutboxMessage).values(
+            kind=alert.kind, body=alert.body, incident_id=incident_id, created_at=at, next_attempt_at=at, attempts=0
+        )
+    )
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failures: 1, 2, 4, ... up to 30."""
+    return float(min(MAX_DELAY, 2 ** max(0, attempts - 1)))
+
+
+def send_page(url: str, body: dict[str, Any], timeout: float = 10.0) -> None:
+    """POST a PagerDuty Events API v2 event."""
+    request = urllib.request.Request(  # noqa: S310 - the operator's configured pager URL
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            if not 200 <= response.status < 300:  # pragma: no cover - urllib raises on most non-2xx
+                raise DeliveryError(f"pager answered {response.status}")
+    except (urllib.error.URLError, OSError) as exc:
+        raise DeliveryError(f"pager: {exc}") from exc
+
+
+def send_email(smtp_url: str, sender: str, recipient: str, subject: str, text: str, timeout: float = 10.0) -> None:
+    """Send one e-mail through smtp:// or smtps:// (user and password optional)."""
+    parts = urlsplit(smtp_url)
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, recipient, subject
+    message.set_content(text)
+    host = parts.hostname or "localhost"
+    try:
+        if parts.scheme == "smtps":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, parts.port or 465, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
+        with smtp:
+            if parts.username:
+                smtp.login(unquote(parts.username), unquote(parts.password or ""))
+            smtp.send_message(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"smtp: {exc}") from exc
+
+
+class Dispatcher:
+    """Delivers due outbox messages; `run_once` is the unit the background thread repeats."""
+
+    def __init__(self, app: Flask, *, interval: float = 0.5) -> None:
+        self.app = app
+        self.interval = interval
+        self.lease = timedelta(seconds=float(app.config.get("OUTBOX_LEASE_SECONDS", LEASE.total_seconds())))
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.before_each: list[Callable[[datetime], None]] = []  # e.g. escalation of overdue incidents
+
+    def start(self) -> None:
+        """Start the background thread (gunicorn workers do, after fork)."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="gate-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # the store may blink; keep the thread alive
+                log.exception("outbox pass failed")
+            self.wake.wait(self.interval)
+            self.wake.clear()
+
+    def run_once(self, limit: int = 50) -> int:
+        """Deliver what is due now; return how many messages were delivered."""
+        delivered = 0
+        with self.app.app_context():
+            at = now()
+            for hook in self.before_each:
+                hook(at)
+            s = session()
+            due = s.scalars(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.next_attempt_at <= at)
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            ).all()
+            s.commit()
+            for message_id in due:
+                delivered += self._deliver_one(message_id)
+            db.session.remove()
+        return delivered
+
+    def _deliver_one(self, message_id: int) -> int:
+        s = session()
+        at = now()
+        claimed = cast(
+            CursorResult[Any],
+            s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message_id,
+                    OutboxMessage.delivered_at.is_(None),
+                    or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < at),
+                )
+                .values(locked_until=at + self.lease, attempts=OutboxMessage.attempts + 1)
+            ),
+        )
+        s.commit()
+        if claimed.rowcount != 1:
+            return 0  # another worker has it
+        message = s.get(OutboxMessage, message_id)
+        assert message is not None
+        try:
+            self._send(message.kind, message.body)
+        except DeliveryError as exc:
+            delay = retry_delay(message.attempts)
+            s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id)
+                .values(locked_until=None, last_error=str(exc)[:2000], next_attempt_at=now() + timedelta(seconds=delay))
+            )
+            s.commit()
+            log.warning(
+                "alert %s not delivered (attempt %s, next in %.0fs): %s", message_id, message.attempts, delay, exc
+            )
+            return 0
+        s.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id).values(delivered_at=now(), locked_until=None)
+        )
+        s.commit()
+        return 1
+
+    def _send(self, kind: str, body: dict[str, Any]) -> None:
+        config = self.app.config
+        if kind == "page":
+            send_page(str(config["PAGER_URL"]), body)
+        else:
+            send_email(
+                str(config["SMTP_URL"]),
+                str(config["ALERT_FROM"]),
+                str(config["ALERT_EMAIL"]),
+                body["subject"],
+                body["text"],
+            )

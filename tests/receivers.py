@@ -1,0 +1,109 @@
+"""Real receivers on loopback for alert tests: an HTTP pager (PagerDuty-like) and an SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+class Pager:
+    """An HTTP receiver that records each event; it can fail the first N requests or stall."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.requests = 0
+        self.fail_first = 0
+        self.stall_first = 0.0
+        self.lock = threading.Lock()
+        pager = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with pager.lock:
+                    pager.requests += 1
+                    number = pager.requests
+                if number == 1 and pager.stall_first:
+                    time.sleep(pager.stall_first)
+                    return  # the connection dies with the worker that was delivering
+                if number <= pager.fail_first:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                with pager.lock:
+                    pager.events.append(json.loads(body))
+                self.send_response(202)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"status":"success","message":"Event processed"}')
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v2/enqueue"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.events) < count:
+            time.sleep(0.01)
+        return list(self.events)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Mailbox:
+    """aiosmtpd on loopback, keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        mailbox = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                mailbox.messages.append(message_from_bytes(envelope.content))
+                return "250 OK"
+
+        with socket.socket() as probe:  # aiosmtpd checks its own port after starting, so name a free one
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+        self.controller.start()
+        self.url = f"smtp://127.0.0.1:{port}"
+
+    def wait(self, count: int, timeout: float = 10.0) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.messages) < count:
+            time.sleep(0.01)
+        return list(self.messages)
+
+    def close(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture
+def pager() -> Iterator[Pager]:
+    receiver = Pager()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    yield box
+    box.close()
