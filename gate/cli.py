@@ -288,3 +288,48 @@ def status(feature: str) -> None:
         click.echo(f"gate for {result.ring}: {'PASSES' if result.passed else 'REFUSED'}")
         for check in result.checks:
             click.echo(f"  [{'x' if check.passed else ' '}] {check.name}: {check.detail}")
+
+
+# ---- dora ----------------------------------------------------------------------------------------
+
+
+@main.command("dora")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
+@click.option("--benchmark", default=None, help="DORA report year of the level table")
+def dora_command(days: int, benchmark: str | None) -> None:
+    """The DORA metrics over the last N UTC days, for a terminal."""
+    from gate.errors import GateError
+    from gate.services.dora import metrics
+
+    with _app():
+        try:
+            m = metrics(days=days, benchmark=benchmark)
+        except GateError as exc:
+            _fail(exc.detail)
+
+    def hours(value: float | None) -> str:
+        return "no data" if value is None else f"{value:g} h"
+
+    freq, lead, fail, restore = (
+        m[k] for k in ("deployment_frequency", "lead_time_hours", "change_fail_rate", "time_to_restore_hours")
+    )
+    click.echo(
+        f"DORA metrics, {m['since']:%Y-%m-%d} to {m['until']:%Y-%m-%d %H:%M} UTC ({days} days), "
+        f"levels from the {m['benchmark']} report"
+    )
+    click.echo(
+        f"  Deployment frequency  {freq['deployments']} deployments on {freq['deploy_days']} days, "
+        f"{freq['per_week']:g} a week  [{freq['level']}]"
+    )
+    click.echo(
+        f"  Lead time             median {hours(lead['median'])}, p90 {hours(lead['p90'])} over "
+        f"{lead['changes']} changes  [{lead['level'] or '-'}]"
+    )
+    percent = "no data" if fail["percent"] is None else f"{fail['percent']}%"
+    click.echo(
+        f"  Change fail rate      {percent} ({fail['failed']} of {fail['deployments']})  [{fail['level'] or '-'}]"
+    )
+    click.echo(
+        f"  Time to restore       median {hours(restore['median'])} over {restore['incidents']} incidents  "
+        f"[{restore['level'] or '-'}]"
+    )

@@ -28,6 +28,10 @@ def put(api: Api, body: Any, key: str = "checkout", headers: dict[str, str] | No
     return api.as_("product").put(f"/api/v1/features/{key}/criteria", **kwargs)
 
 
+def incident(api: Api, body: Any) -> Any:
+    return api.as_("reporter").post("/api/v1/incidents", json=body)
+
+
 def vote(api: Api, body: Any, criterion: str = "unit", key: str = "checkout", role: str = "qa") -> Any:
     return api.as_(role).post(f"/api/v1/features/{key}/criteria/{criterion}/votes", json=body)
 
@@ -164,6 +168,73 @@ CASES: dict[str, tuple[Callable[[Api], Any], int, str | None]] = {
     ),
     "ofrep without a token": (lambda api: api.client.post("/ofrep/v1/evaluate/flags", json={}), 401, None),
     "sdk role writing a vote": (lambda api: vote(api, {"vote": "yes"}, role="sdk"), 403, None),
+    "incident severity out of range": (lambda api: incident(api, {"title": "t", "severity": 4}), 422, "severity"),
+    "incident severity as a string": (lambda api: incident(api, {"title": "t", "severity": "1"}), 422, "severity"),
+    "incident without a title": (lambda api: incident(api, {"severity": 1}), 422, "title"),
+    "incident on an unknown feature": (
+        lambda api: incident(api, {"title": "t", "severity": 0, "feature": "nope"}),
+        422,
+        "feature",
+    ),
+    "incident in an unknown ring": (
+        lambda api: incident(api, {"title": "t", "severity": 0, "ring": "moon"}),
+        422,
+        "ring",
+    ),
+    "incident description over 2000": (
+        lambda api: incident(api, {"title": "t", "severity": 3, "description": "d" * 2001}),
+        422,
+        "description",
+    ),
+    "incident reported by qa": (
+        lambda api: api.as_("qa").post("/api/v1/incidents", json={"title": "t", "severity": 0}),
+        403,
+        None,
+    ),
+    "patching an unknown incident": (
+        lambda api: api.as_("reporter").patch("/api/v1/incidents/999", json={"severity": 1}),
+        404,
+        None,
+    ),
+    "acknowledging an unknown incident": (lambda api: api.as_("reporter").post("/api/v1/incidents/999/ack"), 404, None),
+    "change sha too long": (
+        lambda api: api.as_("reporter").post(
+            "/api/v1/features/checkout/changes", json={"sha": "a" * 65, "committed_at": "2026-11-01T00:00:00Z"}
+        ),
+        422,
+        "sha",
+    ),
+    "change committed_at not a date": (
+        lambda api: api.as_("reporter").post(
+            "/api/v1/features/checkout/changes", json={"sha": "abc", "committed_at": "yesterday"}
+        ),
+        422,
+        "committed_at",
+    ),
+    "change committed in the future": (
+        lambda api: api.as_("reporter").post(
+            "/api/v1/features/checkout/changes", json={"sha": "abc", "committed_at": "2099-01-01T00:00:00Z"}
+        ),
+        422,
+        "committed_at",
+    ),
+    "bug severity out of range": (
+        lambda api: api.as_("reporter").post("/api/v1/features/checkout/bugs", json={"title": "b", "severity": 5}),
+        422,
+        "severity",
+    ),
+    "bug on an unknown feature": (
+        lambda api: api.as_("reporter").post("/api/v1/features/nope/bugs", json={"title": "b"}),
+        404,
+        None,
+    ),
+    "closing an unknown bug": (lambda api: api.as_("reporter").post("/api/v1/bugs/999/close"), 404, None),
+    "rca item without a title": (
+        lambda api: api.as_("reporter").post("/api/v1/incidents/999/rca-items", json={}),
+        422,
+        "title",
+    ),
+    "dora over zero days": (lambda api: api.get("/api/v1/metrics/dora?days=0"), 422, "days"),
     "limit above 10000": (lambda api: api.get("/api/v1/features?limit=10001"), 422, "limit"),
     "limit not a number": (lambda api: api.get("/api/v1/features?limit=ten"), 422, "limit"),
     "no token": (
