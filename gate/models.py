@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -126,7 +127,10 @@ class DeploymentEvent(db.Model):  # type: ignore[name-defined,misc]
     """One exposure change: promote, rollout, rollback, kill or revive, with who and when."""
 
     __tablename__ = "deployment_events"
-    __table_args__ = (Index("ix_deployment_events_feature", "feature_id", "id"),)
+    __table_args__ = (
+        Index("ix_deployment_events_feature", "feature_id", "id"),
+        Index("ix_deployment_events_deploys", "is_deployment", "at", "day", "failed"),  # covers the DORA counts
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), nullable=False)
     kind: Mapped[str] = mapped_column(String(20), nullable=False)
@@ -142,6 +146,7 @@ class DeploymentEvent(db.Model):  # type: ignore[name-defined,misc]
     failed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     version: Mapped[int] = mapped_column(BigInteger, nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    day: Mapped[date | None] = mapped_column(Date)  # the UTC day of `at`, for deployment days
 
 
 class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
@@ -239,7 +244,7 @@ class Change(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "changes"
     __table_args__ = (
         Index("ix_changes_pending", "feature_id", "deployed_at"),
-        Index("ix_changes_deployed", "deployed_at"),
+        Index("ix_changes_deployed", "deployed_at", "lead_seconds"),  # covers the lead-time percentiles
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), nullable=False)
@@ -248,6 +253,7 @@ class Change(db.Model):  # type: ignore[name-defined,misc]
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     reporter: Mapped[str] = mapped_column(String(200), nullable=False)
     deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lead_seconds: Mapped[float | None] = mapped_column(Float)  # deployed_at - committed_at
 
 
 class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]

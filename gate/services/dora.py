@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from gate.domain import dora
 from gate.domain.incidents import RESTORE_COUNTS_AT_OR_BELOW
@@ -24,22 +23,34 @@ def level_tables() -> dict[str, Any]:
     return json.loads(resources.files("gate").joinpath("dora_levels.json").read_text())  # type: ignore[no-any-return]
 
 
-def _hours(later: Any, earlier: Any) -> ColumnElement[float]:
+def _hours(later: Any, earlier: Any) -> Any:
+    """`later - earlier` in hours, in SQL: PostgreSQL has intervals, SQLite has Julian days."""
     if session().get_bind().dialect.name == "postgresql":
         return func.extract("epoch", later - earlier) / 3600.0
     return (func.julianday(later) - func.julianday(earlier)) * 24.0
 
 
-def _median_p90(value: ColumnElement[float], *where: ColumnElement[bool]) -> tuple[int, float | None, float | None]:
-    """Count, median and nearest-rank 90th percentile of `value`, by ordered offsets (portable SQL)."""
-    s = session()
-    n = int(s.scalar(select(func.count()).select_from(select(value).where(*where).subquery())) or 0)
-    if n == 0:
+def _median_p90(value: Any, *where: ColumnElement[bool]) -> tuple[int, float | None, float | None]:
+    """Count, median and nearest-rank 90th percentile of `value`: one query, one sort (window functions)."""
+    ranked = (
+        select(value.label("v"), func.row_number().over(order_by=value).label("rn"), func.count().over().label("n"))
+        .where(*where)
+        .subquery()
+    )
+    n_, rn = ranked.c.n, ranked.c.rn
+    rows = (
+        session()
+        .execute(
+            select(ranked.c.v, rn, n_).where(or_(rn == (n_ + 1) // 2, rn == (n_ + 2) // 2, rn == (9 * n_ + 9) // 10))
+        )
+        .all()
+    )
+    if not rows:
         return 0, None, None
-    ordered = select(value).where(*where).order_by(value)
-    middle = [float(v) for v in s.scalars(ordered.offset((n - 1) // 2).limit(2 - n % 2))]
-    p90 = float(s.scalar(ordered.offset(math.ceil(0.9 * n) - 1).limit(1)) or 0.0)
-    return n, sum(middle) / len(middle), p90
+    n = int(rows[0][2])
+    at = {int(r): float(v) for v, r, _ in rows}
+    median = (at[(n + 1) // 2] + at[(n + 2) // 2]) / 2
+    return n, median, at[(9 * n + 9) // 10]
 
 
 def _round(value: float | None) -> float | None:
@@ -63,23 +74,28 @@ def metrics(*, days: int = 30, benchmark: str | None = None) -> dict[str, Any]:
     s = session()
 
     in_window = and_(DeploymentEvent.is_deployment.is_(True), DeploymentEvent.at >= since, DeploymentEvent.at <= until)
-    deployments, deploy_days = s.execute(
-        select(func.count(), func.count(func.distinct(func.date(DeploymentEvent.at)))).where(in_window)
+    deployments, deploy_days, rolled_back = s.execute(
+        select(
+            func.count(),
+            func.count(func.distinct(DeploymentEvent.day)),
+            func.count().filter(DeploymentEvent.failed.is_(True)),
+        ).where(in_window)
     ).one()
-    attributed = exists().where(
-        Incident.caused_by == DeploymentEvent.id, Incident.severity <= RESTORE_COUNTS_AT_OR_BELOW
+    # failed = marked failed (lowered, rolled back, killed) or blamed by an incident of severity 0..2
+    blamers = select(Incident.caused_by).where(
+        Incident.severity <= RESTORE_COUNTS_AT_OR_BELOW, Incident.caused_by.is_not(None)
     )
-    failed = int(
-        s.scalar(
-            select(func.count())
-            .select_from(DeploymentEvent)
-            .where(in_window, DeploymentEvent.failed.is_(True) | attributed)
-        )
-        or 0
+    blamed = s.scalar(
+        select(func.count())
+        .select_from(DeploymentEvent)
+        .where(in_window, DeploymentEvent.failed.is_(False), DeploymentEvent.id.in_(blamers))
     )
+    failed = int(rolled_back) + int(blamed or 0)
 
-    lead = _hours(Change.deployed_at, Change.committed_at)
-    changes, lead_median, lead_p90 = _median_p90(lead, Change.deployed_at >= since, Change.deployed_at <= until)
+    changes, lead_median, lead_p90 = _median_p90(
+        Change.lead_seconds, Change.deployed_at >= since, Change.deployed_at <= until
+    )
+    lead_median, lead_p90 = (None if v is None else v / 3600 for v in (lead_median, lead_p90))
 
     restore = _hours(Incident.restored_at, Incident.opened_at)
     restored, restore_median, _ = _median_p90(

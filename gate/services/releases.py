@@ -91,15 +91,22 @@ def _write(
         failed=False,
         version=version,
         at=at,
+        day=at.date(),
     )
     s.add(event)
     s.flush()
     if is_deployment:  # lead time: each change reported since the last deployment ships now
-        s.execute(
-            update(Change)
-            .where(Change.feature_id == feature.id, Change.deployed_at.is_(None), Change.reported_at <= at)
-            .values(deployed_at=at)
-        )
+        shipped = s.execute(
+            select(Change.id, Change.committed_at).where(
+                Change.feature_id == feature.id, Change.deployed_at.is_(None), Change.reported_at <= at
+            )
+        ).all()
+        for change_id, committed_at in shipped:
+            s.execute(
+                update(Change)
+                .where(Change.id == change_id)
+                .values(deployed_at=at, lead_seconds=(at - committed_at).total_seconds())
+            )
     new = {
         "ring": ring,
         "percent_bp": percent_bp,

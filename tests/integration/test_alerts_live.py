@@ -16,12 +16,21 @@ from tests.receivers import Mailbox, Pager
 pytestmark = pytest.mark.integration
 
 
-def test_a_pager_that_fails_three_times_then_accepts_gets_one_page(database_url: str, tmp_path: Path,
-                                                                   pager: Pager, mailbox: Mailbox) -> None:
+def test_a_pager_that_fails_three_times_then_accepts_gets_one_page(
+    database_url: str, tmp_path: Path, pager: Pager, mailbox: Mailbox
+) -> None:
     pager.fail_first = 3
-    served = start_gate(database_url, tmp_path, workers=2, env={
-        "GATE_PAGER_URL": pager.url, "GATE_PAGER_ROUTING_KEY": "key", "GATE_SMTP_URL": mailbox.url,
-        "GATE_ALERT_EMAIL": "oncall@example.test"})
+    served = start_gate(
+        database_url,
+        tmp_path,
+        workers=2,
+        env={
+            "GATE_PAGER_URL": pager.url,
+            "GATE_PAGER_ROUTING_KEY": "key",
+            "GATE_SMTP_URL": mailbox.url,
+            "GATE_ALERT_EMAIL": "oncall@example.test",
+        },
+    )
     try:
         started = time.monotonic()
         r = served.call("POST", "/api/v1/incidents", json={"title": "db down", "severity": 0})
@@ -39,13 +48,15 @@ def test_a_pager_that_fails_three_times_then_accepts_gets_one_page(database_url:
 
 def test_a_worker_killed_mid_delivery_loses_nothing(database_url: str, tmp_path: Path, pager: Pager) -> None:
     pager.stall_first = 30
-    served = start_gate(database_url, tmp_path, workers=2, env={
-        "GATE_PAGER_URL": pager.url, "GATE_OUTBOX_LEASE_SECONDS": "2"})
+    served = start_gate(
+        database_url, tmp_path, workers=2, env={"GATE_PAGER_URL": pager.url, "GATE_OUTBOX_LEASE_SECONDS": "2"}
+    )
     try:
         assert served.call("POST", "/api/v1/incidents", json={"title": "down", "severity": 0}).status_code == 201
         assert wait_for(lambda: pager.requests >= 1, timeout=10)  # a worker is inside the delivery now
-        workers = subprocess.run(["pgrep", "-P", str(served.process.pid)], capture_output=True, text=True,
-                                 check=False).stdout.split()
+        workers = subprocess.run(
+            ["pgrep", "-P", str(served.process.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
         assert workers
         for pid in workers:
             os.kill(int(pid), signal.SIGKILL)

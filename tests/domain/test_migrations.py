@@ -1,0 +1,43 @@
+"""Migrations: from an empty database to the newest, and data kept across a migration that adds columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, pool, text
+
+from gate import db as migrations
+
+
+def test_migrating_fills_the_dora_columns_of_older_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/gate.db"
+    migrations.upgrade(url, "0003")
+    assert not migrations.is_current(url)
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO features (id, key, name, owner, percent_bp, killed, exposure_rev, created_at, "
+                "updated_at) VALUES (1, 'f', 'F', 'o', 0, 0, 0, '2026-11-01 00:00:00', '2026-11-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO deployment_events (feature_id, kind, percent_bp, from_percent_bp, actor, overridden, "
+                "is_deployment, failed, version, at) VALUES (1, 'promote', 10000, 0, 'a', 0, 1, 0, 2, "
+                "'2026-11-02 23:30:00.000000')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO changes (feature_id, sha, committed_at, reported_at, reporter, deployed_at) VALUES "
+                "(1, 'abc', '2026-11-02 20:00:00.000000', '2026-11-02 21:00:00.000000', 'r', "
+                "'2026-11-02 23:30:00.000000')"
+            )
+        )
+    migrations.upgrade(url)
+    assert migrations.is_current(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT day FROM deployment_events")).scalar() == "2026-11-02"
+        assert conn.execute(text("SELECT lead_seconds FROM changes")).scalar() == 3.5 * 3600
+    engine.dispose()
