@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -63,16 +64,27 @@ def window(days: int, at: datetime) -> tuple[datetime, datetime]:
     return start, at
 
 
-def metrics(*, days: int = 30, benchmark: str | None = None) -> dict[str, Any]:
-    """Deployment frequency, lead time, change fail rate and time to restore over the last `days` UTC days."""
-    tables = level_tables()
-    year = benchmark or tables["default"]
-    if year not in tables["reports"]:
-        raise InvalidInput(f"no DORA table for {year}", errors={"benchmark": [f"one of {sorted(tables['reports'])}"]})
-    table = tables["reports"][year]
-    since, until = window(days, now())
-    s = session()
+@dataclass(frozen=True)
+class Figures:
+    """The raw DORA figures of one window."""
 
+    deployments: int
+    deploy_days: int
+    failed: int
+    changes: int
+    lead_median: float | None
+    lead_p90: float | None
+    restored: int
+    restore_median: float | None
+
+    @property
+    def fail_percent(self) -> float | None:
+        return round(self.failed / self.deployments * 100, 1) if self.deployments else None
+
+
+def figures(since: datetime, until: datetime) -> Figures:
+    """Count deployments, failures, lead times and restores between `since` and `until`, in SQL."""
+    s = session()
     in_window = and_(DeploymentEvent.is_deployment.is_(True), DeploymentEvent.at >= since, DeploymentEvent.at <= until)
     deployments, deploy_days, rolled_back = s.execute(
         select(
@@ -90,48 +102,73 @@ def metrics(*, days: int = 30, benchmark: str | None = None) -> dict[str, Any]:
         .select_from(DeploymentEvent)
         .where(in_window, DeploymentEvent.failed.is_(False), DeploymentEvent.id.in_(blamers))
     )
-    failed = int(rolled_back) + int(blamed or 0)
-
     changes, lead_median, lead_p90 = _median_p90(
         Change.lead_seconds, Change.deployed_at >= since, Change.deployed_at <= until
     )
-    lead_median, lead_p90 = (None if v is None else v / 3600 for v in (lead_median, lead_p90))
-
-    restore = _hours(Incident.restored_at, Incident.opened_at)
     restored, restore_median, _ = _median_p90(
-        restore,
+        _hours(Incident.restored_at, Incident.opened_at),
         Incident.severity <= RESTORE_COUNTS_AT_OR_BELOW,
         Incident.restored_at.is_not(None),
         Incident.opened_at >= since,
         Incident.opened_at <= until,
     )
-    fail_percent = round(failed / deployments * 100, 1) if deployments else None
+    return Figures(
+        deployments=int(deployments),
+        deploy_days=int(deploy_days),
+        failed=int(rolled_back) + int(blamed or 0),
+        changes=changes,
+        lead_median=None if lead_median is None else lead_median / 3600,
+        lead_p90=None if lead_p90 is None else lead_p90 / 3600,
+        restored=restored,
+        restore_median=restore_median,
+    )
+
+
+def metrics(*, days: int = 30, benchmark: str | None = None) -> dict[str, Any]:
+    """Deployment frequency, lead time, change fail rate and time to restore over the last `days` UTC days."""
+    tables = level_tables()
+    year = benchmark or tables["default"]
+    if year not in tables["reports"]:
+        raise InvalidInput(f"no DORA table for {year}", errors={"benchmark": [f"one of {sorted(tables['reports'])}"]})
+    table = tables["reports"][year]
+    since, until = window(days, now())
+    f = figures(since, until)
     return {
         "days": days,
         "since": since,
         "until": until,
         "benchmark": year,
         "deployment_frequency": {
-            "deployments": deployments,
-            "deploy_days": deploy_days,
-            "per_week": round(deployments / days * 7, 2),
-            "level": dora.frequency_level(table, deploy_days, days),
+            "deployments": f.deployments,
+            "deploy_days": f.deploy_days,
+            "per_week": round(f.deployments / days * 7, 2),
+            "level": dora.frequency_level(table, f.deploy_days, days),
         },
         "lead_time_hours": {
-            "median": _round(lead_median),
-            "p90": _round(lead_p90),
-            "changes": changes,
-            "level": dora.upper_bound_level(table, "lead_time_hours", lead_median),
+            "median": _round(f.lead_median),
+            "p90": _round(f.lead_p90),
+            "changes": f.changes,
+            "level": dora.upper_bound_level(table, "lead_time_hours", f.lead_median),
         },
         "change_fail_rate": {
-            "failed": failed,
-            "deployments": deployments,
-            "percent": fail_percent,
-            "level": dora.upper_bound_level(table, "change_fail_rate", fail_percent),
+            "failed": f.failed,
+            "deployments": f.deployments,
+            "percent": f.fail_percent,
+            "level": dora.upper_bound_level(table, "change_fail_rate", f.fail_percent),
         },
         "time_to_restore_hours": {
-            "median": _round(restore_median),
-            "incidents": restored,
-            "level": dora.upper_bound_level(table, "time_to_restore_hours", restore_median),
+            "median": _round(f.restore_median),
+            "incidents": f.restored,
+            "level": dora.upper_bound_level(table, "time_to_restore_hours", f.restore_median),
         },
     }
+
+
+def weekly(weeks: int = 13) -> list[tuple[datetime, Figures]]:
+    """Each of the last `weeks` weeks (UTC, the current one last) with its figures, for charts."""
+    end = now()
+    first, _ = window(7 * weeks, end)
+    return [
+        (start, figures(start, min(start + timedelta(days=7), end)))
+        for start in (first + timedelta(days=7 * i) for i in range(weeks))
+    ]

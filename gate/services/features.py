@@ -93,13 +93,11 @@ def current_revisions(feature_id: int) -> list[CriterionRevision]:
     )
 
 
-def _votes_by_revision(revisions: list[CriterionRevision], *, detail: bool) -> dict[int, list[Any]]:
+def _votes_by_revision(revisions: list[CriterionRevision]) -> dict[int, list[Any]]:
     """Every vote on these revisions in server order, as plain rows, in one query."""
     by_revision: dict[int, list[Any]] = defaultdict(list)
     if revisions:
-        columns: list[Any] = [Vote.revision_id, Vote.voter, Vote.vote]
-        if detail:
-            columns += [Vote.comment, Vote.created_at]
+        columns: list[Any] = [Vote.revision_id, Vote.voter, Vote.vote, Vote.comment, Vote.created_at]
         query = select(*columns).where(Vote.revision_id.in_([r.id for r in revisions])).order_by(Vote.id)
         for row in session().execute(query):
             by_revision[int(row[0])].append(row)
@@ -116,15 +114,9 @@ def _status(rev: CriterionRevision, votes: list[Any]) -> CriterionStatus:
     )
 
 
-def criterion_statuses(revisions: list[CriterionRevision]) -> tuple[CriterionStatus, ...]:
-    """Each criterion's status from its current votes, in one query."""
-    votes = _votes_by_revision(revisions, detail=False)
-    return tuple(_status(rev, votes[rev.id]) for rev in revisions)
-
-
 def criteria_views(revisions: list[CriterionRevision]) -> tuple[CriterionView, ...]:
     """Criteria with their status and each voter's current vote, in one query."""
-    votes_by_revision = _votes_by_revision(revisions, detail=True)
+    votes_by_revision = _votes_by_revision(revisions)
     views = []
     for rev in revisions:
         votes = votes_by_revision[rev.id]
