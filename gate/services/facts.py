@@ -39,12 +39,12 @@ def gather_many(features: Sequence[Feature]) -> dict[int, GateFacts]:
         .order_by(Incident.id)
     ):
         incidents[int(incident_feature or 0)].append(OpenItem(i, title, severity))
-    for bug_feature, i, title, severity in s.execute(
+    for bug_feature, i, title, bug_severity in s.execute(
         select(Bug.feature_id, Bug.id, Bug.title, Bug.severity)
         .where(Bug.feature_id.in_(ids), Bug.closed_at.is_(None))
         .order_by(Bug.id)
     ):
-        bugs[bug_feature].append(OpenItem(i, title, severity))
+        bugs[bug_feature].append(OpenItem(i, title, bug_severity))
     for rca_feature, i, title in s.execute(
         select(Incident.feature_id, RcaItem.id, RcaItem.title)
         .join(Incident, Incident.id == RcaItem.incident_id)
