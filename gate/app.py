@@ -22,6 +22,7 @@ from gate.services.snapshots import SnapshotCache
 from gate.services.state import read_state
 from gate.services.tokens import TokenCache
 from gate.services.watch import VersionWatcher
+from gate.web import register_web
 
 MAX_BODY = 1024 * 1024
 STREAM_POLL_SECONDS = 0.05  # how soon a change made through any process reaches every stream
@@ -48,6 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=str(settings["LOG_LEVEL"]).upper())
     app.extensions["gate.rings"] = load_rings_file(settings["RINGS_FILE"])
     register_extensions(app)
+    register_web(app)
     register_error_handlers(app)
     register_metrics(app)
     app.before_request(_check_media_type)
@@ -102,7 +104,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _check_media_type() -> None:
     """A body must be JSON (or YAML where product YAML is taken)."""
-    if request.method not in _BODY_METHODS or not request.content_length:
+    if request.method not in _BODY_METHODS or not request.content_length or request.blueprint == "web":
         return
     if request.mimetype == "application/json":
         return

@@ -54,6 +54,7 @@ class GateState(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=1)
     tokens_version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=1)
+    session_secret: Mapped[str | None] = mapped_column(String(64))  # signs dashboard cookies on every worker
 
 
 class Token(db.Model):  # type: ignore[name-defined,misc]

@@ -103,16 +103,29 @@ class TokenCache:
     def __init__(self) -> None:
         self._version = -1
         self._by_hash: dict[str, _Entry] = {}
+        self._by_id: dict[int, Principal] = {}
         self._touched: dict[int, datetime] = {}
 
-    def authenticate(self, secret: str, tokens_version: int) -> Principal:
-        """Return the principal for `secret` or raise Unauthorized."""
+    def _refresh(self, tokens_version: int) -> None:
         if tokens_version != self._version:
             rows = session().execute(
                 select(Token.id, Token.name, Token.role, Token.secret_hash).where(Token.revoked_at.is_(None))
             )
-            self._by_hash = {h: _Entry(Principal(i, n, r), h) for i, n, r, h in rows}
+            by_hash = {h: _Entry(Principal(i, n, r), h) for i, n, r, h in rows}
+            self._by_hash, self._by_id = by_hash, {e.principal.token_id: e.principal for e in by_hash.values()}
             self._version = tokens_version
+
+    def by_id(self, token_id: int, tokens_version: int) -> Principal | None:
+        """The active token with this id (a dashboard session holds the id, never the secret)."""
+        self._refresh(tokens_version)
+        principal = self._by_id.get(token_id)
+        if principal is not None:
+            self._touch(token_id)
+        return principal
+
+    def authenticate(self, secret: str, tokens_version: int) -> Principal:
+        """Return the principal for `secret` or raise Unauthorized."""
+        self._refresh(tokens_version)
         digest = hash_secret(secret)
         entry = self._by_hash.get(digest)
         if entry is None or not hmac.compare_digest(entry.secret_hash, digest):

@@ -1,0 +1,144 @@
+"""Read models for the dashboard: the board of every feature, a feature's page, stale flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from gate.domain.gate import GateResult, evaluate_gate, format_percent, next_ring
+from gate.domain.rings import RingsConfig
+from gate.models import AuditEntry, CriterionRevision, Feature, Vote
+from gate.services.context import now, rings, session
+from gate.services.facts import gather, gather_many
+from gate.services.features import FeatureView, find_feature, get_feature
+
+RELEASED_LONG_AGO = timedelta(days=30)
+NOT_EVALUATED_FOR = timedelta(days=7)
+STATES = ("off", "rolling-out", "released", "killed", "stale")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One ring of one feature on the board: a state and the words for it."""
+
+    state: str  # on, off, rollout, killed
+    text: str
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    feature: Feature
+    cells: tuple[Cell, ...]
+    gate: GateResult | None  # the next ring's gate; None once released everywhere
+    stale: str | None
+    state: str
+
+
+def cells(config: RingsConfig, feature: Feature) -> tuple[Cell, ...]:
+    """What each ring sees of the feature."""
+    reached = config.index(feature.ring)
+    out = []
+    for ring in config.rings:
+        if feature.killed:
+            out.append(Cell("killed", "killed"))
+        elif reached is None or ring.index > reached:
+            out.append(Cell("off", "off"))
+        elif ring.index < reached or feature.percent_bp == 10000:
+            out.append(Cell("on", "on"))
+        else:
+            out.append(Cell("rollout", format_percent(feature.percent_bp / 100)))
+    return tuple(out)
+
+
+def stale_reason(config: RingsConfig, feature: Feature, at: datetime) -> str | None:
+    """Why a flag looks stale: released everywhere for long (remove it), or not evaluated lately."""
+    if feature.ring == config.last.name and feature.percent_bp == 10000 and not feature.killed and feature.full_since:
+        age = at - feature.full_since
+        if age >= RELEASED_LONG_AGO:
+            return f"released to everyone {age.days} days ago: time to remove the flag"
+    if feature.ring is not None and not feature.killed:
+        if feature.last_evaluated_at is None:
+            return "exposed but never evaluated by an SDK"
+        idle = at - feature.last_evaluated_at
+        if idle >= NOT_EVALUATED_FOR:
+            return f"not evaluated for {idle.days} days"
+    return None
+
+
+def state_of_row(config: RingsConfig, feature: Feature) -> str:
+    if feature.killed:
+        return "killed"
+    if feature.ring is None:
+        return "off"
+    if feature.ring == config.last.name and feature.percent_bp == 10000:
+        return "released"
+    return "rolling-out"
+
+
+def board(*, owner: str | None = None, state: str | None = None) -> tuple[list[BoardRow], list[str]]:
+    """Every live feature with its cells, next gate and staleness, filtered; and the owners to filter by."""
+    config, at = rings(), now()
+    features = list(session().scalars(select(Feature).where(Feature.archived_at.is_(None)).order_by(Feature.key)))
+    owners = sorted({f.owner for f in features})
+    if owner:
+        features = [f for f in features if f.owner == owner]
+    facts = gather_many(features)
+    rows = []
+    for f in features:
+        released = f.ring == config.last.name and f.percent_bp == 10000 and not f.killed
+        gate = None if released else evaluate_gate(config, next_ring(config, f.ring), facts[f.id], now=at)
+        row = BoardRow(f, cells(config, f), gate, stale_reason(config, f, at), state_of_row(config, f))
+        if (state == "stale" and row.stale is None) or (state and state != "stale" and row.state != state):
+            continue
+        rows.append(row)
+    return rows, owners
+
+
+@dataclass(frozen=True)
+class PastVote:
+    voter: str
+    vote: str
+    comment: str | None
+    at: datetime
+    revision: int
+    stale: bool  # cast on an older revision: kept in history, no longer counted
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    view: FeatureView
+    gate: GateResult | None
+    history: dict[str, list[PastVote]]  # criterion id → every vote, newest first
+    timeline: list[AuditEntry]
+    stale: str | None
+
+
+def feature_page(key: str) -> FeaturePage:
+    """Everything the feature page shows, in a handful of queries."""
+    config, at = rings(), now()
+    view = get_feature(key)
+    feature = find_feature(key)
+    released = feature.ring == config.last.name and feature.percent_bp == 10000 and not feature.killed
+    gate = None if released else evaluate_gate(config, next_ring(config, feature.ring), gather(feature), now=at)
+    current = {c.id: c.revision for c in view.criteria}
+    history: dict[str, list[PastVote]] = {c.id: [] for c in view.criteria}
+    for criterion, revision, voter, vote, comment, cast_at in session().execute(
+        select(
+            CriterionRevision.criterion,
+            CriterionRevision.revision,
+            Vote.voter,
+            Vote.vote,
+            Vote.comment,
+            Vote.created_at,
+        )
+        .join(Vote, Vote.revision_id == CriterionRevision.id)
+        .where(CriterionRevision.feature_id == feature.id, CriterionRevision.criterion.in_(list(current)))
+        .order_by(Vote.id.desc())
+    ):
+        history[criterion].append(PastVote(voter, vote, comment, cast_at, revision, revision != current[criterion]))
+    timeline = list(
+        session().scalars(select(AuditEntry).where(AuditEntry.feature == key).order_by(AuditEntry.id.desc()).limit(200))
+    )
+    return FeaturePage(view, gate, history, timeline, stale_reason(config, feature, at))

@@ -1,0 +1,68 @@
+"""The release dashboard: server-rendered pages over the same services as the API, no build step."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from flask import Flask, Request, abort, request, session
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import inspect, select
+
+from gate.extensions import db
+from gate.models import GateState
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Signed cookie sessions: HttpOnly, SameSite=Lax, and Secure whenever the page came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or _is_secure(request)
+
+
+def _is_secure(req: Request) -> bool:
+    return req.is_secure or req.headers.get("X-Forwarded-Proto", "") == "https"
+
+
+def csrf_token() -> str:
+    """The session's CSRF token, made on first use; every form posts it back."""
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def check_csrf() -> None:
+    """Refuse a form post without the session's CSRF token."""
+    sent = request.form.get("csrf", "")
+    if not sent or not hmac.compare_digest(sent, str(session.get("csrf", ""))):
+        abort(400, description="the form is stale or forged (CSRF token mismatch); reload the page and try again")
+
+
+def _session_secret(app: Flask) -> str:
+    configured = app.config.get("SECRET_KEY")
+    if configured:
+        return str(configured)
+    with app.app_context():
+        if inspect(db.engine).has_table("gate_state"):
+            stored = db.session.scalar(select(GateState.session_secret).where(GateState.id == 1))
+            db.session.remove()
+            if stored:
+                return str(stored)
+    return secrets.token_hex(32)  # an unmigrated store: sessions last as long as this process
+
+
+def register_web(app: Flask) -> None:
+    """Mount the dashboard at /."""
+    from gate.web import charts, views
+
+    app.secret_key = _session_secret(app)
+    app.session_interface = SessionInterface()
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="gate_session")
+    app.config.setdefault("SESSION_COOKIE_SECURE", False)
+    app.jinja_env.globals.update(csrf_token=csrf_token, bar_chart=charts.bar_chart)
+    app.register_blueprint(views.web)
+
+
+__all__: list[Any] = ["register_web"]
