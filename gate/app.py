@@ -33,7 +33,7 @@ _YAML_ENDPOINTS = {"features.put_criteria"}
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build a Gate app from defaults, GATE_* environment variables and `test_config`."""
     settings = load_settings(test_config)
-    app = Flask("gate", instance_path=instance_dir())
+    app = Flask("gate", instance_path=instance_dir(), static_folder=None)  # the dashboard serves its own
     app.config.update(settings)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],

@@ -30,7 +30,7 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[float | None],
         if value is None:
             parts.append(
                 f'<text class="nodata" x="{x + step * 0.35:.1f}" y="{PAD_TOP + plot_h - 4}" '
-                f'text-anchor="middle">–</text>'
+                f'text-anchor="middle">n/a</text>'
             )
         else:
             h = plot_h * value / top

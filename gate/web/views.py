@@ -9,7 +9,8 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
 
 from gate.api.auth import ANY, load_state
 from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
@@ -136,8 +137,6 @@ def _act(key: str, action: Callable[[], Any], done: str) -> Response:
         flash(done, "ok")
     except GateError as error:
         flash(error.detail, "error")
-        if error.checks:
-            session["refused"] = [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in error.checks]
     return redirect(url_for("web.feature", key=key))
 
 

@@ -1,0 +1,155 @@
+"""The dashboard in a real headless Chromium (Debian's), driven by Playwright, against a real `gate serve`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import Served, start_gate
+from tests.support import ROOT, FeatureBuilder
+
+pytestmark = pytest.mark.integration
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def gate(database_url: str, tmp_path: Path) -> Iterator[Served]:
+    served = start_gate(database_url, tmp_path, workers=2)
+    yield served
+    served.stop()
+
+
+def shot(page: Any, name: str, tmp: Path) -> None:
+    """Save a screenshot; with GATE_SCREENSHOTS=1 into docs/screenshots for the README."""
+    folder = ROOT / "docs" / "screenshots" if os.environ.get("GATE_SCREENSHOTS") else tmp
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, url: str, token: str) -> None:
+    page.goto(url + "/")
+    assert "/login" in page.url
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(url + "/")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_release_walked_through_in_the_browser(gate: Served, browser: Any, tmp_path: Path) -> None:
+    qa, release = gate.token("alice", "qa"), gate.token("rita", "release")
+    doc = FeatureBuilder("checkout-v2", name="New checkout flow").criterion("unit-tests", ring="internal")
+    doc.criterion("e2e-browsers", ring="preview", required_yes=2)
+    assert gate.call("PUT", "/api/v1/features/checkout-v2/criteria", json=doc.build()).status_code == 200
+    assert (
+        gate.call(
+            "PUT", "/api/v1/features/search/criteria", json=FeatureBuilder("search", owner="discovery").build()
+        ).status_code
+        == 200
+    )
+    page = browser.new_page()
+
+    sign_in(page, gate.url, qa)
+    board = page.get_by_role("table")
+    assert board.get_by_role("row", name="checkout-v2").get_by_text("✗ internal: 1 check failing").is_visible()
+    assert page.get_by_role("row", name="search").get_by_text("✓ internal gate passes").is_visible()
+    page.get_by_label("Owner").select_option("discovery")
+    page.get_by_role("button", name="Filter").click()
+    assert page.get_by_role("row", name="checkout-v2").count() == 0
+    shot(page, "board-filtered", tmp_path)
+
+    page.goto(gate.url + "/features/checkout-v2")
+    assert page.get_by_role("heading", name="Gate for internal: ✗ refused").is_visible()
+    assert page.get_by_text("criterion:unit-tests — 0 of 1 yes vote").is_visible()
+    assert page.get_by_role("button", name="Promote").count() == 0  # QA may vote, not promote
+    unit = page.locator("#criterion-unit-tests")
+    unit.get_by_label("yes").check()
+    unit.get_by_label("Comment").fill("97% line coverage")
+    unit.get_by_role("button", name="Vote").click()
+    assert page.get_by_role("status").get_by_text("Voted yes on unit-tests.").is_visible()
+    assert page.get_by_role("heading", name="Gate for internal: ✓ passes").is_visible()
+    assert page.locator("#criterion-unit-tests").get_by_role("cell", name="97% line coverage").is_visible()
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, gate.url, release)
+    page.goto(gate.url + "/features/checkout-v2")
+    page.get_by_role("button", name="Promote").click()
+    assert page.get_by_role("status").get_by_text("Promoted to internal.").is_visible()
+    assert page.get_by_text("internal at 100%").is_visible()
+    assert page.get_by_role("heading", name="Gate for preview: ✗ refused").is_visible()
+    page.get_by_role("button", name="Promote").click()  # preview wants soak and two votes: refused, with reasons
+    assert page.get_by_role("alert").get_by_text("the gate for preview did not pass").is_visible()
+    assert page.get_by_text("criterion:e2e-browsers — 0 of 2 yes votes").first.is_visible()
+    shot(page, "feature", tmp_path)
+
+    page.goto(gate.url + "/")
+    row = page.get_by_role("row", name="checkout-v2")
+    assert row.get_by_role("cell", name="● on").count() == 1 and row.get_by_role("cell", name="○ off").count() == 2
+    shot(page, "board", tmp_path)
+
+    r = gate.call(
+        "POST", "/api/v1/incidents", json={"title": "payments failing", "severity": 1, "feature": "checkout-v2"}
+    )
+    assert r.status_code == 201
+    page.reload()
+    assert page.get_by_role("row", name="checkout-v2").get_by_role("cell", name="⨯ killed").count() == 3
+
+    page.get_by_role("link", name="Incidents").click()
+    incident = page.get_by_role("row", name=f"#{r.json()['id']} payments failing")
+    assert incident.get_by_text("SEV1").is_visible() and incident.get_by_text("min left").is_visible()
+    shot(page, "incidents", tmp_path)
+
+    page.get_by_role("link", name="DORA").click()
+    assert page.get_by_role("heading", name="Change fail rate").is_visible()
+    assert page.get_by_role("img", name="Deployments per week").is_visible()
+    shot(page, "dora", tmp_path)
+
+    page.get_by_role("link", name="Rings").click()
+    assert page.get_by_role("row", name="preview").get_by_text("tenants: fabrikam, northwind").is_visible()
+    shot(page, "rings", tmp_path)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_sign_in_refuses_bad_and_sdk_tokens(gate: Served, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(gate.url + "/login")
+    page.get_by_label("API token").fill("gate_wrong")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").get_by_text("That token is unknown or revoked.").is_visible()
+    page.get_by_label("API token").fill(gate.token("svc", "sdk"))
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").get_by_text("SDK tokens cannot sign in").is_visible()
+    cookies = {c["name"]: c for c in browser.cookies()}
+    assert cookies["gate_session"]["httpOnly"] is True and cookies["gate_session"]["sameSite"] == "Lax"
+    assert shutil.which("chromium") or os.path.exists(CHROMIUM)
