@@ -1,0 +1,118 @@
+"""Dashboard pages in-process: sign-in, CSRF, roles, forms under the API's rules, filters, stale flags."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from flask.testing import FlaskClient
+
+from tests.conftest import Api
+from tests.support import Clock, FeatureBuilder
+
+
+def csrf(client: FlaskClient, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, page[:500]
+    return match.group(1)
+
+
+def sign_in(api: Api, role: str) -> tuple[FlaskClient, str]:
+    client = api.client.application.test_client()
+    token = csrf(client)
+    r = client.post("/login", data={"token": api.tokens[role], "csrf": token, "next": "/"})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    return client, token
+
+
+def text(response: object) -> str:
+    return response.get_data(as_text=True)  # type: ignore[attr-defined]
+
+
+def test_pages_need_a_session_and_sessions_need_a_live_token(api: Api) -> None:
+    client = api.client.application.test_client()
+    assert client.get("/dora").headers["Location"] == "/login?next=/dora"
+    signed, _ = sign_in(api, "release")
+    assert signed.get("/").status_code == 200
+    token_id = next(t["id"] for t in api.get("/api/v1/tokens").json if t["name"] == "release")
+    api.delete(f"/api/v1/tokens/{token_id}")
+    assert signed.get("/").status_code == 302  # revoked: signed out at the next page
+
+
+def test_sign_in_refuses_bad_tokens_sdk_tokens_and_forged_forms(api: Api) -> None:
+    client = api.client.application.test_client()
+    token = csrf(client)
+    assert client.post("/login", data={"token": "gate_nope", "csrf": token}).status_code == 401
+    assert client.post("/login", data={"token": api.tokens["sdk"], "csrf": token}).status_code == 403
+    assert client.post("/login", data={"token": api.tokens["qa"], "csrf": "forged"}).status_code == 400
+    r = client.post("/login", data={"token": api.tokens["qa"], "csrf": token, "next": "https://evil.example/"})
+    assert r.headers["Location"] == "/"  # no open redirect
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    secure = api.client.application.test_client()
+    token = csrf(secure)
+    r = secure.post("/login", data={"token": api.tokens["qa"], "csrf": token}, headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in r.headers["Set-Cookie"]
+    assert secure.post("/logout", data={"csrf": token}).headers["Location"] == "/login"
+
+
+def test_forms_follow_the_api_rules_and_roles(api: Api, clock: Clock) -> None:
+    api.apply(FeatureBuilder("checkout").criterion("unit"))
+    qa, qa_csrf = sign_in(api, "qa")
+    assert qa.post("/features/checkout/promote", data={"csrf": qa_csrf, "ring": "internal"}).status_code == 403
+    qa.post("/features/checkout/criteria/unit/vote", data={"csrf": qa_csrf, "vote": "maybe"})
+    assert "vote yes or no" in text(qa.get("/features/checkout"))
+    release, token = sign_in(api, "release")
+    assert release.post("/features/checkout/kill", data={}).status_code == 400  # no CSRF token
+    release.post("/features/checkout/promote", data={"csrf": token, "ring": "internal", "percent": "100"})
+    assert "the gate for internal did not pass" in text(release.get("/features/checkout"))
+    qa.post("/features/checkout/criteria/unit/vote", data={"csrf": qa_csrf, "vote": "yes", "comment": "fine"})
+    release.post("/features/checkout/promote", data={"csrf": token, "ring": "internal", "percent": "40"})
+    release.post("/features/checkout/rollout", data={"csrf": token, "percent": "abc"})
+    assert "percent must be a number" in text(release.get("/features/checkout"))
+    release.post("/features/checkout/rollout", data={"csrf": token, "percent": "100"})
+    release.post("/features/checkout/kill", data={"csrf": token, "reason": "boom"})
+    release.post("/features/checkout/revive", data={"csrf": token})
+    release.post("/features/checkout/rollback", data={"csrf": token, "ring": "", "reason": "later"})
+    kinds = [e["kind"] for e in api.get("/api/v1/features/checkout/deployments").json]
+    assert kinds == ["rollback", "revive", "kill", "rollout", "promote"]
+    page = text(release.get("/features/checkout"))
+    assert "fine" in page and "rollback" in page and "Gate for internal" in page
+
+
+def test_the_board_filters_and_marks_stale_flags(api: Api, clock: Clock) -> None:
+    api.apply(FeatureBuilder("old", owner="growth"))
+    api.apply(FeatureBuilder("fresh", owner="payments"))
+    for ring in ("internal", "preview", "ga"):
+        api.post("/api/v1/features/old/promote", json={"ring": ring, "override_reason": "t"})
+    clock.advance(days=45)
+    client, _ = sign_in(api, "product")
+    page = text(client.get("/"))
+    assert "released to everyone 45 days ago: time to remove the flag" in page
+    assert "old" in text(client.get("/?state=stale")) and "fresh" not in text(client.get("/?state=stale"))
+    assert "fresh" in text(client.get("/?owner=payments")) and ">old<" not in text(client.get("/?owner=payments"))
+    assert ">old<" in text(client.get("/?state=released"))
+    assert client.get("/?state=weird").status_code == 422
+    api.as_("sdk").post("/api/v1/sdk/exposures", json={"exposures": [{"flag": "old", "enabled": True, "count": 1}]})
+    clock.advance(days=8)
+    assert "not evaluated for 8 days" not in text(client.get("/"))  # released long ago says so first
+    api.post("/api/v1/features/fresh/promote", json={"ring": "internal", "override_reason": "t"})
+    assert "exposed but never evaluated by an SDK" in text(client.get("/"))
+
+
+def test_incidents_dora_and_rings_pages_show_their_figures(api: Api, clock: Clock) -> None:
+    api.apply(FeatureBuilder("checkout"))
+    opened = api.as_("reporter").post("/api/v1/incidents", json={"title": "slow", "severity": 2}).json
+    late = api.as_("reporter").post("/api/v1/incidents", json={"title": "down", "severity": 0}).json
+    api.as_("reporter").post(f"/api/v1/incidents/{opened['id']}/rca-items", json={"title": "add a dashboard"})
+    clock.advance(minutes=31)
+    client, _ = sign_in(api, "reporter")
+    page = text(client.get("/incidents"))
+    assert f"#{late['id']} down" in page and "deadline missed" in page and "add a dashboard" in page
+    assert f"{int((timedelta(hours=24) - timedelta(minutes=31)).total_seconds() // 60)} min left" in page
+    dora = text(client.get("/dora"))
+    assert "Deployment frequency" in dora and "<svg" in dora and "Deployments per week" in dora
+    rings = text(client.get("/rings"))
+    assert "tenants: fabrikam, northwind" in rings and "zero open bugs" in rings
+    assert client.get("/features/nope").status_code == 404
