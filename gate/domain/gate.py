@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from gate.domain.durations import format_duration
 from gate.domain.rings import Ring, RingsConfig
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(NamedTuple):
     """One line of a gate: its name, whether it passed, and why, in words."""
 
     name: str
@@ -19,9 +19,8 @@ class Check:
     detail: str
 
 
-@dataclass(frozen=True)
-class CriterionStatus:
-    """A criterion's current revision with the current vote of each voter."""
+class CriterionStatus(NamedTuple):
+    """A criterion's current revision with the current vote of each voter (a tuple: the board builds thousands)."""
 
     id: str
     ring: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -24,16 +25,33 @@ class Cell:
     """One ring of one feature on the board: a state and the words for it."""
 
     state: str  # on, off, rollout, killed
-    text: str
+    text: str  # words and a symbol, so that colour is never the only signal
+
+
+ON, OFF, KILLED = Cell("on", "● on"), Cell("off", "○ off"), Cell("killed", "⨯ killed")  # noqa: RUF001
 
 
 @dataclass(frozen=True)
 class BoardRow:
-    feature: Feature
+    feature: Any  # a Feature row
     cells: tuple[Cell, ...]
     gate: GateResult | None  # the next ring's gate; None once released everywhere
     stale: str | None
     state: str
+
+    @property
+    def gate_class(self) -> str:
+        return "" if self.gate is None else ("pass" if self.gate.passed else "fail")
+
+    @property
+    def gate_text(self) -> str:
+        """The next gate in words, with a mark, so that colour is never the only signal."""
+        if self.gate is None:
+            return "released everywhere"
+        if self.gate.passed:
+            return f"✓ {self.gate.ring} gate passes"
+        failing = sum(1 for c in self.gate.checks if not c.passed)
+        return f"✗ {self.gate.ring}: {failing} check{'' if failing == 1 else 's'} failing"
 
 
 def cells(config: RingsConfig, feature: Feature) -> tuple[Cell, ...]:
@@ -42,13 +60,13 @@ def cells(config: RingsConfig, feature: Feature) -> tuple[Cell, ...]:
     out = []
     for ring in config.rings:
         if feature.killed:
-            out.append(Cell("killed", "killed"))
+            out.append(KILLED)
         elif reached is None or ring.index > reached:
-            out.append(Cell("off", "off"))
+            out.append(OFF)
         elif ring.index < reached or feature.percent_bp == 10000:
-            out.append(Cell("on", "on"))
+            out.append(ON)
         else:
-            out.append(Cell("rollout", format_percent(feature.percent_bp / 100)))
+            out.append(Cell("rollout", "◐ " + format_percent(feature.percent_bp / 100)))
     return tuple(out)
 
 
@@ -80,7 +98,11 @@ def state_of_row(config: RingsConfig, feature: Feature) -> str:
 def board(*, owner: str | None = None, state: str | None = None) -> tuple[list[BoardRow], list[str]]:
     """Every live feature with its cells, next gate and staleness, filtered; and the owners to filter by."""
     config, at = rings(), now()
-    features = list(session().scalars(select(Feature).where(Feature.archived_at.is_(None)).order_by(Feature.key)))
+    # rows with the Feature's attribute names, not ORM objects: loading 500 objects costs more than the page
+    columns = Feature.__table__.columns
+    features: list[Any] = list(
+        session().execute(select(*columns).where(columns.archived_at.is_(None)).order_by(columns.key))
+    )
     owners = sorted({f.owner for f in features})
     if owner:
         features = [f for f in features if f.owner == owner]

@@ -4,32 +4,64 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from gate.domain.gate import GateFacts, OpenItem, criterion_status
+from gate.domain.gate import CriterionStatus, GateFacts, OpenItem
 from gate.models import Bug, CriterionRevision, Feature, Incident, RcaItem, Vote
 from gate.services.context import session
 from gate.services.features import exposure_of, state_version
 
 
-def gather_many(features: Sequence[Feature]) -> dict[int, GateFacts]:
-    """Exposure, criteria, open incidents, bugs and RCA items of each feature, in five queries in all."""
+def gather_many(features: Sequence[Any]) -> dict[int, GateFacts]:
+    """Exposure, criteria, open incidents, bugs and RCA items of each feature (rows or Feature objects), in five
+    queries in all."""
     s = session()
-    ids = [f.id for f in features]
-    revisions: dict[int, list[CriterionRevision]] = defaultdict(list)
-    for rev in s.scalars(
-        select(CriterionRevision)
+    # many features: a subquery, not thousands of bound ids (what the board asks for: every live feature)
+    ids: Any = (
+        select(Feature.id).where(Feature.archived_at.is_(None)).scalar_subquery()
+        if len(features) > 50
+        else [f.id for f in features]
+    )
+    # plain rows, not ORM objects: the board gathers thousands of criteria and votes at once
+    revisions: dict[int, list[Any]] = defaultdict(list)
+    for rev in s.execute(
+        select(
+            CriterionRevision.feature_id,
+            CriterionRevision.id,
+            CriterionRevision.criterion,
+            CriterionRevision.ring,
+            CriterionRevision.required_yes,
+            CriterionRevision.revision,
+        )
         .where(CriterionRevision.feature_id.in_(ids), CriterionRevision.retired_at.is_(None))
         .order_by(CriterionRevision.feature_id, CriterionRevision.position)
     ):
         revisions[rev.feature_id].append(rev)
-    votes: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    revision_ids = [r.id for revs in revisions.values() for r in revs]
-    for revision_id, voter, vote in s.execute(
-        select(Vote.revision_id, Vote.voter, Vote.vote).where(Vote.revision_id.in_(revision_ids)).order_by(Vote.id)
+    # each voter's latest vote per criterion, folded in SQL into the yes and the no voters of each revision
+    current = select(CriterionRevision.id).where(
+        CriterionRevision.feature_id.in_(ids), CriterionRevision.retired_at.is_(None)
+    )
+    latest = (
+        select(func.max(Vote.id).label("id"))
+        .where(Vote.revision_id.in_(current.scalar_subquery()))
+        .group_by(Vote.revision_id, Vote.voter)
+        .subquery()
+    )
+    separator = "\x1f"
+    names = (
+        func.string_agg(Vote.voter, separator)
+        if s.get_bind().dialect.name == "postgresql"
+        else func.group_concat(Vote.voter, separator)
+    )
+    voters: dict[tuple[int, str], tuple[str, ...]] = {}
+    for revision_id, vote, joined in s.execute(
+        select(Vote.revision_id, Vote.vote, names)
+        .join(latest, latest.c.id == Vote.id)
+        .group_by(Vote.revision_id, Vote.vote)
     ):
-        votes[revision_id].append((voter, vote))
+        voters[(revision_id, vote)] = tuple(sorted(joined.split(separator)))
     incidents: dict[int, list[OpenItem]] = defaultdict(list)
     bugs: dict[int, list[OpenItem]] = defaultdict(list)
     rca: dict[int, list[OpenItem]] = defaultdict(list)
@@ -56,8 +88,13 @@ def gather_many(features: Sequence[Feature]) -> dict[int, GateFacts]:
         f.id: GateFacts(
             exposure=exposure_of(f),
             criteria=tuple(
-                criterion_status(
-                    id=r.criterion, ring=r.ring, required_yes=r.required_yes, revision=r.revision, votes=votes[r.id]
+                CriterionStatus(
+                    id=r.criterion,
+                    ring=r.ring,
+                    required_yes=r.required_yes,
+                    revision=r.revision,
+                    yes=voters.get((r.id, "yes"), ()),
+                    no=voters.get((r.id, "no"), ()),
                 )
                 for r in revisions[f.id]
             ),

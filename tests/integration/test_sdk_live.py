@@ -49,9 +49,10 @@ def client(served: Served) -> Iterator[GateClient]:
 
 def test_construction_returns_at_once_and_the_stream_delivers_changes(served: Served) -> None:
     setup_flag(served)
+    sdk_key = served.token("svc", "sdk")
     started = time.perf_counter()
-    client = GateClient(served.url, sdk_key=served.token("svc", "sdk"))
-    assert time.perf_counter() - started < 0.05
+    client = GateClient(served.url, sdk_key=sdk_key)
+    assert time.perf_counter() - started < 0.25  # no network on construction (a connect alone could take seconds)
     try:
         assert client.wait_until_ready(timeout=5)
         assert client.evaluate("checkout", STAFF).reason is Reason.OFF
@@ -144,7 +145,7 @@ def test_a_server_that_never_answers_breaks_nothing(tmp_path: Path) -> None:
             poll_interval=0.2,
             cache_path=cache,
         )
-        assert time.perf_counter() - started < 0.05
+        assert time.perf_counter() - started < 0.25
         assert client.wait_until_ready(timeout=0.5) is False
         result = client.evaluate("checkout", STAFF, default=True)
         assert (result.enabled, result.reason) == (True, Reason.NOT_READY)
