@@ -10,16 +10,15 @@ from __future__ import annotations
 import re
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _stores import sqlite_store
 from sqlalchemy import create_engine, insert, pool, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gate import db as migrations
 from gate.app import create_app
 from gate.models import AuditEntry, CriterionRevision, Feature, Vote
 from gate.services.tokens import create_token
@@ -102,9 +101,7 @@ def fill(url: str, features: int, criteria: int, votes: int) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/gate.db"
-        migrations.upgrade(url)
+    with sqlite_store() as url:
         fill(url, 500, 4, 20_000)
         app = create_app({"DATABASE_URL": url, "RINGS_FILE": str(ROOT / "rings.yaml"), "CLOCK": lambda: NOW})
         with app.app_context():

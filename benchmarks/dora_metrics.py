@@ -11,16 +11,15 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _stores import postgres_store, sqlite_store
 from sqlalchemy import create_engine, insert, pool, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gate import db as migrations
 from gate.app import create_app
 from gate.extensions import db
 from gate.models import Change, DeploymentEvent, Feature, Incident
@@ -139,26 +138,15 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=100_000)
     args = parser.parse_args()
     results = {}
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/gate.db"
-        migrations.upgrade(url)
+    with sqlite_store() as url:
         fill(url, args.deployments, args.incidents, args.changes)
         results["SQLite"] = measure(url, args.runs)
     if args.postgres:
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS gate_bench_dora WITH (FORCE)"))
-            conn.execute(text("CREATE DATABASE gate_bench_dora"))
-        pg = args.postgres.rsplit("/", 1)[0] + "/gate_bench_dora"
-        try:
-            migrations.upgrade(pg)
-            fill(pg, args.deployments, args.incidents, args.changes)
-            with create_engine(pg, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool).connect() as conn:
+        with postgres_store(args.postgres, "gate_bench_dora") as url:
+            fill(url, args.deployments, args.incidents, args.changes)
+            with create_engine(url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool).connect() as conn:
                 conn.execute(text("ANALYZE"))
-            results["PostgreSQL"] = measure(pg, args.runs)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text("DROP DATABASE IF EXISTS gate_bench_dora WITH (FORCE)"))
+            results["PostgreSQL"] = measure(url, args.runs)
     print(
         f"DORA metrics over {args.deployments:,} deployments, {args.incidents:,} incidents, {args.changes:,} changes "
         f"spread over a year; median of {args.runs} runs:"

@@ -11,15 +11,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, pool, text
+from _stores import postgres_store, sqlite_store
+from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gate import db as migrations
 from gate.app import create_app
 from gate.domain.features import parse_feature
 from gate.extensions import db
@@ -82,22 +81,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=25)
     args = parser.parse_args()
     targets = {}
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/gate.db"
-        migrations.upgrade(url)
+    with sqlite_store() as url:
         targets["SQLite"] = measure(url, args.runs)
-        if args.postgres:
-            admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
-            with admin.connect() as conn:
-                conn.execute(text("DROP DATABASE IF EXISTS gate_bench WITH (FORCE)"))
-                conn.execute(text("CREATE DATABASE gate_bench"))
-            pg = args.postgres.rsplit("/", 1)[0] + "/gate_bench"
-            migrations.upgrade(pg)
-            try:
-                targets["PostgreSQL"] = measure(pg, args.runs)
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text("DROP DATABASE IF EXISTS gate_bench WITH (FORCE)"))
+    if args.postgres:
+        with postgres_store(args.postgres, "gate_bench") as url:
+            targets["PostgreSQL"] = measure(url, args.runs)
     print(f"gate evaluation, median of {args.runs} runs (queries, time):")
     for name, result in targets.items():
         (q1, t1), (q50, t50) = result["small"], result["large"]
