@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import insert, update
+from sqlalchemy import CursorResult, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -79,3 +79,9 @@ def transaction() -> Iterator[Session]:
     except BaseException:
         s.rollback()
         raise
+
+
+def changed(statement: Any) -> bool:
+    """Run a conditional UPDATE; True if it changed a row (compare-and-set: a concurrent writer loses)."""
+    result = cast("CursorResult[Any]", session().execute(statement.execution_options(synchronize_session=False)))
+    return result.rowcount == 1

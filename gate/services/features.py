@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 
 from gate.domain.features import CriterionSpec, FeatureSpec, plan_criteria
 from gate.domain.gate import CriterionStatus, Exposure, criterion_status
 from gate.errors import NotFound
 from gate.models import CriterionRevision, DeploymentEvent, Feature, GateState, Vote
-from gate.services.context import audit, bump_version, now, session, transaction
+from gate.services.context import audit, bump_version, changed, now, session, transaction
 
 
 def percent(bp: int) -> float | int:
@@ -249,14 +249,13 @@ def _criterion_json(c: CriterionSpec) -> dict[str, object]:
 def archive_feature(*, key: str, actor: str) -> ExposureChange:
     """Archive a feature: gone from snapshots, history kept."""
     at = now()
-    with transaction() as s:
+    with transaction():
         feature = find_feature(key)
-        result: CursorResult[Any] = s.execute(  # type: ignore[assignment]
+        if not changed(  # pragma: no cover - a concurrent archive won the race
             update(Feature)
             .where(Feature.id == feature.id, Feature.archived_at.is_(None))
             .values(archived_at=at, updated_at=at)
-        )
-        if result.rowcount != 1:  # pragma: no cover - a concurrent archive won the race
+        ):
             raise NotFound(f"no feature {key!r}")
         version = bump_version()
         audit(

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gate.domain import incidents as policy
 from gate.errors import Conflict, InvalidInput, NotFound
 from gate.models import DeploymentEvent, Feature, Incident, RcaItem
-from gate.services.context import audit, now, rings, session, transaction
+from gate.services.context import audit, changed, now, rings, session, transaction
 from gate.services.outbox import enqueue
 from gate.services.releases import kill_feature
 
@@ -286,11 +287,15 @@ def acknowledge(*, incident_id: int, actor: str) -> IncidentView:
     at = now()
     with transaction():
         incident = _incident(incident_id)
-        if incident.resolved_at is not None or incident.acknowledged_at is not None:
+        if not changed(
+            update(Incident)
+            .where(Incident.id == incident_id, Incident.acknowledged_at.is_(None), Incident.resolved_at.is_(None))
+            .values(acknowledged_at=at)
+        ):
             raise Conflict(
                 f"incident {incident_id} is already {'resolved' if incident.resolved_at else 'acknowledged'}"
             )
-        incident.acknowledged_at = at
+        set_committed_value(incident, "acknowledged_at", at)
         key = _feature_key(incident.feature_id)
         audit(
             actor=actor,
@@ -310,11 +315,15 @@ def resolve(*, incident_id: int, actor: str) -> IncidentView:
     at = now()
     with transaction():
         incident = _incident(incident_id)
-        if incident.resolved_at is not None:
+        restored = incident.restored_at or at
+        if not changed(
+            update(Incident)
+            .where(Incident.id == incident_id, Incident.resolved_at.is_(None))
+            .values(resolved_at=at, restored_at=func.coalesce(Incident.restored_at, at))
+        ):
             raise Conflict(f"incident {incident_id} is already resolved")
-        incident.resolved_at = at
-        if incident.restored_at is None:
-            incident.restored_at = at
+        set_committed_value(incident, "resolved_at", at)
+        set_committed_value(incident, "restored_at", restored)
         key = _feature_key(incident.feature_id)
         audit(
             actor=actor,
@@ -383,9 +392,8 @@ def escalate_overdue(at: datetime) -> None:
         )
     ).all()
     for incident in overdue:
-        taken = s.execute(
+        if changed(
             update(Incident).where(Incident.id == incident.id, Incident.escalated_at.is_(None)).values(escalated_at=at)
-        )
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
+        ):
             _alert(incident, _feature_key(incident.feature_id), escalation=True)
         s.commit()

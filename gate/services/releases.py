@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gate.domain.gate import Check, GateResult, evaluate_gate, next_ring
@@ -13,7 +12,7 @@ from gate.domain.rings import Ring
 from gate.errors import Conflict, Forbidden, GateRefused, InvalidInput
 from gate.models import Change, DeploymentEvent, Feature, Incident
 from gate.services import facts as facts_service
-from gate.services.context import Principal, audit, bump_version, now, rings, session, transaction
+from gate.services.context import Principal, audit, bump_version, changed, now, rings, session, transaction
 from gate.services.features import ExposureChange, find_feature, state_of
 
 
@@ -52,7 +51,7 @@ def _write(
     last = rings().last.name
     is_deployment = ring == last and not killed and (feature.ring != last or percent_bp > feature.percent_bp)
     leaves_production = feature.ring == last and (ring != last or percent_bp < feature.percent_bp or killed)
-    result: CursorResult[Any] = s.execute(  # type: ignore[assignment]
+    if not changed(
         update(Feature)
         .where(Feature.id == feature.id, Feature.exposure_rev == feature.exposure_rev)
         .values(
@@ -63,9 +62,7 @@ def _write(
             updated_at=at,
             exposure_rev=feature.exposure_rev + 1,
         )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    ):
         raise Conflict("the feature's exposure changed meanwhile; read it again and retry")
     if leaves_production or kind == "kill":
         latest = s.scalar(

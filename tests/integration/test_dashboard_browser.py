@@ -130,8 +130,26 @@ def test_a_release_walked_through_in_the_browser(gate: Served, browser: Any, tmp
     assert incident.get_by_text("SEV1").is_visible() and incident.get_by_text("min left").is_visible()
     shot(page, "incidents", tmp_path)
 
+    from datetime import UTC, datetime, timedelta
+
+    committed = (datetime.now(UTC) - timedelta(hours=5)).isoformat()
+    assert (
+        gate.call(
+            "POST", "/api/v1/features/search/changes", json={"sha": "9f1c2e", "committed_at": committed}
+        ).status_code
+        == 201
+    )
+    for ring in ("internal", "preview", "ga"):
+        assert (
+            gate.call(
+                "POST", "/api/v1/features/search/promote", json={"ring": ring, "override_reason": "demo"}
+            ).status_code
+            == 200
+        )
     page.get_by_role("link", name="DORA").click()
     assert page.get_by_role("heading", name="Change fail rate").is_visible()
+    assert page.get_by_text("1 deployments on 1 days").is_visible()
+    assert page.get_by_text("over 1 changes").is_visible()
     assert page.get_by_role("img", name="Deployments per week").is_visible()
     shot(page, "dora", tmp_path)
 
