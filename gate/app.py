@@ -46,6 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
     )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # "off → internal", not "off \u2192 internal"
     logging.basicConfig(level=str(settings["LOG_LEVEL"]).upper())
     app.extensions["gate.rings"] = load_rings_file(settings["RINGS_FILE"])
     register_extensions(app)
