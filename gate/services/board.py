@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gate.domain.gate import GateResult, evaluate_gate, format_percent, next_ring
+from gate.domain.gate import GateFacts, GateResult, evaluate_gate, format_percent, next_ring
 from gate.domain.rings import RingsConfig
 from gate.models import AuditEntry, CriterionRevision, Feature, Vote
 from gate.services.context import now, rings, session
@@ -70,9 +70,21 @@ def cells(config: RingsConfig, feature: Feature) -> tuple[Cell, ...]:
     return tuple(out)
 
 
+def released(config: RingsConfig, feature: Any) -> bool:
+    """On for everyone: at 100% in the last ring, not killed."""
+    return bool(feature.ring == config.last.name and feature.percent_bp == 10000 and not feature.killed)
+
+
+def next_gate(config: RingsConfig, feature: Any, facts: GateFacts, at: datetime) -> GateResult | None:
+    """The gate of the feature's next ring; None once it is released everywhere."""
+    if released(config, feature):
+        return None
+    return evaluate_gate(config, next_ring(config, feature.ring), facts, now=at)
+
+
 def stale_reason(config: RingsConfig, feature: Feature, at: datetime) -> str | None:
     """Why a flag looks stale: released everywhere for long (remove it), or not evaluated lately."""
-    if feature.ring == config.last.name and feature.percent_bp == 10000 and not feature.killed and feature.full_since:
+    if released(config, feature) and feature.full_since:
         age = at - feature.full_since
         if age >= RELEASED_LONG_AGO:
             return f"released to everyone {age.days} days ago: time to remove the flag"
@@ -90,7 +102,7 @@ def state_of_row(config: RingsConfig, feature: Feature) -> str:
         return "killed"
     if feature.ring is None:
         return "off"
-    if feature.ring == config.last.name and feature.percent_bp == 10000:
+    if released(config, feature):
         return "released"
     return "rolling-out"
 
@@ -109,8 +121,7 @@ def board(*, owner: str | None = None, state: str | None = None) -> tuple[list[B
     facts = gather_many(features)
     rows = []
     for f in features:
-        released = f.ring == config.last.name and f.percent_bp == 10000 and not f.killed
-        gate = None if released else evaluate_gate(config, next_ring(config, f.ring), facts[f.id], now=at)
+        gate = next_gate(config, f, facts[f.id], at)
         row = BoardRow(f, cells(config, f), gate, stale_reason(config, f, at), state_of_row(config, f))
         if (state == "stale" and row.stale is None) or (state and state != "stale" and row.state != state):
             continue
@@ -142,8 +153,7 @@ def feature_page(key: str) -> FeaturePage:
     config, at = rings(), now()
     view = get_feature(key)
     feature = find_feature(key)
-    released = feature.ring == config.last.name and feature.percent_bp == 10000 and not feature.killed
-    gate = None if released else evaluate_gate(config, next_ring(config, feature.ring), gather(feature), now=at)
+    gate = next_gate(config, feature, gather(feature), at)
     current = {c.id: c.revision for c in view.criteria}
     history: dict[str, list[PastVote]] = {c.id: [] for c in view.criteria}
     for criterion, revision, voter, vote, comment, cast_at in session().execute(

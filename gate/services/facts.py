@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from gate.domain.gate import CriterionStatus, GateFacts, OpenItem
 from gate.models import Bug, CriterionRevision, Feature, Incident, RcaItem, Vote
 from gate.services.context import session
-from gate.services.features import exposure_of, state_version
+from gate.services.features import exposure_of
 
 
 def gather_many(features: Sequence[Any]) -> dict[int, GateFacts]:
@@ -109,8 +109,3 @@ def gather_many(features: Sequence[Any]) -> dict[int, GateFacts]:
 def gather(feature: Feature) -> GateFacts:
     """One feature's gate facts."""
     return gather_many([feature])[feature.id]
-
-
-def version() -> int:
-    """The current snapshot version."""
-    return state_version()

@@ -363,9 +363,9 @@ def close_rca_item(*, item_id: int, actor: str) -> RcaItem:
         item = s.get(RcaItem, item_id)
         if item is None:
             raise NotFound(f"no RCA item {item_id}")
-        if item.closed_at is not None:
+        if not changed(update(RcaItem).where(RcaItem.id == item_id, RcaItem.closed_at.is_(None)).values(closed_at=at)):
             raise Conflict(f"RCA item {item_id} is already closed")
-        item.closed_at = at
+        set_committed_value(item, "closed_at", at)
         incident = _incident(item.incident_id)
         audit(
             actor=actor,

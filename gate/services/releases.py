@@ -13,7 +13,7 @@ from gate.errors import Conflict, Forbidden, GateRefused, InvalidInput
 from gate.models import Change, DeploymentEvent, Feature, Incident
 from gate.services import facts as facts_service
 from gate.services.context import Principal, audit, bump_version, changed, now, rings, session, transaction
-from gate.services.features import ExposureChange, find_feature, state_of
+from gate.services.features import ExposureChange, find_feature, state_of, state_version
 
 
 def _ring(name: str | None) -> Ring:
@@ -192,7 +192,7 @@ def rollout(*, key: str, percent_bp: int, actor: str) -> ExposureChange:
         if feature.ring is None:
             raise Conflict(f"{key} is in no ring yet; promote it first")
         if percent_bp == feature.percent_bp:
-            return ExposureChange(feature, facts_service.version(), None)
+            return ExposureChange(feature, state_version(), None)
         return _write(
             feature,
             kind="rollout",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gate.errors import Conflict, InvalidInput, NotFound
 from gate.models import Bug, Change, Feature
-from gate.services.context import audit, now, session, transaction
+from gate.services.context import audit, changed, now, session, transaction
 from gate.services.features import find_feature
 
 
@@ -39,9 +40,9 @@ def close_bug(*, bug_id: int, actor: str) -> tuple[Bug, str]:
         bug = s.get(Bug, bug_id)
         if bug is None:
             raise NotFound(f"no bug {bug_id}")
-        if bug.closed_at is not None:
+        if not changed(update(Bug).where(Bug.id == bug_id, Bug.closed_at.is_(None)).values(closed_at=at)):
             raise Conflict(f"bug {bug_id} is already closed")
-        bug.closed_at = at
+        set_committed_value(bug, "closed_at", at)
         key = str(s.scalar(select(Feature.key).where(Feature.id == bug.feature_id)))
         audit(
             actor=actor,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Any
 
 from flask import Flask, Request, abort, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -65,4 +64,4 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(views.web)
 
 
-__all__: list[Any] = ["register_web"]
+__all__ = ["register_web"]
