@@ -6,13 +6,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from sqlalchemy import event
 
 from gate.api import make_api, register_blueprints
+from gate.api.boundary import register_boundary
 from gate.api.sdk import StreamSlots
 from gate.config import ensure_sqlite_dir, instance_dir, load_settings
-from gate.errors import UnsupportedMediaType, register_error_handlers
+from gate.errors import register_error_handlers
 from gate.extensions import db
 from gate.metrics import register_metrics
 from gate.ringsfile import check_rings_in_use, load_rings_file
@@ -24,10 +25,7 @@ from gate.services.tokens import TokenCache
 from gate.services.watch import VersionWatcher
 from gate.web import register_web
 
-MAX_BODY = 1024 * 1024
 STREAM_POLL_SECONDS = 0.05  # how soon a change made through any process reaches every stream
-_BODY_METHODS = {"POST", "PUT", "PATCH"}
-_YAML_ENDPOINTS = {"features.put_criteria"}
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -38,7 +36,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["DATABASE_URL"]),
-        MAX_CONTENT_LENGTH=MAX_BODY,
         API_TITLE="Gate",
         API_VERSION="1",
         OPENAPI_VERSION="3.0.3",
@@ -49,11 +46,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # "off → internal", not "off \u2192 internal"
     logging.basicConfig(level=str(settings["LOG_LEVEL"]).upper())
     app.extensions["gate.rings"] = load_rings_file(settings["RINGS_FILE"])
+    register_boundary(app)
     register_extensions(app)
     register_web(app)
     register_error_handlers(app)
     register_metrics(app)
-    app.before_request(_check_media_type)
     with app.app_context():
         try:
             check_rings_in_use(db.session(), app.extensions["gate.rings"])
@@ -86,7 +83,7 @@ def register_extensions(app: Flask) -> None:
     app.extensions["gate.snapshots"] = SnapshotCache(app.extensions["gate.rings"])
     with app.app_context():
         engine = db.engine
-    app.extensions["gate.watcher"] = VersionWatcher(lambda: read_state(engine)[0], interval=STREAM_POLL_SECONDS)
+    app.extensions["gate.watcher"] = VersionWatcher(lambda: read_state(engine), interval=STREAM_POLL_SECONDS)
     app.extensions["gate.stream_slots"] = StreamSlots(int(app.config["STREAMS_PER_WORKER"]))
     dispatcher = Dispatcher(app)
     dispatcher.before_each.append(escalate_overdue)
@@ -101,14 +98,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def _check_media_type() -> None:
-    """A body must be JSON (or YAML where product YAML is taken)."""
-    if request.method not in _BODY_METHODS or not request.content_length or request.blueprint == "web":
-        return
-    if request.mimetype == "application/json":
-        return
-    if request.endpoint in _YAML_ENDPOINTS:
-        return
-    raise UnsupportedMediaType(f"send application/json, not {request.mimetype or 'an untyped body'}")

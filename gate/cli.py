@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -63,12 +64,17 @@ def main() -> None:
 def serve(bind: str, workers: int, threads: int) -> None:
     """Serve Gate under gunicorn with production settings."""
     # before anything imports prometheus_client: metrics are then shared by every worker
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="gate-metrics-"))
+    metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gate-metrics-")
     # a quarter of each worker's threads stay free for ordinary requests, however many SDKs stream
     os.environ.setdefault("GATE_STREAMS_PER_WORKER", str(max(1, threads * 3 // 4)))
     from gate import db as migrations
 
-    url = load_settings()["DATABASE_URL"]
+    settings = load_settings()
+    url = settings["DATABASE_URL"]
+    for warning in start_warnings(settings):
+        click.echo(f"warning: {warning}", err=True)
     if not migrations.is_current(url):
         _fail("the database is not at the newest migration: run `gate db upgrade` first")
     with _app():
@@ -77,7 +83,23 @@ def serve(bind: str, workers: int, threads: int) -> None:
         secret = bootstrap_admin()
         if secret is not None:
             click.echo(f"Created the admin token bootstrap-admin; it is shown this once:\n{secret}")
-    GateServer(bind=bind, workers=workers, threads=threads).run()
+    try:
+        GateServer(bind=bind, workers=workers, threads=threads).run()
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def start_warnings(settings: dict[str, Any]) -> list[str]:
+    """What an operator should know at start: readable store files, alert channels not configured."""
+    from gate.config import loose_permissions
+
+    warnings = loose_permissions(str(settings["DATABASE_URL"]))
+    if not settings.get("PAGER_URL"):
+        warnings.append("GATE_PAGER_URL is not set: incidents of severity 0 and 1 will page nobody")
+    if not (settings.get("SMTP_URL") and settings.get("ALERT_EMAIL")):
+        warnings.append("GATE_SMTP_URL or GATE_ALERT_EMAIL is not set: incidents of severity 2 will e-mail nobody")
+    return warnings
 
 
 def _post_worker_init(worker: Any) -> None:
@@ -123,12 +145,14 @@ class GateServer(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "child_exit": _child_exit,
             "post_worker_init": _post_worker_init,
+            "control_socket_disable": True,  # gunicorn's control socket is one per user, shared by every server
         }
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # control_socket_disable came with gunicorn 25.1
+                self.cfg.set(key, value)
 
     def load(self) -> Callable[..., Any]:
         from gate.app import create_app

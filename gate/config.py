@@ -58,7 +58,42 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return settings
 
 
-def ensure_sqlite_dir(url: str) -> None:
-    """Create the folder of a SQLite file database, so a fresh checkout just works."""
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite database URL, or None for another database or an in-memory one."""
     if url.startswith("sqlite:///") and ":memory:" not in url:
-        os.makedirs(os.path.dirname(os.path.abspath(url[len("sqlite:///") :])), exist_ok=True)
+        return os.path.abspath(url[len("sqlite:///") :].partition("?")[0])
+    return None
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """Create a SQLite database's folder (0700) and file (0600), so that no other local user can read it.
+
+    The store holds the key that signs dashboard sessions; SQLite gives its -wal and -shm files the
+    database file's mode.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)  # makedirs' mode is masked by the umask
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)
+
+
+def loose_permissions(url: str) -> list[str]:
+    """Say which of the embedded store's files and folder other local users may read or write."""
+    path = sqlite_path(url)
+    if path is None:
+        return []
+    found = []
+    for name, wanted in ((os.path.dirname(path), 0o700), (path, 0o600), (path + "-wal", 0o600), (path + "-shm", 0o600)):
+        try:
+            mode = os.stat(name).st_mode & 0o777
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            found.append(f"{name} has mode {mode:04o}; other local users can read it (want {wanted:04o})")
+    return found

@@ -17,6 +17,9 @@ LATENCY = Histogram(
 )
 
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def register_metrics(app: Flask) -> None:
     """Count and time every request by endpoint."""
 
@@ -26,8 +29,10 @@ def register_metrics(app: Flask) -> None:
 
     @app.after_request
     def _observe(response: Response) -> Response:
-        endpoint = request.endpoint or "unknown"
-        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+        # label values stay bounded: a client's random method or path cannot add series
+        endpoint = request.endpoint or "other"
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        REQUESTS.labels(method, endpoint, str(response.status_code)).inc()
         started = g.get("started")
         if started is not None:
             LATENCY.labels(endpoint).observe(time.perf_counter() - started)

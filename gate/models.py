@@ -272,3 +272,13 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # given up: the alert can never be sent
+
+
+class WebSession(db.Model):  # type: ignore[name-defined,misc]
+    """A signed-in dashboard session; the cookie carries its id, and signing out deletes the row."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's session id
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -19,6 +19,7 @@ from gate import db as migrations
 ROOT = Path(__file__).resolve().parent.parent
 RINGS = ROOT / "rings.yaml"
 TABLES = (
+    "web_sessions",
     "votes",
     "criterion_revisions",
     "outbox",

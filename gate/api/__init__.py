@@ -8,6 +8,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from gate.api import admin, features, incidents, meta, ofrep, releases, sdk
+from gate.api.boundary import MAX_ID, IdConverter
 
 
 class GateApi(Api):  # type: ignore[misc]
@@ -25,6 +26,7 @@ def make_api() -> GateApi:
 def register_blueprints(app: Flask, api: GateApi) -> None:
     """Mount every blueprint and describe security and errors in the OpenAPI document."""
     api.init_app(app)
+    api.register_converter(IdConverter, lambda _: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     problem: dict[str, Any] = {"content": {"application/problem+json": {"schema": "ProblemOut"}}}
     from gate.api.schemas import ProblemOut

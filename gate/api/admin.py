@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from gate.api import schemas as s
 from gate.api.auth import actor, requires
+from gate.api.boundary import Blueprint
 from gate.api.pages import page
 from gate.models import Token
 from gate.services import audit, tokens
@@ -35,7 +35,7 @@ class Tokens(MethodView):
         return {**{f: getattr(token, f) for f in fields}, "secret": secret}
 
 
-@blp.route("/tokens/<int:token_id>", methods=["DELETE"])
+@blp.route("/tokens/<id:token_id>", methods=["DELETE"])
 @requires("admin")
 @blp.response(200, s.TokenOut)
 def revoke(token_id: int) -> Token:

@@ -30,9 +30,9 @@ def authenticate(roles: tuple[str, ...]) -> Principal:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("send Authorization: Bearer TOKEN")
-    g.state_version, tokens_version = load_state()
+    g.state_version, g.tokens_version = load_state()
     cache = cast(TokenCache, current_app.extensions["gate.tokens"])
-    principal = cache.authenticate(secret.strip(), tokens_version)
+    principal = cache.authenticate(secret.strip(), g.tokens_version)
     if principal.role != "admin" and principal.role not in roles:
         raise Forbidden(f"role {principal.role} may not do this; it takes {' or '.join(roles)}")
     g.principal = principal

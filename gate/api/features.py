@@ -2,41 +2,38 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from gate.api import schemas as s
 from gate.api.auth import ANY, actor, requires
+from gate.api.boundary import YAML_TYPES, Blueprint, json_body
 from gate.api.pages import page
+from gate.domain.documents import UnsafeDocument
 from gate.domain.errors import ParseError
 from gate.domain.features import parse_feature
-from gate.errors import BadRequest, UnsupportedMediaType
+from gate.errors import BadRequest, InvalidInput, UnsupportedMediaType
 from gate.services import features, votes
 from gate.services.context import rings
 from gate.yamlio import load_yaml
 
 blp = Blueprint("features", __name__, description="Features, release criteria and QA votes")
 
-YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
-
 
 def product_document() -> Any:
     """Read the request body as product YAML or JSON."""
-    body = request.get_data(cache=False)
     if request.mimetype in YAML_TYPES:
+        body = request.get_data(cache=False)
         try:
             return load_yaml(body, source="body")
+        except UnsafeDocument as exc:
+            raise InvalidInput(str(exc), errors=exc.errors) from None
         except ParseError as exc:
             raise BadRequest(str(exc), errors=exc.errors) from None
     if request.mimetype == "application/json":
-        try:
-            return json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        return json_body()
     raise UnsupportedMediaType("send application/yaml or application/json")
 
 

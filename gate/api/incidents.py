@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from gate.api import schemas as s
 from gate.api.auth import ANY, actor, requires
+from gate.api.boundary import Blueprint
 from gate.api.pages import page
 from gate.models import Bug, Change, RcaItem
 from gate.services import dora, incidents, reports
@@ -36,7 +36,7 @@ class Incidents(MethodView):
         return incidents.list_incidents(status=args["status"], **page(args))
 
 
-@blp.route("/incidents/<int:incident_id>")
+@blp.route("/incidents/<id:incident_id>")
 class IncidentItem(MethodView):
     @requires(*ANY)
     @blp.response(200, s.IncidentOut)
@@ -52,7 +52,7 @@ class IncidentItem(MethodView):
         return incidents.correct_incident(incident_id=incident_id, actor=actor(), **body)
 
 
-@blp.route("/incidents/<int:incident_id>/ack", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/ack", methods=["POST"])
 @requires("reporter")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.IncidentOut)
@@ -61,7 +61,7 @@ def acknowledge(body: dict[str, Any], incident_id: int) -> IncidentView:
     return incidents.acknowledge(incident_id=incident_id, actor=actor())
 
 
-@blp.route("/incidents/<int:incident_id>/resolve", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/resolve", methods=["POST"])
 @requires("reporter")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.IncidentOut)
@@ -70,7 +70,7 @@ def resolve(body: dict[str, Any], incident_id: int) -> IncidentView:
     return incidents.resolve(incident_id=incident_id, actor=actor())
 
 
-@blp.route("/incidents/<int:incident_id>/rca-items", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/rca-items", methods=["POST"])
 @requires("reporter")
 @blp.arguments(s.RcaIn)
 @blp.response(201, s.RcaOut)
@@ -79,7 +79,7 @@ def open_rca_item(body: dict[str, Any], incident_id: int) -> RcaItem:
     return incidents.open_rca_item(incident_id=incident_id, title=body["title"], actor=actor())
 
 
-@blp.route("/rca-items/<int:item_id>/close", methods=["POST"])
+@blp.route("/rca-items/<id:item_id>/close", methods=["POST"])
 @requires("reporter")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.RcaOut)
@@ -106,7 +106,7 @@ class Bugs(MethodView):
         return [_bug(b, key) for b in reports.list_bugs(key=key, status=args["status"], **page(args))]
 
 
-@blp.route("/bugs/<int:bug_id>/close", methods=["POST"])
+@blp.route("/bugs/<id:bug_id>/close", methods=["POST"])
 @requires("reporter")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.BugOut)

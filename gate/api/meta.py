@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from gate import metrics
 from gate.api import schemas as s
 from gate.api.auth import ANY, requires
+from gate.api.boundary import Blueprint
 from gate.domain.rings import Ring
 from gate.errors import GateError
 from gate.services.context import rings, session

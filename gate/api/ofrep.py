@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 from flask import Response, request
-from flask_smorest import Blueprint
 from gate_sdk import OPENFEATURE_REASONS, EvaluationDetails, Snapshot, evaluate
 
 from gate.api import schemas as s
 from gate.api.auth import requires
+from gate.api.boundary import Blueprint
 from gate.api.sdk import current_snapshot
 from gate.errors import NotFound
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from gate.api import schemas as s
 from gate.api.auth import ANY, actor, principal, requires
+from gate.api.boundary import Blueprint
 from gate.api.pages import page
 from gate.services import releases
 from gate.services.features import ExposureChange

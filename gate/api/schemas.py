@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from gate.api.boundary import MAX_ID
 from gate.domain.features import MAX_TEXT
 from gate.services.features import percent
 
@@ -42,6 +43,30 @@ class Percent(fields.Field[int]):
         return None if value is None else percent(int(value))
 
 
+class Id(fields.Integer):
+    """A row id: a positive integer below 2^63, as every store can hold."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+class Timestamp(fields.AwareDateTime):
+    """An ISO-8601 instant (UTC when no offset is given) in the years 1970 to 9999."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            utc = parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError("must be in the years 1970 to 9999") from None
+        if not 1970 <= utc.year <= 9999:
+            raise ValidationError("must be in the years 1970 to 9999")
+        return utc
+
+
 # ---- input ---------------------------------------------------------------------------------------
 
 
@@ -50,7 +75,7 @@ class PageQuery(Schema):
         unknown = EXCLUDE
 
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10000))
-    before = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
 
 
 class AuditQuery(PageQuery):
@@ -357,7 +382,7 @@ class IncidentIn(StrictSchema):
 class IncidentPatch(StrictSchema):
     severity = fields.Integer(strict=True, validate=Severity)
     feature = fields.String(allow_none=True)
-    caused_by = fields.Integer(strict=True, allow_none=True, metadata={"description": "a deployment id, or null"})
+    caused_by = Id(allow_none=True, metadata={"description": "a deployment id, or null"})
 
 
 class IncidentQuery(PageQuery):
@@ -382,7 +407,7 @@ class ChangeIn(StrictSchema):
     sha = fields.String(
         required=True, validate=validate.Regexp(r"^[\x21-\x7e]{1,64}$", error="1 to 64 printable characters")
     )
-    committed_at = fields.AwareDateTime(required=True, default_timezone=UTC)
+    committed_at = Timestamp(required=True)
 
 
 class DoraQuery(Schema):
@@ -430,7 +455,10 @@ class IncidentOut(Schema):
     resolved_at = fields.DateTime(attribute="row.resolved_at", allow_none=True)
     restored_at = fields.DateTime(attribute="row.restored_at", allow_none=True)
     escalated_at = fields.DateTime(attribute="row.escalated_at", allow_none=True)
-    notified = fields.String(attribute="row.notified", allow_none=True)
+    notified = fields.Function(
+        lambda v: v.row.notified or "none",
+        metadata={"type": "string", "enum": ["page", "email", "none"], "description": "the channel queued"},
+    )
     response_minutes = fields.Function(
         lambda v: _minutes(v.row.opened_at, v.row.acknowledged_at or v.row.resolved_at),
         metadata={"type": "number", "nullable": True},

@@ -8,15 +8,16 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from flask import Flask, Response, current_app, g, request
-from flask_smorest import Blueprint
 from gate_sdk import evaluate
 
 from gate.api import schemas as s
-from gate.api.auth import requires
+from gate.api.auth import principal, requires
+from gate.api.boundary import Blueprint
 from gate.errors import GateError
 from gate.extensions import db
 from gate.services.exposures import record_exposures
 from gate.services.snapshots import BuiltSnapshot, SnapshotCache
+from gate.services.tokens import TokenCache
 from gate.services.watch import VersionWatcher
 
 blp = Blueprint("sdk", __name__, description="For SDKs: snapshot, stream, evaluation, exposures")
@@ -67,9 +68,11 @@ def _event(built: BuiltSnapshot) -> bytes:
     return b"event: snapshot\nid: %d\ndata: %s\n\n" % (built.version, built.body)
 
 
-def _events(app: Flask, first: BuiltSnapshot | None, known: int) -> Iterator[bytes]:
+def _events(app: Flask, first: BuiltSnapshot | None, known: int, token: tuple[int, int]) -> Iterator[bytes]:
     watcher = cast(VersionWatcher, app.extensions["gate.watcher"])
     cache = cast(SnapshotCache, app.extensions["gate.snapshots"])
+    tokens = cast(TokenCache, app.extensions["gate.tokens"])
+    token_id, tokens_known = token  # the token, and the tokens version it was authenticated at
     keepalive = float(app.config["STREAM_KEEPALIVE_SECONDS"])
     # streams end now and then, so that reconnecting clients spread over the workers
     deadline = time.monotonic() + float(app.config["STREAM_MAX_SECONDS"])
@@ -77,11 +80,20 @@ def _events(app: Flask, first: BuiltSnapshot | None, known: int) -> Iterator[byt
     if first is not None:
         yield _event(first)
     while time.monotonic() < deadline and not watcher.stopped:
-        version = watcher.wait_newer(known, timeout=keepalive)
+        version, tokens_version = watcher.wait_changed((known, tokens_known), timeout=keepalive)
         if watcher.stopped:
             return
+        tokens_changed = tokens_version != tokens_known
+        if tokens_changed:
+            tokens_known = tokens_version
+            with app.app_context():
+                revoked = tokens.by_id(token_id, tokens_version) is None
+                db.session.remove()
+            if revoked:  # a revoked token reaches nothing, an open stream included
+                return
         if version == known:
-            yield b": keepalive\n\n"
+            if not tokens_changed:
+                yield b": keepalive\n\n"
             continue
         with app.app_context():
             built = cache.get(version)
@@ -124,7 +136,10 @@ def stream() -> Response:
         raise
     last = request.headers.get("Last-Event-ID", "").strip()
     first = None if last == str(built.version) else built
-    response = Response(_Stream(_events(app, first, built.version), slots), mimetype="text/event-stream")
+    response = Response(
+        _Stream(_events(app, first, built.version, (principal().token_id, g.tokens_version)), slots),
+        mimetype="text/event-stream",
+    )
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from gate.domain.errors import Problems
 from gate.domain.rings import NAME, RingsConfig
 
 MAX_TEXT = 2000
+MAX_CRITERIA = 200
 _FEATURE_KEYS = {"feature", "name", "owner", "description", "design", "criteria"}
 _CRITERION_KEYS = {"id", "description", "ring", "required_yes"}
 
@@ -80,7 +82,7 @@ def parse_feature(data: Any, rings: RingsConfig, *, key: str | None = None) -> F
     name = _text(data, "name", problems, required=True, limit=200)
     owner = _text(data, "owner", problems, required=True, limit=200)
     description = _text(data, "description", problems)
-    design = _text(data, "design", problems)
+    design = _url(data, "design", problems)
     criteria = _criteria(data.get("criteria"), rings, problems)
     problems.raise_if_any()
     return FeatureSpec(
@@ -117,12 +119,30 @@ def _text(
     return value
 
 
+def _url(data: Mapping[str, Any], key: str, problems: Problems) -> str | None:
+    """An http or https URL: a page may render it as a link, so no other scheme gets in."""
+    value = _text(data, key, problems)
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname or value != value.strip():
+        problems.add(key, "must be an http or https URL")
+        return None
+    return value
+
+
 def _criteria(raw: Any, rings: RingsConfig, problems: Problems) -> tuple[CriterionSpec, ...]:
     if raw is None:
         problems.add("criteria", "is required (it may be an empty list)")
         return ()
     if not isinstance(raw, list):
         problems.add("criteria", "must be a list")
+        return ()
+    if len(raw) > MAX_CRITERIA:
+        problems.add("criteria", f"must hold at most {MAX_CRITERIA} criteria, not {len(raw)}")
         return ()
     specs: list[CriterionSpec] = []
     seen: set[str] = set()

@@ -11,7 +11,7 @@ from typing import Any
 from gate.domain.durations import parse_duration
 from gate.domain.errors import Problems
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
 SEVERITIES = (0, 1, 2, 3)
 _TOP_KEYS = {"version", "rings", "incidents"}
 _RING_KEYS = {"name", "description", "audience", "bucket_by", "gate"}

@@ -112,6 +112,17 @@ def _alert(incident: Incident, feature: str | None, *, action: str = "trigger", 
         wake.set()
 
 
+def _channel(severity: int) -> str:
+    """The channel an incident this severe is told on: 'page', 'email', or 'none' when that one is not set up."""
+    config = current_app.config
+    kind = policy.notification(severity)
+    if kind == "page" and config.get("PAGER_URL"):
+        return "page"
+    if kind == "email" and config.get("SMTP_URL") and config.get("ALERT_EMAIL"):
+        return "email"
+    return "none"
+
+
 def open_incident(
     *,
     title: str,
@@ -143,7 +154,7 @@ def open_incident(
                 reporter=actor,
                 opened_at=at,
                 deadline_at=policy.response_deadline(severity, at),
-                notified=policy.notification(severity),
+                notified=_channel(severity),
                 caused_by=_latest_deployment(row.id, at) if row else None,
             )
             s.add(incident)
@@ -384,7 +395,7 @@ def escalate_overdue(at: datetime) -> None:
     s = session()
     overdue = s.scalars(
         select(Incident).where(
-            Incident.notified.is_not(None),
+            Incident.notified.in_(("page", "email")),
             Incident.acknowledged_at.is_(None),
             Incident.resolved_at.is_(None),
             Incident.escalated_at.is_(None),

@@ -22,6 +22,7 @@ from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask
+from prometheus_client import Counter
 from sqlalchemy import CursorResult, insert, or_, select, update
 
 from gate.domain.incidents import Alert
@@ -30,6 +31,9 @@ from gate.models import OutboxMessage
 from gate.services.context import now, session
 
 log = logging.getLogger(__name__)
+ALERTS_FAILED = Counter(
+    "gate_alerts_failed_total", "Alerts given up as undeliverable (see outbox.last_error)", ["kind"]
+)
 LEASE = timedelta(seconds=60)
 MAX_DELAY = 30.0
 
@@ -69,7 +73,8 @@ def send_email(smtp_url: str, sender: str, recipient: str, subject: str, text: s
     """Send one e-mail through smtp:// or smtps:// (user and password optional)."""
     parts = urlsplit(smtp_url)
     message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = sender, recipient, subject
+    # a header is one line: line breaks a reporter typed into a title must not make the alert undeliverable
+    message["From"], message["To"], message["Subject"] = sender, recipient, " ".join(subject.split())
     message.set_content(text)
     host = parts.hostname or "localhost"
     try:
@@ -130,7 +135,11 @@ class Dispatcher:
             s = session()
             due = s.scalars(
                 select(OutboxMessage.id)
-                .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.next_attempt_at <= at)
+                .where(
+                    OutboxMessage.delivered_at.is_(None),
+                    OutboxMessage.failed_at.is_(None),
+                    OutboxMessage.next_attempt_at <= at,
+                )
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             ).all()
@@ -173,6 +182,17 @@ class Dispatcher:
             log.warning(
                 "alert %s not delivered (attempt %s, next in %.0fs): %s", message_id, message.attempts, delay, exc
             )
+            return 0
+        except Exception as exc:  # no retry can send this message: say so loudly, once, and stop trying
+            s.rollback()
+            s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id)
+                .values(locked_until=None, failed_at=now(), last_error=f"{type(exc).__name__}: {exc}"[:2000])
+            )
+            s.commit()
+            ALERTS_FAILED.labels(message.kind).inc()
+            log.error("alert %s (%s) can never be delivered, giving up: %r", message_id, message.kind, exc)
             return 0
         s.execute(
             update(OutboxMessage).where(OutboxMessage.id == message_id).values(delivered_at=now(), locked_until=None)

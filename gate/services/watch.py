@@ -1,4 +1,7 @@
-"""Change notification for streams: one thread per worker polls the shared version; streams wait on it.
+"""Change notification for streams: one thread per worker polls the shared state row; streams wait on it.
+
+The state is the pair (snapshot version, tokens version): a new snapshot is sent on, a token change makes
+each stream check that its token still stands.
 
 Every `gate serve` process and worker reads the same row, so a write through any of them reaches the
 streams of every other within one poll interval, whatever the database.
@@ -12,23 +15,24 @@ import threading
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+State = tuple[int, int]
 
 
 class VersionWatcher:
     """Tracks the snapshot version with one background poll per process; wakes every waiting stream."""
 
-    def __init__(self, read_version: Callable[[], int], *, interval: float = 0.05) -> None:
-        self._read = read_version
+    def __init__(self, read_state: Callable[[], State], *, interval: float = 0.05) -> None:
+        self._read = read_state
         self._interval = interval
         self._changed = threading.Condition()
-        self._version = -1
+        self._state: State = (-1, -1)
         self._pid: int | None = None
         self._stop = threading.Event()
 
     @property
-    def version(self) -> int:
-        """The newest version seen."""
-        return self._version
+    def state(self) -> State:
+        """The newest state seen."""
+        return self._state
 
     def ensure_running(self) -> None:
         """Start the poll thread in this process (again after a fork)."""
@@ -36,7 +40,7 @@ class VersionWatcher:
             return
         self._pid = os.getpid()
         self._stop = threading.Event()
-        self._version = self._read()
+        self._state = self._read()
         threading.Thread(target=self._run, name="gate-version-watcher", daemon=True).start()
 
     @property
@@ -50,21 +54,21 @@ class VersionWatcher:
         with self._changed:
             self._changed.notify_all()
 
-    def wait_newer(self, than: int, timeout: float) -> int:
-        """Block until the version differs from `than`, the watcher stops, or `timeout` passes."""
+    def wait_changed(self, than: State, timeout: float) -> State:
+        """Block until the state differs from `than`, the watcher stops, or `timeout` passes."""
         with self._changed:
-            self._changed.wait_for(lambda: self._version != than or self._stop.is_set(), timeout=timeout)
-            return self._version
+            self._changed.wait_for(lambda: self._state != than or self._stop.is_set(), timeout=timeout)
+            return self._state
 
     def _run(self) -> None:
         stop = self._stop
         while not stop.wait(self._interval):
             try:
-                version = self._read()
+                state = self._read()
             except Exception:  # the store may blink; streams keep their last version meanwhile
                 log.warning("version poll failed", exc_info=True)
                 continue
-            if version != self._version:
+            if state != self._state:
                 with self._changed:
-                    self._version = version
+                    self._state = state
                     self._changed.notify_all()

@@ -17,6 +17,7 @@ from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
 from gate.services import board, dora, incidents, releases, votes
 from gate.services.context import Principal, now, rings
 from gate.services.tokens import TokenCache
+from gate.services.web_sessions import end_session, session_alive, start_session
 from gate.web import check_csrf
 
 web = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
@@ -33,11 +34,14 @@ def signed_in(*roles: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            token_id = session.get("token_id")
+            token_id, session_id = session.get("token_id"), session.get("sid")
             g.state_version, tokens_version = load_state()
-            principal = _cache().by_id(int(token_id), tokens_version) if token_id is not None else None
+            principal = None
+            if isinstance(token_id, int) and isinstance(session_id, str) and session_alive(session_id, token_id):
+                principal = _cache().by_id(token_id, tokens_version)
             if principal is None:
                 session.pop("token_id", None)
+                session.pop("sid", None)
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
             if principal.role != "admin" and principal.role not in roles:
                 raise Forbidden(f"role {principal.role} may not do this")
@@ -98,8 +102,9 @@ def login() -> Any:
             flash("SDK tokens cannot sign in to the dashboard.", "error")
             return render_template("login.html", next=request.form.get("next")), 403
         csrf = session.get("csrf")
-        session.clear()
-        session["token_id"], session["csrf"] = principal.token_id, csrf
+        session.clear()  # a new server-side session at every sign-in: no fixation
+        session["token_id"], session["sid"] = principal.token_id, start_session(principal.token_id)
+        session["csrf"] = csrf
         return redirect(_safe_next(request.form.get("next")))
     return render_template("login.html", next=request.args.get("next"))
 
@@ -107,6 +112,9 @@ def login() -> Any:
 @web.route("/logout", methods=["POST"])
 def logout() -> Response:
     check_csrf()
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        end_session(session_id)
     session.clear()
     return redirect(url_for("web.login"))
 

@@ -43,10 +43,10 @@ def in_ga(api: Api, clock: Clock, key: str = "checkout") -> None:
 
 
 @pytest.mark.parametrize(
-    ("severity", "minutes", "notified"), [(0, 30, "page"), (1, 60, "page"), (2, 1440, "email"), (3, 2880, None)]
+    ("severity", "minutes", "notified"), [(0, 30, "page"), (1, 60, "page"), (2, 1440, "email"), (3, 2880, "none")]
 )
 def test_a_reported_incident_has_its_deadline_stored_at_opening(
-    api: Api, clock: Clock, severity: int, minutes: int, notified: str | None
+    api: Api, clock: Clock, severity: int, minutes: int, notified: str
 ) -> None:
     r = report(api, severity=severity)
     assert r.status_code == 201

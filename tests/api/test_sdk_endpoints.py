@@ -53,11 +53,11 @@ def test_streams_end_when_the_watcher_stops(api: Api, app: Flask) -> None:
 
 def test_the_watcher_sees_a_change_made_elsewhere() -> None:
     versions = iter([1, 1, 2, 2, 2])
-    watcher = VersionWatcher(lambda: next(versions, 2), interval=0.001)
+    watcher = VersionWatcher(lambda: (next(versions, 2), 1), interval=0.001)
     watcher.ensure_running()
     watcher.ensure_running()  # once per process
-    assert watcher.wait_newer(1, timeout=2) == 2
-    assert watcher.version == 2
+    assert watcher.wait_changed((1, 1), timeout=2) == (2, 1)
+    assert watcher.state == (2, 1)
     watcher.stop()
 
 

@@ -1,0 +1,140 @@
+"""Where requests enter: body size and media type, ids in paths, text in paths, queries and forms, JSON.
+
+Every class of hostile input is refused here once, for every endpoint, before a view or a store sees it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, g, request
+from flask_smorest import Blueprint as SmorestBlueprint
+from webargs import core
+from webargs.flaskparser import FlaskParser
+from werkzeug.routing import BaseConverter, ValidationError
+
+from gate.domain.documents import UnsafeDocument, text_problem
+from gate.domain.errors import ParseError
+from gate.errors import BadRequest, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from gate.jsonio import load_json
+
+MAX_BODY = 1024 * 1024
+MAX_ID = 2**63 - 1
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
+_YAML_ENDPOINTS = frozenset({"features.put_criteria"})
+_CHUNK = 64 * 1024
+
+
+class IdConverter(BaseConverter):
+    """`<id:name>`: a positive integer below 2^63; anything else matches no route (404)."""
+
+    regex = r"[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= MAX_ID:
+            raise ValidationError()
+        return number
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
+class BodyLimit:
+    """WSGI middleware: read a body sent without Content-Length (chunked) up to the limit, or answer 413.
+
+    What passes on has a Content-Length like any other request, so the media-type check and every
+    reader downstream see the whole body instead of a silently cut one.
+    """
+
+    def __init__(self, app: Callable[..., Any], limit: int = MAX_BODY) -> None:
+        self.app, self.limit = app, limit
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("CONTENT_LENGTH") or environ.get("REQUEST_METHOD") not in BODY_METHODS:
+            return self.app(environ, start_response)  # type: ignore[no-any-return]
+        if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return self.app(environ, start_response)  # type: ignore[no-any-return]
+        stream, body = environ["wsgi.input"], bytearray()
+        while len(body) <= self.limit:
+            chunk = stream.read(min(_CHUNK, self.limit + 1 - len(body)))
+            if not chunk:
+                break
+            body += chunk
+        if len(body) > self.limit:
+            problem = PayloadTooLarge(f"the body is larger than {self.limit} bytes")
+            payload = json.dumps(problem.to_problem()).encode()
+            start_response(
+                "413 Request Entity Too Large",
+                [("Content-Type", "application/problem+json"), ("Content-Length", str(len(payload)))],
+            )
+            return [payload]
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(bytes(body)), str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.app(environ, start_response)  # type: ignore[no-any-return]
+
+
+def check_request() -> None:
+    """Refuse, before any view runs, text no store can keep and bodies of the wrong type."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and text_problem(value) is not None:
+            raise NotFound("no such thing")
+    _check_fields(request.args.items(multi=True))
+    if request.method not in BODY_METHODS or not request.content_length:
+        return
+    if request.blueprint == "web":
+        _check_fields(request.form.items(multi=True))
+    elif request.mimetype != "application/json" and not (
+        request.endpoint in _YAML_ENDPOINTS and request.mimetype in YAML_TYPES
+    ):
+        raise UnsupportedMediaType(f"send application/json, not {request.mimetype or 'an untyped body'}")
+
+
+def _check_fields(items: Iterable[tuple[str, str]]) -> None:
+    errors: dict[str, list[str]] = {}
+    for name, value in items:
+        problem = text_problem(name) or text_problem(value)
+        if problem is not None:
+            errors.setdefault(name if text_problem(name) is None else "$", []).append(problem)
+    if errors:
+        raise InvalidInput("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors=errors)
+
+
+def json_body() -> Any:
+    """The request's JSON body, parsed once under the limits every document obeys; None without a body."""
+    if "json_body" not in g:
+        data = request.get_data(cache=True)
+        try:
+            g.json_body = load_json(data) if data else None
+        except UnsafeDocument as exc:
+            raise InvalidInput(str(exc), errors=exc.errors) from None
+        except ParseError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    return g.json_body
+
+
+class _Parser(FlaskParser):
+    """webargs reading JSON through `json_body`, so every schema sees a checked document."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        if request.mimetype != "application/json" or not request.content_length:
+            return core.missing
+        return json_body()
+
+
+class Blueprint(SmorestBlueprint):  # type: ignore[misc]
+    """flask-smorest's Blueprint with Gate's argument parser."""
+
+    ARGUMENTS_PARSER = _Parser()
+
+
+def register_boundary(app: Flask) -> None:
+    """Install the id converter, the body limit and the request checks."""
+    app.url_map.converters["id"] = IdConverter
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.wsgi_app = BodyLimit(app.wsgi_app)  # type: ignore[method-assign]
+    app.before_request(check_request)
