@@ -143,6 +143,12 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "$": [str(messages)]}
 
 
+def invalid_input(messages: Any) -> InvalidInput:
+    """An InvalidInput carrying marshmallow's messages, flattened to path → messages."""
+    errors = _flatten(messages)
+    return InvalidInput("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors=errors)
+
+
 def from_http_exception(exc: HTTPException) -> GateError:
     """Map a werkzeug or flask-smorest HTTP error onto the tree."""
     status = exc.code or 500
@@ -179,10 +185,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError) -> Response:
-        errors = _flatten(exc.messages)
-        return problem_response(
-            InvalidInput("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors=errors)
-        )
+        return problem_response(invalid_input(exc.messages))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

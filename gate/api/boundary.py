@@ -55,8 +55,7 @@ class BodyLimit:
         self.app, self.limit = app, limit
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("CONTENT_LENGTH") or environ.get("REQUEST_METHOD") not in BODY_METHODS:
-            return self.app(environ, start_response)  # type: ignore[no-any-return]
+        # Transfer-Encoding outranks Content-Length (RFC 9112 6.3), as werkzeug also reads it
         if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             return self.app(environ, start_response)  # type: ignore[no-any-return]
         stream, body = environ["wsgi.input"], bytearray()

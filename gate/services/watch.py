@@ -28,6 +28,7 @@ class VersionWatcher:
         self._state: State = (-1, -1)
         self._pid: int | None = None
         self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @property
     def state(self) -> State:
@@ -41,7 +42,8 @@ class VersionWatcher:
         self._pid = os.getpid()
         self._stop = threading.Event()
         self._state = self._read()
-        threading.Thread(target=self._run, name="gate-version-watcher", daemon=True).start()
+        self._thread = threading.Thread(target=self._run, name="gate-version-watcher", daemon=True)
+        self._thread.start()
 
     @property
     def stopped(self) -> bool:
@@ -53,6 +55,9 @@ class VersionWatcher:
         self._stop.set()
         with self._changed:
             self._changed.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
+            thread.join(timeout=1.0)  # its last poll hands its connection back before the pool goes
 
     def wait_changed(self, than: State, timeout: float) -> State:
         """Block until the state differs from `than`, the watcher stops, or `timeout` passes."""

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from marshmallow import Schema, ValidationError
 from werkzeug.wrappers import Response
 
+from gate.api import schemas
 from gate.api.auth import ANY, load_state
-from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
+from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized, invalid_input
 from gate.services import board, dora, incidents, releases, votes
 from gate.services.context import Principal, now, rings
 from gate.services.tokens import TokenCache
@@ -139,84 +141,90 @@ def feature(key: str) -> str:
     return render_template("feature.html", page=board.feature_page(key))
 
 
-def _act(key: str, action: Callable[[], Any], done: str) -> Response:
+def _act(key: str, action: Callable[[], Any], done: str | None = None) -> Response:
     try:
         action()
-        flash(done, "ok")
+        if done is not None:
+            flash(done, "ok")
     except GateError as error:
         flash(error.detail, "error")
     return redirect(url_for("web.feature", key=key))
 
 
-def _percent_bp(text: str) -> int:
+def _form(schema: Schema, **defaults: Any) -> dict[str, Any]:
+    """Load the posted form through the API's own schema: a form obeys every limit the API does."""
+    data: dict[str, Any] = dict(defaults)
+    for name, raw in request.form.items():
+        value = raw.strip()
+        if name == "csrf" or not value:
+            continue  # an empty optional field is an absent one
+        data[name] = _number(value) if name == "percent" else value
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput("percent must be a number") from None
-    if not value.is_finite() or not 0 < value <= 100 or (value * 100) != (value * 100).to_integral_value():
-        raise InvalidInput("percent must be above 0, at most 100, with two decimals at most")
-    return int(value * 100)
+        return cast(dict[str, Any], schema.load(data))
+    except ValidationError as exc:
+        raise invalid_input(exc.messages) from None
+
+
+def _number(text: str) -> Any:
+    """A typed number as JSON would carry it; anything else stays text, for the schema to refuse."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
 
 
 @web.route("/features/<key>/criteria/<criterion>/vote", methods=["POST"])
 @signed_in("qa")
 def vote(key: str, criterion: str) -> Response:
-    choice = request.form.get("vote", "")
-    comment = request.form.get("comment", "").strip() or None
+    def cast_vote() -> None:
+        body = _form(schemas.VoteIn())
+        votes.cast_vote(key=key, criterion=criterion, actor=me().name, **body)
+        flash(f"Voted {body['vote']} on {criterion}.", "ok")
 
-    def cast() -> None:
-        if choice not in ("yes", "no") or (comment is not None and len(comment) > 2000):
-            raise InvalidInput("vote yes or no; a comment has at most 2,000 characters")
-        votes.cast_vote(key=key, criterion=criterion, vote=choice, comment=comment, actor=me().name)
-
-    return _act(key, cast, f"Voted {choice} on {criterion}.")
+    return _act(key, cast_vote)
 
 
 @web.route("/features/<key>/promote", methods=["POST"])
 @signed_in("release")
 def promote(key: str) -> Response:
-    ring = request.form.get("ring", "")
-    reason = request.form.get("override_reason", "").strip() or None
-    return _act(
-        key,
-        lambda: releases.promote(
-            key=key,
-            ring=ring,
-            percent_bp=_percent_bp(request.form.get("percent", "100")),
-            override_reason=reason,
-            principal=me(),
-        ),
-        f"Promoted to {ring}.",
-    )
+    def act() -> None:
+        body = _form(schemas.PromoteIn())
+        releases.promote(key=key, percent_bp=body.pop("percent"), principal=me(), **body)
+        flash(f"Promoted to {body['ring']}.", "ok")
+
+    return _act(key, act)
 
 
 @web.route("/features/<key>/rollout", methods=["POST"])
 @signed_in("release")
 def rollout(key: str) -> Response:
-    return _act(
-        key,
-        lambda: releases.rollout(key=key, percent_bp=_percent_bp(request.form.get("percent", "")), actor=me().name),
-        "Rollout changed.",
-    )
+    def act() -> None:
+        releases.rollout(key=key, percent_bp=_form(schemas.RolloutIn())["percent"], actor=me().name)
+        flash("Rollout changed.", "ok")
+
+    return _act(key, act)
 
 
 @web.route("/features/<key>/rollback", methods=["POST"])
 @signed_in("release")
 def rollback(key: str) -> Response:
-    ring = request.form.get("ring") or None
-    reason = request.form.get("reason", "").strip() or None
-    return _act(
-        key,
-        lambda: releases.rollback(key=key, ring=ring, reason=reason, actor=me().name),
-        f"Rolled back to {ring or 'off'}.",
-    )
+    def act() -> None:
+        body = _form(schemas.RollbackIn(), ring=None)
+        releases.rollback(key=key, actor=me().name, **body)
+        flash(f"Rolled back to {body['ring'] or 'off'}.", "ok")
+
+    return _act(key, act)
 
 
 @web.route("/features/<key>/kill", methods=["POST"])
 @signed_in("release")
 def kill(key: str) -> Response:
-    reason = request.form.get("reason", "").strip() or None
-    return _act(key, lambda: releases.kill(key=key, reason=reason, actor=me().name), "Killed.")
+    def act() -> None:
+        releases.kill(key=key, actor=me().name, **_form(schemas.KillIn()))
+        flash("Killed.", "ok")
+
+    return _act(key, act)
 
 
 @web.route("/features/<key>/revive", methods=["POST"])

@@ -62,7 +62,7 @@ def test_forms_follow_the_api_rules_and_roles(api: Api, clock: Clock) -> None:
     qa, qa_csrf = sign_in(api, "qa")
     assert qa.post("/features/checkout/promote", data={"csrf": qa_csrf, "ring": "internal"}).status_code == 403
     qa.post("/features/checkout/criteria/unit/vote", data={"csrf": qa_csrf, "vote": "maybe"})
-    assert "vote yes or no" in text(qa.get("/features/checkout"))
+    assert "vote: Must be one of: yes, no." in text(qa.get("/features/checkout"))
     release, token = sign_in(api, "release")
     assert release.post("/features/checkout/kill", data={}).status_code == 400  # no CSRF token
     release.post("/features/checkout/promote", data={"csrf": token, "ring": "internal", "percent": "100"})
@@ -70,7 +70,7 @@ def test_forms_follow_the_api_rules_and_roles(api: Api, clock: Clock) -> None:
     qa.post("/features/checkout/criteria/unit/vote", data={"csrf": qa_csrf, "vote": "yes", "comment": "fine"})
     release.post("/features/checkout/promote", data={"csrf": token, "ring": "internal", "percent": "40"})
     release.post("/features/checkout/rollout", data={"csrf": token, "percent": "abc"})
-    assert "percent must be a number" in text(release.get("/features/checkout"))
+    assert "percent: must be a number" in text(release.get("/features/checkout"))
     release.post("/features/checkout/rollout", data={"csrf": token, "percent": "100"})
     release.post("/features/checkout/kill", data={"csrf": token, "reason": "boom"})
     release.post("/features/checkout/revive", data={"csrf": token})
