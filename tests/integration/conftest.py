@@ -91,23 +91,31 @@ def start_gate(
             stderr=subprocess.STDOUT,
             text=True,
         )
+    url = f"http://127.0.0.1:{port}"
+    served = Served(url=url, admin="", process=process, database_url=database_url)
+    try:
+        served.admin = _wait_ready(served, log, admin)
+    except BaseException:
+        served.stop()  # a failed start must not leave a server running after the suite
+        raise
+    return served
+
+
+def _wait_ready(served: Served, log: Path, admin: str | None) -> str:
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not admin and process.poll() is None:
+    while time.monotonic() < deadline and not admin and served.process.poll() is None:
         match = re.search(r"^(gate_\S+)$", log.read_text(), re.MULTILINE)
         admin = match.group(1) if match else ""
         time.sleep(0.05)
     assert admin, "gate serve printed no bootstrap token:\n" + log.read_text()
-    url = f"http://127.0.0.1:{port}"
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and served.process.poll() is None:
         try:
-            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    else:  # pragma: no cover - only when the server never came up
-        process.kill()
-        pytest.fail("gate serve did not become ready")
-    return Served(url=url, admin=admin, process=process, database_url=database_url)
+            if requests.get(f"{served.url}/readyz", timeout=1).status_code == 200:
+                return admin
+        except requests.RequestException:  # refused, reset or slow while workers boot
+            pass
+        time.sleep(0.05)
+    pytest.fail("gate serve did not become ready:\n" + log.read_text())
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.01) -> bool:
@@ -125,3 +133,33 @@ def served(database_url: str, tmp_path: Path) -> Iterator[Served]:
     gate = start_gate(database_url, tmp_path)
     yield gate
     gate.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        yield context
+        context.close()

@@ -10,38 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Served, start_gate
+from tests.integration.conftest import CHROMIUM, Served, start_gate
 from tests.support import ROOT, FeatureBuilder
 
 pytestmark = pytest.mark.integration
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        yield context
-        context.close()
 
 
 @pytest.fixture
