@@ -8,11 +8,17 @@ from flask import Flask
 from flask_smorest import Api
 
 from gate.api import admin, features, incidents, meta, ofrep, releases, sdk
-from gate.api.boundary import MAX_ID, IdConverter
+from gate.api.boundary import IdConverter
+from gate.api.schemas import ProblemOut
+from gate.domain.documents import MAX_ID
+from gate.errors import PROBLEM_JSON
 
 
 class GateApi(Api):  # type: ignore[misc]
     """flask-smorest's Api, leaving error rendering to gate.errors (problem+json)."""
+
+    ERROR_SCHEMA = ProblemOut
+    DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON  # what errors answer; views declare JSON (api.boundary)
 
     def _register_error_handlers(self) -> None:
         pass
@@ -28,10 +34,7 @@ def register_blueprints(app: Flask, api: GateApi) -> None:
     api.init_app(app)
     api.register_converter(IdConverter, lambda _: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    problem: dict[str, Any] = {"content": {"application/problem+json": {"schema": "ProblemOut"}}}
-    from gate.api.schemas import ProblemOut
-
-    api.spec.components.schema("ProblemOut", schema=ProblemOut)
+    problem: dict[str, Any] = {"content": {PROBLEM_JSON: {"schema": "ProblemOut"}}}
     for name, what in (("Unauthorized", "no or bad token"), ("Forbidden", "the token's role may not do this")):
         api.spec.components.response(name, {"description": what, **problem})
     api.register_blueprint(meta.blp)

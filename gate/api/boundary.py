@@ -16,13 +16,12 @@ from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import BaseConverter, ValidationError
 
-from gate.domain.documents import UnsafeDocument, text_problem
+from gate.domain.documents import MAX_ID, UnsafeDocument, text_problem
 from gate.domain.errors import ParseError
 from gate.errors import BadRequest, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from gate.jsonio import load_json
 
 MAX_BODY = 1024 * 1024
-MAX_ID = 2**63 - 1
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 _YAML_ENDPOINTS = frozenset({"features.put_criteria"})
@@ -126,9 +125,19 @@ class _Parser(FlaskParser):
 
 
 class Blueprint(SmorestBlueprint):  # type: ignore[misc]
-    """flask-smorest's Blueprint with Gate's argument parser."""
+    """flask-smorest's Blueprint with Gate's argument parser; answers are JSON, errors problem+json."""
 
     ARGUMENTS_PARSER = _Parser()
+
+    def response(self, status_code: int, schema: Any = None, **kwargs: Any) -> Any:
+        if int(status_code) < 400:
+            kwargs.setdefault("content_type", "application/json")
+        return super().response(status_code, schema, **kwargs)
+
+    def alt_response(self, status_code: int, *args: Any, **kwargs: Any) -> Any:
+        if int(status_code) < 400:
+            kwargs.setdefault("content_type", "application/json")
+        return super().alt_response(status_code, *args, **kwargs)
 
 
 def register_boundary(app: Flask) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from gate.api.boundary import MAX_ID
+from gate.domain.documents import MAX_ID
 from gate.domain.features import MAX_TEXT
 from gate.services.features import percent
 

@@ -15,6 +15,7 @@ from gate.domain.errors import ParseError
 
 MAX_DEPTH = 64
 MAX_DIGITS = 30
+MAX_ID = 2**63 - 1  # row ids: what every store's BIGINT holds
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
