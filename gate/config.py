@@ -20,6 +20,7 @@ ENV_KEYS = (
     "STREAM_KEEPALIVE_SECONDS",
     "STREAM_MAX_SECONDS",
     "OUTBOX_LEASE_SECONDS",
+    "SESSION_COOKIE_SECURE",
 )
 
 
@@ -49,6 +50,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "STREAM_KEEPALIVE_SECONDS": 15,
         "STREAM_MAX_SECONDS": 600,
         "OUTBOX_LEASE_SECONDS": 60,
+        "SESSION_COOKIE_SECURE": False,
     }
     for key in ENV_KEYS:
         value = os.environ.get(f"GATE_{key}")

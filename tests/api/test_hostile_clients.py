@@ -16,10 +16,12 @@ from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, pool, text
 
 from gate import db as migrations
+from gate.app import create_app
 from gate.config import ensure_sqlite_dir, loose_permissions
 from gate.domain.incidents import Alert
 from gate.extensions import db
 from gate.services.outbox import Dispatcher, enqueue
+from gate.services.tokens import create_token
 from tests.api.test_web import csrf, sign_in
 from tests.conftest import Api
 from tests.receivers import Mailbox, Pager
@@ -192,3 +194,17 @@ def test_a_database_in_an_existing_folder_is_created_private(tmp_path: Path) -> 
 def test_sign_in_page_keeps_working_without_a_session(api: Api) -> None:
     client = api.client.application.test_client()
     assert csrf(client)
+
+
+def test_the_session_cookie_can_be_secure_on_every_answer(database_url: str, rings_file: Path) -> None:
+    app = create_app({"DATABASE_URL": database_url, "RINGS_FILE": str(rings_file), "SESSION_COOKIE_SECURE": "1"})
+    try:
+        with app.app_context():
+            _, secret = create_token(name="ops", role="admin", actor="test")
+        client = app.test_client()
+        r = client.post("/login", data={"token": secret, "csrf": csrf(client)})
+        assert r.status_code == 302 and "Secure" in r.headers["Set-Cookie"]
+    finally:
+        app.extensions["gate.watcher"].stop()
+        with app.app_context():
+            db.engine.dispose()
