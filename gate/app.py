@@ -18,6 +18,7 @@ from gate.extensions import db
 from gate.metrics import register_metrics
 from gate.ringsfile import check_rings_in_use, load_rings_file
 from gate.services.incidents import escalate_overdue
+from gate.services.outage import OUTAGE, is_outage
 from gate.services.outbox import Dispatcher
 from gate.services.snapshots import SnapshotCache
 from gate.services.state import read_state
@@ -35,7 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["DATABASE_URL"]),
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["DATABASE_URL"], float(settings["DB_CONNECT_TIMEOUT"])),
         API_TITLE="Gate",
         API_VERSION="1",
         OPENAPI_VERSION="3.0.3",
@@ -54,20 +55,30 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         try:
             check_rings_in_use(db.session(), app.extensions["gate.rings"])
-        except Exception:
+        except Exception as exc:
             db.session.remove()
-            db.engine.dispose()
-            raise
+            if not is_outage(exc):
+                db.engine.dispose()
+                raise
+            # a worker (re)started during an outage boots anyway; `gate serve` checks once the store is back
+            OUTAGE.failed(exc)
         db.session.remove()
     return app
 
 
-def engine_options(url: str) -> dict[str, Any]:
+def engine_options(url: str, connect_timeout: float = 5) -> dict[str, Any]:
     """Pool and driver settings per database."""
     if url.startswith("sqlite"):
         ensure_sqlite_dir(url)
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+    # a silent network drop is an outage, not a hang: connect and pool waits are bounded
+    return {
+        "pool_pre_ping": True,
+        "pool_size": 5,
+        "max_overflow": 10,
+        "pool_timeout": 5,
+        "connect_args": {"connect_timeout": int(connect_timeout)},
+    }
 
 
 def register_extensions(app: Flask) -> None:

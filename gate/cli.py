@@ -8,6 +8,8 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -75,19 +77,63 @@ def serve(bind: str, workers: int, threads: int) -> None:
     url = settings["DATABASE_URL"]
     for warning in start_warnings(settings):
         click.echo(f"warning: {warning}", err=True)
-    if not migrations.is_current(url):
+    try:
+        current: bool | None = migrations.is_current(url)
+    except Exception as exc:
+        from gate.services.outage import is_outage
+
+        if not is_outage(exc):
+            raise
+        click.echo(f"waiting for the database ({exc.__class__.__name__}); serving /healthz meanwhile", err=True)
+        current = None  # gunicorn starts; a thread of its master finishes the start when the store answers
+    if current is False:
         _fail("the database is not at the newest migration: run `gate db upgrade` first")
+    if current:
+        _bootstrap()
+    try:
+        GateServer(bind=bind, workers=workers, threads=threads, database_ready=bool(current)).run()
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _bootstrap() -> None:
+    """Check the rings against the store and, on an empty one, create and print the admin token."""
     with _app():
         from gate.services.tokens import bootstrap_admin
 
         secret = bootstrap_admin()
         if secret is not None:
             click.echo(f"Created the admin token bootstrap-admin; it is shown this once:\n{secret}")
-    try:
-        GateServer(bind=bind, workers=workers, threads=threads).run()
-    finally:
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _wait_for_database(server: Any) -> None:
+    """In gunicorn's master: once the store answers, finish the start that `serve` could not."""
+    from gate import db as migrations
+    from gate.services.outage import is_outage
+
+    url = load_settings()["DATABASE_URL"]
+
+    def wait() -> None:
+        while True:
+            try:
+                current = migrations.is_current(url)
+                break
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                time.sleep(1.0)
+        if not current:
+            click.echo("the database is not at the newest migration: run `gate db upgrade`; stopping", err=True)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        click.echo("the database is available", err=True)
+        try:
+            _bootstrap()
+        except SystemExit:  # the rings file does not fit the store: stop as a start would have
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=wait, name="gate-wait-for-database", daemon=True).start()
 
 
 def start_warnings(settings: dict[str, Any]) -> list[str]:
@@ -132,7 +178,7 @@ except ImportError:  # pragma: no cover - gunicorn is a dependency; only Windows
 class GateServer(BaseApplication):  # type: ignore[misc]
     """gunicorn running Gate's app factory in each worker."""
 
-    def __init__(self, *, bind: str, workers: int, threads: int) -> None:
+    def __init__(self, *, bind: str, workers: int, threads: int, database_ready: bool = True) -> None:
         # gthread: a long-lived stream holds one thread, never a whole worker
         self.options: dict[str, Any] = {
             "bind": bind,
@@ -147,6 +193,8 @@ class GateServer(BaseApplication):  # type: ignore[misc]
             "post_worker_init": _post_worker_init,
             "control_socket_disable": True,  # gunicorn's control socket is one per user, shared by every server
         }
+        if not database_ready:
+            self.options["when_ready"] = _wait_for_database
         super().__init__()
 
     def load_config(self) -> None:

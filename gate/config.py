@@ -21,6 +21,7 @@ ENV_KEYS = (
     "STREAM_MAX_SECONDS",
     "OUTBOX_LEASE_SECONDS",
     "SESSION_COOKIE_SECURE",
+    "DB_CONNECT_TIMEOUT",
 )
 
 
@@ -51,6 +52,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "STREAM_MAX_SECONDS": 600,
         "OUTBOX_LEASE_SECONDS": 60,
         "SESSION_COOKIE_SECURE": False,
+        "DB_CONNECT_TIMEOUT": 5,
     }
     for key in ENV_KEYS:
         value = os.environ.get(f"GATE_{key}")

@@ -32,7 +32,8 @@ def upgrade(url: str, revision: str = "head") -> None:
 def is_current(url: str) -> bool:
     """Tell whether the database is at the newest migration."""
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-    engine = create_engine(url, poolclass=pool.NullPool)
+    connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision() == head

@@ -9,7 +9,9 @@ GateError                 500 (never raised on purpose)
 │   └── GateRefused       409 a gate did not pass; carries its checks
 ├── PayloadTooLarge       413
 ├── UnsupportedMediaType  415
-└── InvalidInput          422 well-formed but invalid; carries errors by field
+├── InvalidInput          422 well-formed but invalid; carries errors by field
+└── Unavailable           503 try again later (Retry-After)
+    └── DatabaseUnavailable   the database cannot be reached now
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, make_response, render_template, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from gate.domain.errors import DomainError, ParseError
 from gate.domain.gate import Check
+from gate.services.outage import OUTAGE, is_outage
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -98,6 +101,15 @@ class InvalidInput(GateError):
     status, title, type = 422, "Invalid input", "/problems/invalid-input"
 
 
+class Unavailable(GateError):
+    status, title, type = 503, "Service unavailable", "/problems/unavailable"
+    retry_after = 2
+
+
+class DatabaseUnavailable(Unavailable):
+    title, type = "Database unavailable", "/problems/database-unavailable"
+
+
 _BY_STATUS: dict[int, type[GateError]] = {
     cls.status: cls
     for cls in (
@@ -121,6 +133,8 @@ def problem_response(error: GateError, headers: Mapping[str, str] | None = None)
         response.headers[name] = value
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="gate"'
+    if isinstance(error, Unavailable):
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 
@@ -196,5 +210,13 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if is_outage(exc):
+            OUTAGE.failed(exc)
+            error = DatabaseUnavailable("The database is unavailable; Gate answers again by itself when it returns.")
+            if request.blueprint == "web":  # a person reads it: a page, not a JSON document
+                page = make_response(render_template("error.html", error=error), error.status)
+                page.headers["Retry-After"] = str(error.retry_after)
+                return page
+            return problem_response(error)
         log.exception("unexpected error")
         return problem_response(GateError("An unexpected error occurred; it has been logged."))

@@ -12,14 +12,14 @@ from gate.api import schemas as s
 from gate.api.auth import ANY, requires
 from gate.api.boundary import Blueprint
 from gate.domain.rings import Ring
-from gate.errors import GateError
+from gate.errors import Unavailable
 from gate.services.context import rings, session
 
 blp = Blueprint("meta", __name__, description="Health, metrics and rings")
 
 
-class NotReady(GateError):
-    status, title, type = 503, "Not ready", "/problems/not-ready"
+class NotReady(Unavailable):
+    title, type = "Not ready", "/problems/not-ready"
 
 
 @blp.route("/healthz")

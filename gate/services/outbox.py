@@ -29,6 +29,7 @@ from gate.domain.incidents import Alert
 from gate.extensions import db
 from gate.models import OutboxMessage
 from gate.services.context import now, session
+from gate.services.outage import OUTAGE, is_outage
 
 log = logging.getLogger(__name__)
 ALERTS_FAILED = Counter(
@@ -120,8 +121,11 @@ class Dispatcher:
         while not self._stop.is_set():
             try:
                 self.run_once()
-            except Exception:  # the store may blink; keep the thread alive
-                log.exception("outbox pass failed")
+            except Exception as exc:  # the store may blink; keep the thread alive
+                if is_outage(exc):
+                    OUTAGE.failed(exc)
+                else:
+                    log.exception("outbox pass failed")
             self.wake.wait(self.interval)
             self.wake.clear()
 

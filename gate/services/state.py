@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
+from gate.services.outage import OUTAGE
+
 _STATE_SQL = "SELECT version, tokens_version FROM gate_state WHERE id = 1"
 
 
@@ -19,4 +21,5 @@ def read_state(engine: Engine) -> tuple[int, int]:
         connection.close()  # back to the pool, which rolls back
     if row is None:
         raise RuntimeError("the gate_state row is missing: run `gate db upgrade`")
+    OUTAGE.succeeded()
     return int(row[0]), int(row[1])

@@ -14,6 +14,8 @@ import os
 import threading
 from collections.abc import Callable
 
+from gate.services.outage import OUTAGE, is_outage
+
 log = logging.getLogger(__name__)
 State = tuple[int, int]
 
@@ -70,8 +72,11 @@ class VersionWatcher:
         while not stop.wait(self._interval):
             try:
                 state = self._read()
-            except Exception:  # the store may blink; streams keep their last version meanwhile
-                log.warning("version poll failed", exc_info=True)
+            except Exception as exc:  # the store may blink; streams keep their last version meanwhile
+                if is_outage(exc):
+                    OUTAGE.failed(exc)
+                else:
+                    log.warning("version poll failed", exc_info=True)
                 continue
             if state != self._state:
                 with self._changed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from typing import Any
 
 from flask import Flask, Request, Response, abort, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -11,6 +12,7 @@ from sqlalchemy import inspect, select
 
 from gate.extensions import db
 from gate.models import GateState
+from gate.services.outage import OUTAGE, is_outage
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -18,6 +20,18 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or _is_secure(request)
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        """Read the signing key from the store on first use, so a worker boots while the database is away."""
+        if not app.secret_key:
+            try:
+                app.secret_key = _session_secret(app)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                OUTAGE.failed(exc)
+                return None  # no session this time: the page says the database is unavailable
+        return super().get_signing_serializer(app)
 
 
 def _is_secure(req: Request) -> bool:
@@ -74,7 +88,7 @@ def register_web(app: Flask) -> None:
     """Mount the dashboard at /."""
     from gate.web import charts, views
 
-    app.secret_key = _session_secret(app)
+    app.secret_key = app.config.get("SECRET_KEY") or None  # else read from the store on first use
     app.session_interface = SessionInterface()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="gate_session")
     secure = app.config.get("SESSION_COOKIE_SECURE", False)

@@ -22,6 +22,9 @@ log = logging.getLogger("gate_sdk")
 _CLIENTS: weakref.WeakSet[GateClient] = weakref.WeakSet()
 
 
+RECONNECT_CAP = 5.0
+
+
 class Backoff:
     """Exponential backoff with jitter: each delay doubles up to `cap`, scaled by a random 50 to 100%."""
 
@@ -182,7 +185,8 @@ class GateClient:
         self._install(Snapshot.from_dict(json.loads(body), previous=self._snapshot), body, etag)
 
     def _follow(self, stop: threading.Event) -> None:
-        stream_backoff, poll_backoff = Backoff(1.0, 60.0), Backoff(0.5, 30.0)
+        # capped at 5 s: a client is back within about 5 s of the server being healthy again
+        stream_backoff, poll_backoff = Backoff(1.0, RECONNECT_CAP), Backoff(0.5, RECONNECT_CAP)
         next_stream = 0.0
         while not stop.is_set():
             if self._use_stream and time.monotonic() >= next_stream:
@@ -200,6 +204,9 @@ class GateClient:
             except (TransportError, ValueError, SnapshotError) as exc:
                 log.debug("snapshot poll failed: %s", exc)
                 delay = poll_backoff.next()
+                advice = getattr(exc, "retry_after", None)
+                if advice is not None:  # the server said when: follow it, spread a little so a fleet does not stampede
+                    delay = advice * random.uniform(1.0, 1.25)
             if self._use_stream:
                 delay = min(delay, max(0.0, next_stream - time.monotonic()))
             stop.wait(delay)

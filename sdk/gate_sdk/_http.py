@@ -76,7 +76,7 @@ class HttpTransport:
         if status == 304:
             return Fetched(304, etag, None)
         if status != 200:
-            raise TransportError(f"snapshot: HTTP {status}", status)
+            raise TransportError(f"snapshot: HTTP {status}", status, retry_after(response_headers.get("retry-after")))
         return Fetched(200, response_headers.get("etag"), body)
 
     def post_exposures(self, payload: dict[str, Any]) -> None:
@@ -97,7 +97,8 @@ class HttpTransport:
             conn.request("GET", self._prefix + STREAM_PATH, headers=headers)
             response = conn.getresponse()
             if response.status != 200:
-                raise StreamUnavailable(f"stream: HTTP {response.status}", response.status)
+                advice = retry_after(response.getheader("retry-after"))
+                raise StreamUnavailable(f"stream: HTTP {response.status}", response.status, advice)
             yield from _parse_events(response)
         except (OSError, http.client.HTTPException, ValueError) as exc:
             raise TransportError(f"stream: {exc}") from exc
@@ -145,3 +146,10 @@ def _parse_events(response: http.client.HTTPResponse) -> Iterator[Event]:
             data.append(value)
         elif name == "id":
             event_id = value
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header in its delay-seconds form (at most 5 minutes); else None."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return min(300.0, float(value.strip()))

@@ -18,9 +18,10 @@ EXPOSURES_PATH = "/api/v1/sdk/exposures"
 class TransportError(Exception):
     """A request to Gate failed."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after  # the server's advice (Retry-After, seconds) when it gave one
 
 
 class StreamUnavailable(TransportError):

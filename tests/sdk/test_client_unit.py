@@ -231,3 +231,29 @@ def test_the_in_memory_client_evaluates_like_the_real_one() -> None:
     assert flags.wait_until_ready() and not flags.is_enabled("checkout")
     flags.close()
     assert "UNKNOWN_FLAG" in repr(flags.evaluate("checkout"))
+
+
+def test_retry_after_is_read_in_seconds_and_bounded() -> None:
+    from gate_sdk._http import retry_after
+
+    assert retry_after("2") == 2.0 and retry_after(" 7 ") == 7.0 and retry_after("99999") == 300.0
+    assert retry_after(None) is None and retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
+
+
+def test_reconnect_delays_are_capped_so_a_client_returns_within_five_seconds() -> None:
+    from gate_sdk._client import RECONNECT_CAP
+
+    backoff = Backoff(1.0, RECONNECT_CAP)
+    delays = [backoff.next() for _ in range(20)]
+    assert max(delays) <= 5.0 and delays[-1] >= 2.5  # doubled up to the cap, jittered in its upper half
+
+
+def test_a_503_with_retry_after_is_followed_before_polling_again() -> None:
+    transport = Scripted(polls=[TransportError("snapshot: HTTP 503", 503, retry_after=0.2), document(3)])
+    client = GateClient("http://gate.invalid", sdk_key="k", transport=transport, stream=False, poll_interval=60)
+    try:
+        started = time.monotonic()
+        assert client.wait_until_ready(timeout=3)
+        assert 0.2 <= time.monotonic() - started < 1.0
+    finally:
+        client.close()

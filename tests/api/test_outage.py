@@ -1,0 +1,119 @@
+"""The database gone: 503 problem+json (an HTML page on the dashboard), a worker that boots anyway, quiet logs."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from flask import Flask
+from sqlalchemy import exc as sa_exc
+
+from gate.app import create_app
+from gate.services.outage import Outage, is_outage
+from tests.integration.conftest import GATE, free_port
+from tests.support import RINGS
+
+NOWHERE = "postgresql+psycopg://postgres@127.0.0.1:9/gate"  # the discard port: nothing accepts there
+
+
+@pytest.fixture
+def down_app() -> Iterator[Flask]:
+    app = create_app({"DATABASE_URL": NOWHERE, "RINGS_FILE": str(RINGS), "TESTING": True})  # boots without it
+    yield app
+    app.extensions["gate.watcher"].stop()
+
+
+def test_every_request_that_needs_the_database_answers_503(down_app: Flask) -> None:
+    client = down_app.test_client()
+    auth = {"Authorization": "Bearer gate_whatever"}
+    for method, path in (
+        ("GET", "/api/v1/features"),
+        ("GET", "/api/v1/sdk/snapshot"),
+        ("GET", "/api/v1/sdk/stream"),
+        ("POST", "/api/v1/incidents"),
+        ("POST", "/ofrep/v1/evaluate/flags"),
+    ):
+        started = time.monotonic()
+        r = client.open(path, method=method, headers=auth, json={} if method == "POST" else None)
+        assert time.monotonic() - started < 2
+        assert r.status_code == 503, (path, r.get_data(as_text=True)[:300])
+        assert r.content_type == "application/problem+json"
+        assert r.json["type"] == "/problems/database-unavailable" and r.headers["Retry-After"]
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.headers["Retry-After"]
+
+
+def test_the_dashboard_answers_an_html_page_during_an_outage(down_app: Flask) -> None:
+    r = down_app.test_client().get("/")
+    assert r.status_code == 503 and r.mimetype == "text/html"
+    assert "Database unavailable" in r.get_data(as_text=True)
+
+
+def test_an_outage_is_logged_once_then_every_30_seconds_then_once_at_its_end(caplog: pytest.LogCaptureFixture) -> None:
+    clock = [0.0]
+    outage = Outage(clock=lambda: clock[0])
+    error = sa_exc.OperationalError("SELECT 1", {}, psycopg.OperationalError("refused"))
+    with caplog.at_level(logging.WARNING, logger="gate.database"):
+        for _ in range(100):  # a burst of failing requests and polls
+            outage.failed(error)
+            clock[0] += 0.5  # 50 s in all
+        assert outage.down
+        outage.succeeded()
+        outage.succeeded()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3, lines
+    assert "unavailable: OperationalError: refused" in lines[0] and "still unavailable after 30 s" in lines[1]
+    assert lines[2] == "the database is available again after 50.0 s" and not outage.down
+
+
+def test_what_counts_as_an_outage() -> None:
+    refused = sa_exc.OperationalError("x", {}, psycopg.OperationalError("connection refused"))
+    locked = sa_exc.OperationalError("x", {}, sqlite3.OperationalError("database is locked"))
+    missing_table = sa_exc.OperationalError("x", {}, sqlite3.OperationalError("no such table: features"))
+    assert is_outage(refused) and is_outage(locked) and is_outage(psycopg.OperationalError("raw, from a pool"))
+    assert is_outage(sa_exc.TimeoutError()) and is_outage(ConnectionResetError())
+    assert not is_outage(missing_table) and not is_outage(ValueError("bug"))
+    assert not is_outage(sa_exc.IntegrityError("x", {}, sqlite3.IntegrityError("unique")))
+    assert is_outage(sa_exc.DBAPIError("x", {}, Exception("gone"), connection_invalidated=True))
+
+
+def test_gate_serve_starts_without_the_database_and_serves_health(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"GATE_DATABASE_URL": NOWHERE, "GATE_RINGS_FILE": str(RINGS), "PATH": "/usr/bin:/bin"}
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [GATE, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        assert requests.get(f"{url}/healthz", timeout=2).status_code == 200
+        assert requests.get(f"{url}/readyz", timeout=3).status_code == 503
+        r = requests.get(f"{url}/api/v1/features", headers={"Authorization": "Bearer x"}, timeout=3)
+        assert r.status_code == 503 and r.json()["type"] == "/problems/database-unavailable"
+        assert process.poll() is None
+        text = log.read_text()
+        assert "waiting for the database" in text and "Traceback" not in text
+        assert text.count("the database is unavailable") <= 3  # once per process, not per request
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
