@@ -39,7 +39,9 @@ def poison(case: Any, data: st.DataObject) -> None:
     key = data.draw(st.sampled_from(sorted(place)))
     if isinstance(place[key], bool) or not isinstance(place[key], str | int | float):
         return
-    text = HOSTILE_TEXT if place is case.body else HOSTILE_URL_TEXT
+    # JSON can carry a lone surrogate as an escape; a URL or a YAML body cannot be encoded with one
+    json_body = place is case.body and case.media_type == "application/json"
+    text = HOSTILE_TEXT if json_body else HOSTILE_URL_TEXT
     place[key] = data.draw(text if isinstance(place[key], str) else HOSTILE_NUMBER)
 
 
