@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from gate.domain.documents import MAX_ID
 from gate.domain.features import MAX_TEXT
@@ -356,6 +356,11 @@ class SnapshotOut(Schema):
 
 
 class ProblemOut(Schema):
+    """RFC 9457 problem details; extension members are allowed (OFREP's errorCode, for one)."""
+
+    class Meta:
+        unknown = INCLUDE
+
     type = fields.String()
     title = fields.String()
     status = fields.Integer()
