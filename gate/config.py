@@ -50,7 +50,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "STREAMS_PER_WORKER": 24,
         "STREAM_KEEPALIVE_SECONDS": 15,
         "STREAM_MAX_SECONDS": 600,
-        "OUTBOX_LEASE_SECONDS": 60,
+        "OUTBOX_LEASE_SECONDS": 15,
         "SESSION_COOKIE_SECURE": False,
         "DB_CONNECT_TIMEOUT": 5,
     }

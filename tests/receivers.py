@@ -24,6 +24,8 @@ class Pager:
         self.requests = 0
         self.fail_first = 0
         self.stall_first = 0.0
+        self.delay_first = 0.0  # answer the first request, but only after this long
+        self.received = threading.Event()
         self.lock = threading.Lock()
         pager = self
 
@@ -33,6 +35,9 @@ class Pager:
                 with pager.lock:
                     pager.requests += 1
                     number = pager.requests
+                pager.received.set()
+                if number == 1 and pager.delay_first:
+                    time.sleep(pager.delay_first)
                 if number == 1 and pager.stall_first:
                     time.sleep(pager.stall_first)
                     return  # the connection dies with the worker that was delivering

@@ -1,9 +1,12 @@
 """The alert outbox: alerts are rows written with the change that caused them, delivered in the background.
 
-Every `gate serve` worker runs a dispatcher thread. A message is claimed with a lease (a conditional
-UPDATE), so one worker delivers it; a failed delivery is retried after 1 s, doubling to 30 s; a worker
-that dies mid-delivery leaves a lease that expires, and another worker delivers it. Pages carry a
-dedup_key, so a receiver that saw a delivery whose acknowledgement was lost does not page twice.
+Every `gate serve` worker runs a dispatcher thread. A message is claimed with a short hold (a conditional
+UPDATE), so one worker sends it at a time; a failed delivery is retried after 1 s, doubling to 30 s.
+Delivery is at least once, honestly: the claim, the send and its outcome cannot be one transaction. An
+outcome the database could not take (an outage) is kept in memory and written as soon as it answers, so
+a failure is retried on its backoff and a delivery is not repeated; only a worker that dies between the
+send and the outcome leaves its claim to expire (SEND_TIMEOUT plus a margin), after which another worker
+sends again. Every attempt carries the same body and dedup_key, so PagerDuty merges a repeat.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ log = logging.getLogger(__name__)
 ALERTS_FAILED = Counter(
     "gate_alerts_failed_total", "Alerts given up as undeliverable (see outbox.last_error)", ["kind"]
 )
-LEASE = timedelta(seconds=60)
+SEND_TIMEOUT = 10.0
+LEASE = timedelta(seconds=SEND_TIMEOUT + 5)  # a claim outlives any send; it matters only if a worker dies
 MAX_DELAY = 30.0
 
 
@@ -103,6 +107,7 @@ class Dispatcher:
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._outcomes: list[tuple[int, int, dict[str, Any]]] = []  # (id, attempt, values) not yet written
         self.before_each: list[Callable[[datetime], None]] = []  # e.g. escalation of overdue incidents
 
     def start(self) -> None:
@@ -133,6 +138,7 @@ class Dispatcher:
         """Deliver what is due now; return how many messages were delivered."""
         delivered = 0
         with self.app.app_context():
+            self._write_outcomes()
             at = now()
             for hook in self.before_each:
                 hook(at)
@@ -163,6 +169,7 @@ class Dispatcher:
                 .where(
                     OutboxMessage.id == message_id,
                     OutboxMessage.delivered_at.is_(None),
+                    OutboxMessage.failed_at.is_(None),
                     or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < at),
                 )
                 .values(locked_until=at + self.lease, attempts=OutboxMessage.attempts + 1)
@@ -171,43 +178,62 @@ class Dispatcher:
         s.commit()
         if claimed.rowcount != 1:
             return 0  # another worker has it
-        message = s.get(OutboxMessage, message_id)
+        message = s.get(OutboxMessage, message_id, populate_existing=True)
         assert message is not None
+        kind, body, attempt = message.kind, message.body, message.attempts
+        s.commit()
         try:
-            self._send(message.kind, message.body)
+            self._send(kind, body)
         except DeliveryError as exc:
-            delay = retry_delay(message.attempts)
-            s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message_id)
-                .values(locked_until=None, last_error=str(exc)[:2000], next_attempt_at=now() + timedelta(seconds=delay))
+            delay = retry_delay(attempt)
+            self._record(
+                message_id,
+                attempt,
+                {"locked_until": None, "last_error": str(exc)[:2000], "next_attempt_at": now() + timedelta(seconds=delay)},
             )
-            s.commit()
-            log.warning(
-                "alert %s not delivered (attempt %s, next in %.0fs): %s", message_id, message.attempts, delay, exc
-            )
+            log.warning("alert %s not delivered (attempt %s, next in %.0fs): %s", message_id, attempt, delay, exc)
             return 0
         except Exception as exc:  # no retry can send this message: say so loudly, once, and stop trying
-            s.rollback()
-            s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message_id)
-                .values(locked_until=None, failed_at=now(), last_error=f"{type(exc).__name__}: {exc}"[:2000])
+            self._record(
+                message_id,
+                attempt,
+                {"locked_until": None, "failed_at": now(), "last_error": f"{type(exc).__name__}: {exc}"[:2000]},
             )
-            s.commit()
-            ALERTS_FAILED.labels(message.kind).inc()
-            log.error("alert %s (%s) can never be delivered, giving up: %r", message_id, message.kind, exc)
+            ALERTS_FAILED.labels(kind).inc()
+            log.error("alert %s (%s) can never be delivered, giving up: %r", message_id, kind, exc)
             return 0
-        s.execute(
-            update(OutboxMessage).where(OutboxMessage.id == message_id).values(delivered_at=now(), locked_until=None)
-        )
-        s.commit()
+        self._record(message_id, attempt, {"delivered_at": now(), "locked_until": None})
         return 1
+
+    def _record(self, message_id: int, attempt: int, values: dict[str, Any]) -> None:
+        """Write an attempt's outcome; during an outage keep it, to be written when the database returns."""
+        self._outcomes.append((message_id, attempt, values))
+        self._write_outcomes()
+
+    def _write_outcomes(self) -> None:
+        s = session()
+        while self._outcomes:
+            message_id, attempt, values = self._outcomes[0]
+            try:
+                # only while no other worker has claimed it since (its claim counts another attempt)
+                s.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == message_id, OutboxMessage.attempts == attempt)
+                    .values(**values)
+                )
+                s.commit()
+            except Exception as exc:
+                s.rollback()
+                if not is_outage(exc):
+                    raise
+                OUTAGE.failed(exc)
+                return
+            self._outcomes.pop(0)
 
     def _send(self, kind: str, body: dict[str, Any]) -> None:
         config = self.app.config
         if kind == "page":
-            send_page(str(config["PAGER_URL"]), body)
+            send_page(str(config["PAGER_URL"]), body, timeout=SEND_TIMEOUT)
         else:
             send_email(
                 str(config["SMTP_URL"]),
@@ -215,4 +241,5 @@ class Dispatcher:
                 str(config["ALERT_EMAIL"]),
                 body["subject"],
                 body["text"],
+                timeout=SEND_TIMEOUT,
             )
