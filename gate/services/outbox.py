@@ -186,10 +186,9 @@ class Dispatcher:
             self._send(kind, body)
         except DeliveryError as exc:
             delay = retry_delay(attempt)
+            retry_at = now() + timedelta(seconds=delay)
             self._record(
-                message_id,
-                attempt,
-                {"locked_until": None, "last_error": str(exc)[:2000], "next_attempt_at": now() + timedelta(seconds=delay)},
+                message_id, attempt, {"locked_until": None, "last_error": str(exc)[:2000], "next_attempt_at": retry_at}
             )
             log.warning("alert %s not delivered (attempt %s, next in %.0fs): %s", message_id, attempt, delay, exc)
             return 0
