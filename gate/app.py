@@ -36,7 +36,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["DATABASE_URL"], float(settings["DB_CONNECT_TIMEOUT"])),
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(
+            settings["DATABASE_URL"], float(settings["DB_CONNECT_TIMEOUT"]), float(settings["SQLITE_BUSY_TIMEOUT"])
+        ),
         API_TITLE="Gate",
         API_VERSION="1",
         OPENAPI_VERSION="3.0.3",
@@ -66,11 +68,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def engine_options(url: str, connect_timeout: float = 5) -> dict[str, Any]:
+def engine_options(url: str, connect_timeout: float = 5, busy_timeout: float = 30) -> dict[str, Any]:
     """Pool and driver settings per database."""
     if url.startswith("sqlite"):
         ensure_sqlite_dir(url)
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        # the busy timeout: how long a write waits for another writer's lock before the store counts as unavailable
+        return {"connect_args": {"timeout": float(busy_timeout), "check_same_thread": False}}
     # a silent network drop is an outage, not a hang: connect and pool waits are bounded
     return {
         "pool_pre_ping": True,
@@ -105,7 +108,6 @@ def register_extensions(app: Flask) -> None:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -22,6 +22,7 @@ ENV_KEYS = (
     "OUTBOX_LEASE_SECONDS",
     "SESSION_COOKIE_SECURE",
     "DB_CONNECT_TIMEOUT",
+    "SQLITE_BUSY_TIMEOUT",
 )
 
 
@@ -53,6 +54,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "OUTBOX_LEASE_SECONDS": 15,
         "SESSION_COOKIE_SECURE": False,
         "DB_CONNECT_TIMEOUT": 5,
+        "SQLITE_BUSY_TIMEOUT": 30,
     }
     for key in ENV_KEYS:
         value = os.environ.get(f"GATE_{key}")

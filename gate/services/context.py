@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ def audit(*, actor: str, action: str, target: str, feature: str | None, before: 
 def transaction() -> Iterator[Session]:
     """Run one unit of work: commit at the end, roll back on any error; races become 409."""
     s = session()
+    started = time.monotonic()
     try:
         yield s
         s.commit()
@@ -73,7 +75,12 @@ def transaction() -> Iterator[Session]:
         raise Conflict("a concurrent change got there first; read again and retry") from None
     except OperationalError as exc:
         s.rollback()
-        if "locked" in str(exc) or "deadlock" in str(exc) or "could not serialize" in str(exc):
+        text = str(exc)
+        # SQLite answers "locked" at once when two writers race (a conflict), or after its whole busy
+        # timeout when another process holds the store (it is unavailable: 503 through the error handler)
+        busy = float(current_app.config.get("SQLITE_BUSY_TIMEOUT", 30))
+        raced = "locked" in text and time.monotonic() - started < busy * 0.9
+        if raced or "deadlock" in text or "could not serialize" in text:
             raise Conflict("the store was busy with a concurrent change; retry") from None
         raise
     except BaseException:

@@ -16,9 +16,11 @@ from flask import Flask
 from sqlalchemy import exc as sa_exc
 
 from gate.app import create_app
+from gate.extensions import db
 from gate.services.outage import Outage, is_outage
+from gate.services.tokens import create_token
 from tests.integration.conftest import GATE, free_port
-from tests.support import RINGS
+from tests.support import RINGS, SqliteTemplate
 
 NOWHERE = "postgresql+psycopg://postgres@127.0.0.1:9/gate"  # the discard port: nothing accepts there
 
@@ -117,3 +119,28 @@ def test_gate_serve_starts_without_the_database_and_serves_health(tmp_path: Path
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_sqlite_locked_beyond_its_busy_timeout_answers_503(sqlite_template: SqliteTemplate) -> None:
+    url = sqlite_template.fresh()
+    app = create_app({"DATABASE_URL": url, "RINGS_FILE": str(RINGS), "TESTING": True, "SQLITE_BUSY_TIMEOUT": 0.5})
+    try:
+        with app.app_context():
+            _, secret = create_token(name="oncall", role="reporter", actor="test")
+        client, auth = app.test_client(), {"Authorization": f"Bearer {secret}"}
+        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # another process holds the store: a backup, a stuck script
+        try:
+            started = time.monotonic()
+            r = client.post("/api/v1/incidents", json={"title": "t", "severity": 3}, headers=auth)
+            assert r.status_code == 503 and r.json["type"] == "/problems/database-unavailable", r.json
+            assert 0.4 < time.monotonic() - started < 2
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert client.get("/api/v1/incidents", headers=auth).json == []  # nothing was stored
+        assert client.post("/api/v1/incidents", json={"title": "t", "severity": 3}, headers=auth).status_code == 201
+    finally:
+        app.extensions["gate.watcher"].stop()
+        with app.app_context():
+            db.engine.dispose()
