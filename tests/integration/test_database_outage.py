@@ -93,7 +93,7 @@ def test_an_outage_answers_503_keeps_the_server_and_its_streams_and_heals_by_its
         assert wait_for(lambda: requests.get(served.url + "/healthz", timeout=2).status_code == 200)
         for _ in range(40):  # traffic during the outage must not flood the log
             served.call("GET", "/api/v1/features")
-        time.sleep(max(0.0, 12 - (time.monotonic() - outage_started)))
+        time.sleep(max(0.0, 31 - (time.monotonic() - outage_started)))  # past one 30 s reminder
         outage_seconds = time.monotonic() - outage_started
         logged = log.stat().st_size - log_before
 
@@ -104,7 +104,7 @@ def test_an_outage_answers_503_keeps_the_server_and_its_streams_and_heals_by_its
         assert wait_for(lambda: not client.is_enabled("checkout", staff), timeout=10)  # the stream came back
         text = log.read_text()
         assert "Traceback" not in text
-        assert logged < 4000, f"{logged} bytes logged in {outage_seconds:.0f}s of outage"
+        assert logged < 8000, f"{logged} bytes logged in {outage_seconds:.0f}s of outage"
         assert "the database is available again" in text
         print(
             f"\noutage figures: slowest answer {slowest * 1000:.0f} ms, recovered {recovered * 1000:.0f} ms, "
