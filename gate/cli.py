@@ -19,6 +19,8 @@ from flask import Flask
 
 from gate.config import load_settings
 from gate.domain.errors import ParseError
+from gate.domain.exposure import format_percent
+from gate.domain.roles import ROLES
 
 
 def _fail(message: str) -> None:
@@ -235,7 +237,7 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--name", required=True)
-@click.option("--role", required=True, type=click.Choice(["admin", "product", "qa", "release", "reporter", "sdk"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 def token_create(name: str, role: str) -> None:
     """Create a token and print its secret, alone, on stdout."""
     from gate.services.tokens import create_token
@@ -354,7 +356,7 @@ def status(feature: str) -> None:
         except GateError as exc:
             _fail(exc.detail)
         row = view.row
-        where = "off" if row.ring is None else f"{row.ring} at {row.percent_bp / 100:g}%"
+        where = "off" if row.ring is None else f"{row.ring} at {format_percent(row.percent_bp)}"
         click.echo(f"{row.key} — {row.name} (owner {row.owner})")
         click.echo(f"exposure: {where}{' — KILLED' if row.killed else ''}   snapshot version {view.version}")
         click.echo(f"gate for {result.ring}: {'PASSES' if result.passed else 'REFUSED'}")

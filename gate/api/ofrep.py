@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from flask import Response, request
-from gate_sdk import OPENFEATURE_REASONS, EvaluationDetails, Snapshot, evaluate
+from gate_sdk import EvaluationDetails, Snapshot, evaluate
+from gate_sdk import _openfeature as openfeature
 
 from gate.api import schemas as s
 from gate.api.auth import requires
@@ -32,24 +33,17 @@ class FlagNotFound(NotFound):
 def gate_context(context: dict[str, Any] | None) -> dict[str, Any]:
     """OFREP context → Gate context: `targetingKey` is the user; tenant and groups as they are."""
     context = context or {}
-    out: dict[str, Any] = {k: context[k] for k in ("tenant", "groups") if k in context}
-    user = context.get("targetingKey", context.get("user"))
-    if user is not None:
-        out["user"] = user
-    return out
+    return openfeature.gate_context(context.get("targetingKey"), context)
 
 
 def ofrep_result(result: EvaluationDetails) -> dict[str, Any]:
     """One flag's OFREP answer; Gate's own reason, ring and version in the metadata."""
-    metadata: dict[str, Any] = {"gateReason": result.reason.value, "version": result.version}
-    if result.ring is not None:
-        metadata["ring"] = result.ring
     return {
         "key": result.flag,
         "value": result.enabled,
-        "variant": "on" if result.enabled else "off",
-        "reason": OPENFEATURE_REASONS[result.reason],
-        "metadata": metadata,
+        "variant": openfeature.variant(result),
+        "reason": openfeature.openfeature_reason(result),
+        "metadata": openfeature.flag_metadata(result),
     }
 
 

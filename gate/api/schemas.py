@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from gate.domain.documents import MAX_ID
+from gate.domain.exposure import FULL, parse_percent, percent_number
 from gate.domain.features import MAX_TEXT
-from gate.services.features import percent
+from gate.domain.roles import ROLES
 
 Text = validate.Length(max=MAX_TEXT)
 
@@ -26,21 +26,15 @@ class Percent(fields.Field[int]):
     """A percent in (0, 100] with at most two decimals, loaded as hundredths (an int)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, str):  # JSON carries numbers; a form's text is turned into one before it gets here
             raise ValidationError("must be a number")
         try:
-            exact = Decimal(str(value))
-        except InvalidOperation:  # pragma: no cover - str() of an int or float always parses
-            raise ValidationError("must be a number") from None
-        if not exact.is_finite() or not 0 < exact <= 100:
-            raise ValidationError("must be greater than 0 and at most 100")
-        hundredths = exact * 100
-        if hundredths != hundredths.to_integral_value():
-            raise ValidationError("must have at most two decimals")
-        return int(hundredths)
+            return parse_percent(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> float | int | None:
-        return None if value is None else percent(int(value))
+        return None if value is None else percent_number(int(value))
 
 
 class Id(fields.Integer):
@@ -114,7 +108,7 @@ class VoteIn(StrictSchema):
 
 class PromoteIn(StrictSchema):
     ring = fields.String(required=True)
-    percent = Percent(load_default=10000, metadata={"type": "number", "default": 100})
+    percent = Percent(load_default=FULL, metadata={"type": "number", "default": 100})
     override_reason = fields.String(load_default=None, validate=validate.Length(min=1, max=MAX_TEXT))
 
 
@@ -137,9 +131,7 @@ class EmptyIn(StrictSchema):
 
 class TokenIn(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    role = fields.String(
-        required=True, validate=validate.OneOf(["admin", "product", "qa", "release", "reporter", "sdk"])
-    )
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
 
 
 class ExposureIn(StrictSchema):

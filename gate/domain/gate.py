@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from gate.domain.durations import format_duration
+from gate.domain.exposure import format_percent
 from gate.domain.rings import Ring, RingsConfig
 
 
@@ -109,11 +110,6 @@ GateCheck = Callable[[RingsConfig, Ring, GateFacts, datetime], Iterable[Check]]
 NOT_REQUIRED = "not required"
 
 
-def format_percent(percent: float) -> str:
-    """Render 50.0 as '50%' and 12.5 as '12.5%'."""
-    return f"{percent:g}%"
-
-
 def check_order(rings: RingsConfig, ring: Ring, facts: GateFacts, now: datetime) -> Iterable[Check]:
     """Only the next ring may be entered, and never while killed."""
     exposure = facts.exposure
@@ -156,7 +152,9 @@ def check_soak(rings: RingsConfig, ring: Ring, facts: GateFacts, now: datetime) 
     elif exposure.ring != previous:
         yield Check("soak", False, f"must soak {format_duration(soak)} at 100% in {previous} first")
     elif exposure.percent < 100 or exposure.full_since is None:
-        yield Check("soak", False, f"at {format_percent(exposure.percent)} in {previous}; soak starts at 100%")
+        yield Check(
+            "soak", False, f"at {format_percent(round(exposure.percent * 100))} in {previous}; soak starts at 100%"
+        )
     else:
         served = max(now - exposure.full_since, soak * 0)
         if served >= soak:

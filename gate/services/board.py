@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gate.domain.gate import GateFacts, GateResult, evaluate_gate, format_percent, next_ring
+from gate.domain.exposure import FULL, format_percent, is_released
+from gate.domain.gate import GateFacts, GateResult, evaluate_gate, next_ring
 from gate.domain.rings import RingsConfig
 from gate.models import AuditEntry, CriterionRevision, Feature, Vote
 from gate.services.context import now, rings, session
@@ -63,16 +64,16 @@ def cells(config: RingsConfig, feature: Feature) -> tuple[Cell, ...]:
             out.append(KILLED)
         elif reached is None or ring.index > reached:
             out.append(OFF)
-        elif ring.index < reached or feature.percent_bp == 10000:
+        elif ring.index < reached or feature.percent_bp == FULL:
             out.append(ON)
         else:
-            out.append(Cell("rollout", "◐ " + format_percent(feature.percent_bp / 100)))
+            out.append(Cell("rollout", "◐ " + format_percent(feature.percent_bp)))
     return tuple(out)
 
 
 def released(config: RingsConfig, feature: Any) -> bool:
     """On for everyone: at 100% in the last ring, not killed."""
-    return bool(feature.ring == config.last.name and feature.percent_bp == 10000 and not feature.killed)
+    return is_released(feature.ring, feature.percent_bp, feature.killed, last_ring=config.last.name)
 
 
 def next_gate(config: RingsConfig, feature: Any, facts: GateFacts, at: datetime) -> GateResult | None:

@@ -9,16 +9,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from gate.domain.exposure import percent_number
 from gate.domain.features import CriterionSpec, FeatureSpec, plan_criteria
 from gate.domain.gate import CriterionStatus, Exposure, criterion_status
 from gate.errors import NotFound
 from gate.models import CriterionRevision, DeploymentEvent, Feature, GateState, Vote
 from gate.services.context import audit, bump_version, changed, now, session, transaction
-
-
-def percent(bp: int) -> float | int:
-    """Hundredths of a percent as the API shows them: 50 or 12.5."""
-    return bp // 100 if bp % 100 == 0 else bp / 100
 
 
 def exposure_of(feature: Feature) -> Exposure:
@@ -30,7 +26,7 @@ def exposure_of(feature: Feature) -> Exposure:
 
 def state_of(feature: Feature) -> dict[str, object]:
     """The exposure as the API and the audit log show it."""
-    return {"ring": feature.ring, "percent": percent(feature.percent_bp), "killed": feature.killed}
+    return {"ring": feature.ring, "percent": percent_number(feature.percent_bp), "killed": feature.killed}
 
 
 @dataclass(frozen=True)

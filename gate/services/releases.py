@@ -7,8 +7,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from gate.domain.exposure import FULL, is_deployment, leaves_production
 from gate.domain.gate import Check, GateResult, evaluate_gate, next_ring
 from gate.domain.rings import Ring
+from gate.domain.roles import Role
 from gate.errors import Conflict, Forbidden, GateRefused, InvalidInput
 from gate.models import Change, DeploymentEvent, Feature, Incident
 from gate.services import facts as facts_service
@@ -49,8 +51,9 @@ def _write(
     before = state_of(feature)
     from_ring, from_percent_bp = feature.ring, feature.percent_bp
     last = rings().last.name
-    is_deployment = ring == last and not killed and (feature.ring != last or percent_bp > feature.percent_bp)
-    leaves_production = feature.ring == last and (ring != last or percent_bp < feature.percent_bp or killed)
+    move = ((feature.ring, feature.percent_bp), (ring, percent_bp))
+    deployment = is_deployment(*move, killed, last_ring=last)
+    leaves = leaves_production(*move, killed, last_ring=last)
     if not changed(
         update(Feature)
         .where(Feature.id == feature.id, Feature.exposure_rev == feature.exposure_rev)
@@ -64,7 +67,7 @@ def _write(
         )
     ):
         raise Conflict("the feature's exposure changed meanwhile; read it again and retry")
-    if leaves_production or kind == "kill":
+    if leaves or kind == "kill":
         latest = s.scalar(
             select(DeploymentEvent.id)
             .where(DeploymentEvent.feature_id == feature.id, DeploymentEvent.is_deployment.is_(True))
@@ -84,7 +87,7 @@ def _write(
         actor=actor,
         reason=reason,
         overridden=overridden,
-        is_deployment=is_deployment,
+        is_deployment=deployment,
         failed=False,
         version=version,
         at=at,
@@ -92,7 +95,7 @@ def _write(
     )
     s.add(event)
     s.flush()
-    if is_deployment:  # lead time: each change reported since the last deployment ships now
+    if deployment:  # lead time: each change reported since the last deployment ships now
         shipped = s.execute(
             select(Change.id, Change.committed_at).where(
                 Change.feature_id == feature.id, Change.deployed_at.is_(None), Change.reported_at <= at
@@ -131,7 +134,7 @@ def promote(
     *, key: str, ring: str, percent_bp: int, override_reason: str | None, principal: Principal
 ) -> ExposureChange:
     """Expose a feature to the next ring when its gate passes (or an admin overrides it)."""
-    if override_reason is not None and principal.role != "admin":
+    if override_reason is not None and principal.role != Role.ADMIN:
         raise Forbidden("only an admin may override a gate")
     target = _ring(ring)
     at = now()
@@ -143,7 +146,7 @@ def promote(
             order_failed = any(c.name == "order" and not c.passed for c in result.checks)
             if order_failed or override_reason is None:
                 raise GateRefused(_refusal(target.name, result.failed), checks=result.checks)
-        full_since = at if percent_bp == 10000 else None
+        full_since = at if percent_bp == FULL else None
         change = _write(
             feature,
             kind="promote",
@@ -200,7 +203,7 @@ def rollout(*, key: str, percent_bp: int, actor: str) -> ExposureChange:
             ring=feature.ring,
             percent_bp=percent_bp,
             killed=False,
-            full_since=at if percent_bp == 10000 else None,
+            full_since=at if percent_bp == FULL else None,
             at=at,
         )
 
@@ -217,7 +220,7 @@ def rollback(*, key: str, ring: str | None, reason: str | None, actor: str) -> E
             target = _ring(ring)
             if target.index >= current:
                 raise Conflict(f"{ring} is not before {feature.ring}; roll back to an earlier ring or to null (off)")
-        percent_bp = 10000 if ring is not None else 0
+        percent_bp = FULL if ring is not None else 0
         full_since = at if ring is not None and not feature.killed else None
         return _write(
             feature,
@@ -270,7 +273,7 @@ def revive(*, key: str, actor: str) -> ExposureChange:
         feature = find_feature(key)
         if not feature.killed:
             raise Conflict(f"{key} is not killed")
-        full_since = at if feature.ring is not None and feature.percent_bp == 10000 else None
+        full_since = at if feature.ring is not None and feature.percent_bp == FULL else None
         return _write(
             feature,
             kind="revive",

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from gate_sdk import Snapshot
 from sqlalchemy import select
 
+from gate.domain.exposure import percent_number
 from gate.domain.rings import RingsConfig
 from gate.models import Feature, GateState
 from gate.services.context import session
-from gate.services.features import percent
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class SnapshotCache:
         )
         version = int(rows[0][0])
         flags = {
-            key: {"ring": ring, "percent": percent(bp), "killed": killed}
+            key: {"ring": ring, "percent": percent_number(bp), "killed": killed}
             for _, key, ring, bp, killed in rows
             if key is not None
         }

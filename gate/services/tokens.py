@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
+from gate.domain.roles import ROLES, Role
 from gate.errors import InvalidInput, NotFound, Unauthorized
 from gate.models import GateState, Token
 from gate.services.context import Principal, audit, now, session, transaction
 
-ROLES = ("admin", "product", "qa", "release", "reporter", "sdk")
 BOOTSTRAP_NAME = "bootstrap-admin"
 _TOUCH_EVERY = timedelta(seconds=60)
 
@@ -83,7 +83,7 @@ def bootstrap_admin() -> str | None:
     """On an empty database, create the `bootstrap-admin` token and return its secret; else None."""
     if session().scalar(select(func.count()).select_from(Token)):
         return None
-    _, secret = create_token(name=BOOTSTRAP_NAME, role="admin", actor="gate")
+    _, secret = create_token(name=BOOTSTRAP_NAME, role=Role.ADMIN, actor="gate")
     return secret
 
 

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from gate.api import schemas
 from gate.api.auth import ANY, load_state
+from gate.domain.roles import allowed
 from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized, invalid_input
 from gate.services import board, dora, incidents, releases, votes
 from gate.services.context import Principal, now, rings
@@ -45,7 +46,7 @@ def signed_in(*roles: str) -> Callable[[F], F]:
                 session.pop("token_id", None)
                 session.pop("sid", None)
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
-            if principal.role != "admin" and principal.role not in roles:
+            if not allowed(principal.role, roles):
                 raise Forbidden(f"role {principal.role} may not do this")
             g.principal = principal
             if request.method == "POST":
@@ -64,7 +65,7 @@ def me() -> Principal:
 def may(*roles: str) -> bool:
     """Whether the signed-in token may use forms that need `roles` (templates hide what it may not do)."""
     principal: Principal | None = g.get("principal")
-    return principal is not None and (principal.role == "admin" or principal.role in roles)
+    return principal is not None and allowed(principal.role, roles)
 
 
 @web.app_context_processor

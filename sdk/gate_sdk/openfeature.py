@@ -14,7 +14,8 @@ from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
-from gate_sdk._result import OPENFEATURE_REASONS, EvaluationDetails
+from gate_sdk import _openfeature as shape
+from gate_sdk._result import EvaluationDetails
 from gate_sdk._result import Reason as GateReason
 
 _ERRORS = {
@@ -36,10 +37,7 @@ def gate_context(context: EvaluationContext | None) -> dict[str, Any]:
     """OpenFeature's context as Gate's: targeting_key → user; tenant and groups from the attributes."""
     if context is None:
         return {}
-    out: dict[str, Any] = {k: context.attributes[k] for k in ("tenant", "groups") if k in context.attributes}
-    if context.targeting_key:
-        out["user"] = context.targeting_key
-    return out
+    return shape.gate_context(context.targeting_key, context.attributes)
 
 
 class GateProvider(AbstractProvider):
@@ -59,19 +57,14 @@ class GateProvider(AbstractProvider):
         self, flag_key: str, default_value: bool, evaluation_context: EvaluationContext | None = None
     ) -> FlagResolutionDetails[bool]:
         result = self.client.evaluate(flag_key, gate_context(evaluation_context), default_value)
-        metadata: dict[str, bool | int | float | str] = {"gateReason": result.reason.value}
-        if result.version is not None:
-            metadata["version"] = result.version
-        if result.ring is not None:
-            metadata["ring"] = result.ring
         error = _ERRORS.get(result.reason)
         return FlagResolutionDetails(
             value=result.enabled,
-            reason=Reason(OPENFEATURE_REASONS[result.reason]),
-            variant=None if error else ("on" if result.enabled else "off"),
+            reason=Reason(shape.openfeature_reason(result)),
+            variant=None if error else shape.variant(result),
             error_code=error,
             error_message=f"{result.reason.value}: {flag_key}" if error else None,
-            flag_metadata=metadata,
+            flag_metadata=shape.flag_metadata(result),
         )
 
     def _mismatch(self, flag_key: str, default_value: Any) -> FlagResolutionDetails[Any]:

@@ -19,7 +19,6 @@ from gate.domain.gate import (
     check_soak,
     criterion_status,
     evaluate_gate,
-    format_percent,
     next_ring,
 )
 from gate.ringsfile import load_rings_file
@@ -134,8 +133,7 @@ def test_the_gate_runs_every_check_in_order() -> None:
     assert len(GATE_CHECKS) == 6
 
 
-def test_next_ring_and_percent_format() -> None:
+def test_next_ring() -> None:
     assert next_ring(RINGS, None).name == "internal"
     assert next_ring(RINGS, "preview").name == "ga"
     assert next_ring(RINGS, "ga").name == "ga"
-    assert (format_percent(50.0), format_percent(12.5)) == ("50%", "12.5%")
