@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, pool, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gate import db as migrations
+from gate import migrate as migrations
 
 
 @contextmanager

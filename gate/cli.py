@@ -73,7 +73,7 @@ def serve(bind: str, workers: int, threads: int) -> None:
         metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gate-metrics-")
     # a quarter of each worker's threads stay free for ordinary requests, however many SDKs stream
     os.environ.setdefault("GATE_STREAMS_PER_WORKER", str(max(1, threads * 3 // 4)))
-    from gate import db as migrations
+    from gate import migrate as migrations
 
     settings = load_settings()
     url = settings["DATABASE_URL"]
@@ -111,7 +111,7 @@ def _bootstrap() -> None:
 
 def _wait_for_database(server: Any) -> None:
     """In gunicorn's master: once the store answers, finish the start that `serve` could not."""
-    from gate import db as migrations
+    from gate import migrate as migrations
     from gate.services.outage import is_outage
 
     url = load_settings()["DATABASE_URL"]
@@ -221,7 +221,7 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Apply migrations (Alembic)."""
-    from gate import db as migrations
+    from gate import migrate as migrations
 
     migrations.upgrade(load_settings()["DATABASE_URL"])
     click.echo("database is at the newest migration")

@@ -14,7 +14,7 @@ import yaml
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import make_url
 
-from gate import db as migrations
+from gate import migrate as migrations
 
 ROOT = Path(__file__).resolve().parent.parent
 RINGS = ROOT / "rings.yaml"

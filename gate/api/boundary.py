@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from flask_smorest import Blueprint as SmorestBlueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser
@@ -74,6 +74,15 @@ class BodyLimit:
         environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(bytes(body)), str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self.app(environ, start_response)  # type: ignore[no-any-return]
+
+
+def not_modified(etag: str) -> Response | None:
+    """A 304 when the request's If-None-Match names `etag` (weakly), else None."""
+    if not request.if_none_match.contains_weak(etag.strip('"')):
+        return None
+    response = Response(status=304)
+    response.headers["ETag"] = etag
+    return response
 
 
 def check_request() -> None:

@@ -11,7 +11,7 @@ from gate.api.auth import ANY, actor, requires
 from gate.api.boundary import Blueprint
 from gate.api.pages import page
 from gate.models import Bug, Change, RcaItem
-from gate.services import dora, incidents, reports
+from gate.services import bugs_changes, dora, incidents
 from gate.services.incidents import IncidentView
 
 blp = Blueprint("incidents", __name__, description="Incidents, RCA, bugs, changes and DORA metrics")
@@ -95,7 +95,7 @@ class Bugs(MethodView):
     @blp.response(201, s.BugOut)
     def post(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         """Open a bug on the feature."""
-        bug = reports.open_bug(key=key, actor=actor(), **body)
+        bug = bugs_changes.open_bug(key=key, actor=actor(), **body)
         return _bug(bug, key)
 
     @requires(*ANY)
@@ -103,7 +103,7 @@ class Bugs(MethodView):
     @blp.response(200, s.BugOut(many=True))
     def get(self, args: dict[str, Any], key: str) -> list[dict[str, Any]]:
         """The feature's bugs, newest first; ?status=open."""
-        return [_bug(b, key) for b in reports.list_bugs(key=key, status=args["status"], **page(args))]
+        return [_bug(b, key) for b in bugs_changes.list_bugs(key=key, status=args["status"], **page(args))]
 
 
 @blp.route("/bugs/<id:bug_id>/close", methods=["POST"])
@@ -112,7 +112,7 @@ class Bugs(MethodView):
 @blp.response(200, s.BugOut)
 def close_bug(body: dict[str, Any], bug_id: int) -> dict[str, Any]:
     """Close a bug."""
-    bug, key = reports.close_bug(bug_id=bug_id, actor=actor())
+    bug, key = bugs_changes.close_bug(bug_id=bug_id, actor=actor())
     return _bug(bug, key)
 
 
@@ -127,7 +127,7 @@ def _bug(bug: Bug, key: str) -> dict[str, Any]:
 @blp.response(201, s.ChangeOut)
 def report_change(body: dict[str, Any], key: str) -> dict[str, Any]:
     """Report a commit of the feature; its lead time ends at the feature's next deployment."""
-    change: Change = reports.report_change(key=key, actor=actor(), **body)
+    change: Change = bugs_changes.report_change(key=key, actor=actor(), **body)
     fields = ("id", "sha", "committed_at", "reported_at", "deployed_at")
     return {**{f: getattr(change, f) for f in fields}, "feature": key}
 

@@ -6,13 +6,13 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 from gate_sdk import EvaluationDetails, Snapshot, evaluate
 from gate_sdk import _openfeature as openfeature
 
 from gate.api import schemas as s
 from gate.api.auth import requires
-from gate.api.boundary import Blueprint
+from gate.api.boundary import Blueprint, not_modified
 from gate.api.sdk import current_snapshot
 from gate.errors import NotFound
 
@@ -74,10 +74,9 @@ def evaluate_all(body: dict[str, Any]) -> Response | dict[str, Any]:
     snapshot = current_snapshot().parsed
     context = gate_context(body["context"])
     etag = _bulk_etag(snapshot, context)
-    if request.if_none_match.contains_weak(etag.strip('"')):
-        response = Response(status=304)
-        response.headers["ETag"] = etag
-        return response
+    unchanged = not_modified(etag)
+    if unchanged is not None:
+        return unchanged
     flags = [ofrep_result(evaluate(snapshot, key, context)) for key in sorted(snapshot.flags)]
     response = Response(json.dumps({"flags": flags}), mimetype="application/json")
     response.headers["ETag"] = etag

@@ -10,6 +10,8 @@ from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields
 from gate.domain.documents import MAX_ID
 from gate.domain.exposure import FULL, parse_percent, percent_number
 from gate.domain.features import MAX_TEXT
+from gate.domain.incidents import LISTED_STATUSES, SEVERITIES, STATUSES
+from gate.domain.incidents import status as incident_status
 from gate.domain.roles import ROLES
 
 Text = validate.Length(max=MAX_TEXT)
@@ -310,12 +312,6 @@ class TokenCreatedOut(TokenOut):
     secret = fields.String(metadata={"description": "shown once; only its hash is kept"})
 
 
-class AudienceOut(Schema):
-    users = fields.List(fields.String())
-    tenants = fields.List(fields.String())
-    groups = fields.List(fields.String())
-
-
 class RingGateOut(Schema):
     soak = fields.Function(
         lambda g: None if g.soak is None else int(g.soak.total_seconds()), metadata={"description": "seconds"}
@@ -363,7 +359,7 @@ class ProblemOut(Schema):
 
 # ---- incidents, RCA, bugs, changes, DORA ---------------------------------------------------------
 
-Severity = validate.Range(min=0, max=3)
+Severity = validate.OneOf(SEVERITIES)
 Title = validate.Length(min=1, max=500)
 
 
@@ -383,7 +379,7 @@ class IncidentPatch(StrictSchema):
 
 
 class IncidentQuery(PageQuery):
-    status = fields.String(load_default=None, validate=validate.OneOf(["open", "resolved"]))
+    status = fields.String(load_default=None, validate=validate.OneOf(LISTED_STATUSES))
 
 
 class RcaIn(StrictSchema):
@@ -428,12 +424,6 @@ def _minutes(start: Any, end: Any) -> float | None:
     return None if end is None else round((end - start).total_seconds() / 60, 2)
 
 
-def _status(incident: Any) -> str:
-    if incident.resolved_at:
-        return "resolved"
-    return "acknowledged" if incident.acknowledged_at else "open"
-
-
 class IncidentOut(Schema):
     id = fields.Integer(attribute="row.id")
     title = fields.String(attribute="row.title")
@@ -442,7 +432,10 @@ class IncidentOut(Schema):
     feature = fields.String(allow_none=True)
     ring = fields.String(attribute="row.ring", allow_none=True)
     dedup_key = fields.String(attribute="row.dedup_key", allow_none=True)
-    status = fields.Function(lambda v: _status(v.row))
+    status = fields.Function(
+        lambda v: incident_status(v.row.acknowledged_at, v.row.resolved_at),
+        metadata={"type": "string", "enum": list(STATUSES)},
+    )
     reporter = fields.String(attribute="row.reporter")
     caused_by = fields.Integer(attribute="row.caused_by", allow_none=True)
     opened_at = fields.DateTime(attribute="row.opened_at")

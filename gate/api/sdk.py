@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from flask import Flask, Response, current_app, g, request
-from gate_sdk import evaluate
+from gate_sdk import etag_for, evaluate
 
 from gate.api import schemas as s
 from gate.api.auth import principal, requires
-from gate.api.boundary import Blueprint
+from gate.api.boundary import Blueprint, not_modified
 from gate.errors import GateError
 from gate.extensions import db
 from gate.services.exposures import record_exposures
@@ -39,11 +39,9 @@ def current_snapshot() -> BuiltSnapshot:
 @blp.alt_response(304, description="unchanged since If-None-Match")
 def snapshot() -> Response:
     """Every ring and flag, for local evaluation. ETag is the version; If-None-Match answers 304."""
-    etag = f'"{g.state_version}"'
-    if request.if_none_match.contains_weak(etag.strip('"')):
-        response = Response(status=304)
-        response.headers["ETag"] = etag
-        return response
+    unchanged = not_modified(etag_for(g.state_version))
+    if unchanged is not None:
+        return unchanged
     built = current_snapshot()
     response = Response(built.body, mimetype="application/json")
     response.headers["ETag"] = built.etag

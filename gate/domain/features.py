@@ -39,14 +39,6 @@ class FeatureSpec:
 
 
 @dataclass(frozen=True)
-class CriterionRevision:
-    """A criterion as stored: its spec and the revision number its votes attach to."""
-
-    spec: CriterionSpec
-    revision: int
-
-
-@dataclass(frozen=True)
 class CriteriaPlan:
     """What applying a feature's criteria changes."""
 

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 SEVERITIES = (0, 1, 2, 3)
+STATUSES = ("open", "acknowledged", "resolved")
+LISTED_STATUSES = ("open", "resolved")  # "open" lists acknowledged incidents too: everything not resolved
 RESPONSE_TIME = {
     0: timedelta(minutes=30),  # outage, data loss, DDoS
     1: timedelta(hours=1),  # a major feature down
@@ -16,6 +18,13 @@ RESPONSE_TIME = {
 PAGED = (0, 1)
 EMAILED = (2,)
 RESTORE_COUNTS_AT_OR_BELOW = 2  # incidents of severity 0..2 count for time to restore and change failure
+
+
+def status(acknowledged_at: datetime | None, resolved_at: datetime | None) -> str:
+    """'resolved', 'acknowledged' or 'open'."""
+    if resolved_at is not None:
+        return "resolved"
+    return "acknowledged" if acknowledged_at is not None else "open"
 
 
 def response_deadline(severity: int, opened_at: datetime) -> datetime:

@@ -10,9 +10,9 @@ from typing import Any
 
 from gate.domain.durations import parse_duration
 from gate.domain.errors import Problems
+from gate.domain.incidents import SEVERITIES
 
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
-SEVERITIES = (0, 1, 2, 3)
 _TOP_KEYS = {"version", "rings", "incidents"}
 _RING_KEYS = {"name", "description", "audience", "bucket_by", "gate"}
 _GATE_KEYS = {"soak", "block_on_incidents", "zero_bug_bounce", "rca_complete"}

@@ -1,4 +1,4 @@
-"""Alembic environment: Gate's metadata, URL given by gate.db."""
+"""Alembic environment: Gate's metadata, URL given by gate.migrate."""
 
 from __future__ import annotations
 

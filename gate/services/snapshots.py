@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from gate_sdk import Snapshot
+from gate_sdk import Snapshot, etag_for
 from sqlalchemy import select
 
 from gate.domain.exposure import percent_number
@@ -71,4 +71,4 @@ class SnapshotCache:
         }
         document: dict[str, object] = {"version": version, "rings": self._rings, "flags": flags}
         body = json.dumps(document, separators=(",", ":")).encode()
-        return BuiltSnapshot(version=version, body=body, etag=f'"{version}"', document=document)
+        return BuiltSnapshot(version=version, body=body, etag=etag_for(version), document=document)

@@ -15,7 +15,7 @@ from typing import Any
 
 from gate_sdk._evaluate import evaluate
 from gate_sdk._result import EvaluationDetails, tally
-from gate_sdk._snapshot import Snapshot, SnapshotError
+from gate_sdk._snapshot import Snapshot, SnapshotError, etag_for
 from gate_sdk._transport import StreamUnavailable, Transport, TransportError
 
 log = logging.getLogger("gate_sdk")
@@ -150,7 +150,7 @@ class GateClient:
 
     def _install(self, snapshot: Snapshot, body: bytes | None, etag: str | None) -> None:
         self._snapshot = snapshot  # one reference swap: evaluations see the old or the new, never a mix
-        self._etag = etag or f'"{snapshot.version}"'
+        self._etag = etag or etag_for(snapshot.version)
         self._ready.set()
         if body is not None and self._cache_path is not None:
             self._persist(body)

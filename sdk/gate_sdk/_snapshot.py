@@ -180,6 +180,11 @@ class Snapshot:
         }
 
 
+def etag_for(version: int) -> str:
+    """The ETag of a snapshot version, as the server sends it and the client sends it back."""
+    return f'"{version}"'
+
+
 def _list(value: Any, path: str) -> list[Any]:
     if not isinstance(value, list):
         raise SnapshotError(f"{path}: not a list")

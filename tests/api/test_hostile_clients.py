@@ -15,7 +15,7 @@ from flask import Flask
 from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, pool, text
 
-from gate import db as migrations
+from gate import migrate as migrations
 from gate.app import create_app
 from gate.config import ensure_sqlite_dir, loose_permissions
 from gate.domain.incidents import Alert

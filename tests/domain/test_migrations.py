@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, pool, text
 
-from gate import db as migrations
+from gate import migrate as migrations
 
 
 def test_migrating_fills_the_dora_columns_of_older_rows(tmp_path: Path) -> None:

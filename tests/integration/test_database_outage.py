@@ -17,7 +17,7 @@ import requests
 from gate_sdk import GateClient
 from sqlalchemy import create_engine, pool, text
 
-from gate import db as migrations
+from gate import migrate as migrations
 from tests.integration.conftest import GATE, Served, free_port, start_gate, wait_for
 from tests.integration.private_postgres import PrivatePostgres
 from tests.receivers import Pager
