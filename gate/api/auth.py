@@ -11,18 +11,12 @@ from flask import current_app, g, request
 
 from gate.domain.roles import PEOPLE, allowed
 from gate.errors import Forbidden, Unauthorized
-from gate.extensions import db
 from gate.services.context import Principal
-from gate.services.state import read_state
+from gate.services.state import current_state
 from gate.services.tokens import TokenCache
 
 ANY = PEOPLE
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def load_state() -> tuple[int, int]:
-    """Read the snapshot and tokens versions: what every read must be at least as new as."""
-    return read_state(db.engine)
 
 
 def authenticate(roles: tuple[str, ...]) -> Principal:
@@ -31,7 +25,7 @@ def authenticate(roles: tuple[str, ...]) -> Principal:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("send Authorization: Bearer TOKEN")
-    g.state_version, g.tokens_version = load_state()
+    g.state_version, g.tokens_version = current_state()
     cache = cast(TokenCache, current_app.extensions["gate.tokens"])
     principal = cache.authenticate(secret.strip(), g.tokens_version)
     if not allowed(principal.role, roles):

@@ -110,13 +110,18 @@ GateCheck = Callable[[RingsConfig, Ring, GateFacts, datetime], Iterable[Check]]
 NOT_REQUIRED = "not required"
 
 
+def killed_check(ring: str | None) -> Check:
+    """The `order` check of a killed feature: nothing moves it but a revive (or a rollback)."""
+    return Check("order", False, f"killed in {ring or 'off'}; revive first")
+
+
 def check_order(rings: RingsConfig, ring: Ring, facts: GateFacts, now: datetime) -> Iterable[Check]:
     """Only the next ring may be entered, and never while killed."""
     exposure = facts.exposure
     current = rings.index(exposure.ring)
     here = exposure.ring or "off"
     if exposure.killed:
-        yield Check("order", False, f"killed in {here}; revive first")
+        yield killed_check(exposure.ring)
     elif current is not None and ring.index == current:
         yield Check("order", False, f"already in {ring.name}; use rollout to change the percent")
     elif current is not None and ring.index < current:

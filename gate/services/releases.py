@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gate.domain.exposure import FULL, is_deployment, leaves_production
-from gate.domain.gate import Check, GateResult, evaluate_gate, next_ring
+from gate.domain.gate import Check, GateResult, evaluate_gate, killed_check, next_ring
 from gate.domain.rings import Ring
 from gate.domain.roles import Role
 from gate.errors import Conflict, Forbidden, GateRefused, InvalidInput
@@ -182,8 +182,7 @@ def _check_json(c: Check) -> dict[str, object]:
 
 def _refuse_killed(feature: Feature, action: str) -> None:
     if feature.killed:
-        check = Check("order", False, f"killed in {feature.ring or 'off'}; revive first")
-        raise GateRefused(f"cannot {action} a killed feature; revive first", checks=(check,))
+        raise GateRefused(f"cannot {action} a killed feature; revive first", checks=(killed_check(feature.ring),))
 
 
 def rollout(*, key: str, percent_bp: int, actor: str) -> ExposureChange:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
+from gate.extensions import db
 from gate.services.outage import OUTAGE
 
 _STATE_SQL = "SELECT version, tokens_version FROM gate_state WHERE id = 1"
+
+
+def current_state() -> tuple[int, int]:
+    """The snapshot and tokens versions, through the app's engine: what every read must be at least as new as."""
+    return read_state(db.engine)
 
 
 def read_state(engine: Engine) -> tuple[int, int]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Any
 
-from flask import Flask, Request, Response, abort, request, session
+from flask import Flask, Request, Response, request
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import inspect, select
 
@@ -14,6 +13,8 @@ from gate.domain.exposure import format_percent, percent_number
 from gate.extensions import db
 from gate.models import GateState
 from gate.services.outage import OUTAGE, is_outage
+from gate.web import charts, views
+from gate.web.csrf import csrf_token
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -37,21 +38,6 @@ class SessionInterface(SecureCookieSessionInterface):
 
 def _is_secure(req: Request) -> bool:
     return req.is_secure or req.headers.get("X-Forwarded-Proto", "") == "https"
-
-
-def csrf_token() -> str:
-    """The session's CSRF token, made on first use; every form posts it back."""
-    token = session.get("csrf")
-    if not token:
-        token = session["csrf"] = secrets.token_urlsafe(32)
-    return str(token)
-
-
-def check_csrf() -> None:
-    """Refuse a form post without the session's CSRF token."""
-    sent = request.form.get("csrf", "")
-    if not sent or not hmac.compare_digest(sent, str(session.get("csrf", ""))):
-        abort(400, description="the form is stale or forged (CSRF token mismatch); reload the page and try again")
 
 
 def _session_secret(app: Flask) -> str:
@@ -87,8 +73,6 @@ def _security_headers(response: Response) -> Response:
 
 def register_web(app: Flask) -> None:
     """Mount the dashboard at /."""
-    from gate.web import charts, views
-
     app.secret_key = app.config.get("SECRET_KEY") or None  # else read from the store on first use
     app.session_interface = SessionInterface()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="gate_session")
