@@ -11,9 +11,9 @@ from sqlalchemy import event
 
 from gate.api import make_api, register_blueprints
 from gate.api.boundary import register_boundary
+from gate.api.problems import register_error_handlers
 from gate.api.sdk import StreamSlots
 from gate.config import ensure_sqlite_dir, instance_dir, load_settings
-from gate.errors import register_error_handlers
 from gate.extensions import db
 from gate.metrics import register_metrics
 from gate.ringsfile import check_rings_in_use, load_rings_file

@@ -1,4 +1,4 @@
-"""One error tree and one renderer: every failure leaves as RFC 9457 problem+json.
+"""One error tree: what Gate answers when it refuses, as plain exceptions (gate.api.problems renders them).
 
 GateError                 500 (never raised on purpose)
 ├── BadRequest            400 malformed input
@@ -16,20 +16,12 @@ GateError                 500 (never raised on purpose)
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Flask, Response, json, make_response, render_template, request
-from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
-
-from gate.domain.errors import DomainError, ParseError
 from gate.domain.gate import Check
-from gate.services.outage import OUTAGE, is_outage
 
 PROBLEM_JSON = "application/problem+json"
-log = logging.getLogger(__name__)
 
 
 class GateError(Exception):
@@ -110,7 +102,7 @@ class DatabaseUnavailable(Unavailable):
     title, type = "Database unavailable", "/problems/database-unavailable"
 
 
-_BY_STATUS: dict[int, type[GateError]] = {
+BY_STATUS: dict[int, type[GateError]] = {
     cls.status: cls
     for cls in (
         BadRequest,
@@ -124,99 +116,3 @@ _BY_STATUS: dict[int, type[GateError]] = {
         InvalidInput,
     )
 }
-
-
-def problem_response(error: GateError, headers: Mapping[str, str] | None = None) -> Response:
-    """Render `error` as a problem+json response."""
-    response = Response(json.dumps(error.to_problem()), status=error.status, mimetype=PROBLEM_JSON)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    if error.status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="gate"'
-    if isinstance(error, Unavailable):
-        response.headers["Retry-After"] = str(error.retry_after)
-    return response
-
-
-def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """Turn marshmallow's nested messages into a path → messages map."""
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return {prefix or "$": messages}
-    if isinstance(messages, Mapping):
-        out: dict[str, list[str]] = {}
-        for key, value in messages.items():
-            if key == "_schema":
-                path = prefix or "$"
-            elif isinstance(key, int):
-                path = f"{prefix}[{key}]"
-            else:
-                path = f"{prefix}.{key}" if prefix else str(key)
-            for k, v in _flatten(value, path).items():
-                out.setdefault(k, []).extend(v)
-        return out
-    return {prefix or "$": [str(messages)]}
-
-
-def invalid_input(messages: Any) -> InvalidInput:
-    """An InvalidInput carrying marshmallow's messages, flattened to path → messages."""
-    errors = _flatten(messages)
-    return InvalidInput("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors=errors)
-
-
-def from_http_exception(exc: HTTPException) -> GateError:
-    """Map a werkzeug or flask-smorest HTTP error onto the tree."""
-    status = exc.code or 500
-    cls = _BY_STATUS.get(status, GateError)
-    data = getattr(exc, "data", None) or {}
-    messages = data.get("messages")
-    if messages is not None:
-        # webargs nests messages by location ({"json": {...}}); the location adds nothing for callers
-        if isinstance(messages, Mapping) and len(messages) == 1 and next(iter(messages)) in ("json", "query", "form"):
-            messages = next(iter(messages.values()))
-        errors = _flatten(messages)
-        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
-        return cls(detail, errors=errors)
-    error = cls(exc.description or cls.title)
-    if cls is GateError:
-        error.status, error.title = status, exc.name
-    return error
-
-
-def register_error_handlers(app: Flask) -> None:
-    """Render every error, Flask's own included, as problem+json."""
-
-    @app.errorhandler(GateError)
-    def _gate_error(exc: GateError) -> Response:
-        return problem_response(exc)
-
-    @app.errorhandler(ParseError)
-    def _parse_error(exc: ParseError) -> Response:
-        return problem_response(InvalidInput(str(exc), errors=exc.errors))
-
-    @app.errorhandler(DomainError)
-    def _domain_error(exc: DomainError) -> Response:
-        return problem_response(Conflict(str(exc)))
-
-    @app.errorhandler(ValidationError)
-    def _validation_error(exc: ValidationError) -> Response:
-        return problem_response(invalid_input(exc.messages))
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response:
-        headers = {}
-        if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
-            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-        return problem_response(from_http_exception(exc), headers)
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        if is_outage(exc):
-            OUTAGE.failed(exc)
-            error = DatabaseUnavailable("The database is unavailable; Gate answers again by itself when it returns.")
-            if request.blueprint == "web":  # a person reads it: a page, not a JSON document
-                page = make_response(render_template("error.html", error=error), error.status)
-                page.headers["Retry-After"] = str(error.retry_after)
-                return page
-            return problem_response(error)
-        log.exception("unexpected error")
-        return problem_response(GateError("An unexpected error occurred; it has been logged."))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
 
 from gate.api import admin, features, incidents, meta, ofrep, releases, sdk
 from gate.api.boundary import IdConverter
+from gate.api.problems import http_problem
 from gate.api.schemas import ProblemOut
 from gate.domain.documents import MAX_ID
 from gate.errors import PROBLEM_JSON
@@ -20,8 +22,9 @@ class GateApi(Api):  # type: ignore[misc]
     ERROR_SCHEMA = ProblemOut
     DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON  # what errors answer; views declare JSON (api.boundary)
 
-    def _register_error_handlers(self) -> None:
-        pass
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        """Render werkzeug's and webargs' HTTP errors as problem+json (flask-smorest's documented hook)."""
+        return http_problem(error)
 
 
 def make_api() -> GateApi:

@@ -14,9 +14,10 @@ from marshmallow import Schema, ValidationError
 from werkzeug.wrappers import Response
 
 from gate.api import schemas
+from gate.api.problems import invalid_input
 from gate.domain.roles import PEOPLE as ANY
 from gate.domain.roles import allowed
-from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized, invalid_input
+from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
 from gate.services import board, dora, incidents, releases, votes
 from gate.services.context import Principal, now, rings
 from gate.services.state import current_state as load_state
