@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from gate.api import schemas as s
-from gate.api.auth import actor, requires
+from gate.api.auth import actor
 from gate.api.boundary import Blueprint
 from gate.api.pages import page
 from gate.models import Token
@@ -18,14 +18,14 @@ blp = Blueprint("admin", __name__, description="Tokens and the audit log")
 
 @blp.route("/tokens")
 class Tokens(MethodView):
-    @requires("admin")
+    @blp.requires("admin")
     @blp.arguments(s.PageQuery, location="query")
     @blp.response(200, s.TokenOut(many=True))
     def get(self, args: dict[str, Any]) -> list[Token]:
         """List tokens: name, role, created, last used; never the secret."""
         return tokens.list_tokens(**page(args))
 
-    @requires("admin")
+    @blp.requires("admin")
     @blp.arguments(s.TokenIn)
     @blp.response(201, s.TokenCreatedOut)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +36,7 @@ class Tokens(MethodView):
 
 
 @blp.route("/tokens/<id:token_id>", methods=["DELETE"])
-@requires("admin")
+@blp.requires("admin")
 @blp.response(200, s.TokenOut)
 def revoke(token_id: int) -> Token:
     """Revoke a token at once, on every worker."""
@@ -44,7 +44,7 @@ def revoke(token_id: int) -> Token:
 
 
 @blp.route("/audit")
-@requires("admin")
+@blp.requires("admin")
 @blp.arguments(s.AuditQuery, location="query")
 @blp.response(200, s.AuditOut(many=True))
 def list_audit(args: dict[str, Any]) -> list[Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from copy import deepcopy
 from functools import wraps
 from typing import Any, TypeVar, cast
 
@@ -34,8 +33,8 @@ def authenticate(roles: tuple[str, ...]) -> Principal:
     return principal
 
 
-def requires(*roles: str) -> Callable[[F], F]:
-    """Let only tokens holding one of `roles` (or admin) call the view; documents it in OpenAPI."""
+def authenticated(*roles: str) -> Callable[[F], F]:
+    """Let only tokens holding one of `roles` (or admin) call the view (Blueprint.requires documents it too)."""
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -43,21 +42,19 @@ def requires(*roles: str) -> Callable[[F], F]:
             authenticate(roles)
             return view(*args, **kwargs)
 
-        apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
-        manual = apidoc.setdefault("manual_doc", {})
-        manual["security"] = [{"bearer": []}]
-        who = "admin" if roles == ("admin",) else ", ".join(roles) + " or admin"
-        manual["description"] = (manual.get("description", "") + f"\n\nRole: {who}.").strip()
-        manual.setdefault("responses", {}).update(
-            {
-                str(code): {"$ref": f"#/components/responses/{name}"}
-                for code, name in ((401, "Unauthorized"), (403, "Forbidden"))
-            }
-        )
-        wrapper._apidoc = apidoc  # type: ignore[attr-defined]
         return cast(F, wrapper)
 
     return decorator
+
+
+def security_doc(roles: tuple[str, ...]) -> dict[str, Any]:
+    """What the OpenAPI document says of a view that needs `roles`: bearer auth, who, and 401/403."""
+    who = "admin" if roles == ("admin",) else ", ".join(roles) + " or admin"
+    problems = {
+        str(code): {"$ref": f"#/components/responses/{name}"}
+        for code, name in ((401, "Unauthorized"), (403, "Forbidden"))
+    }
+    return {"security": [{"bearer": []}], "description": f"Role: {who}.", "responses": problems}
 
 
 def actor() -> str:

@@ -16,6 +16,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import BaseConverter, ValidationError
 
+from gate.api.auth import authenticated, security_doc
 from gate.domain.documents import MAX_ID, UnsafeDocument, text_problem
 from gate.domain.errors import ParseError
 from gate.errors import BadRequest, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -137,6 +138,14 @@ class Blueprint(SmorestBlueprint):  # type: ignore[misc]
     """flask-smorest's Blueprint with Gate's argument parser; answers are JSON, errors problem+json."""
 
     ARGUMENTS_PARSER = _Parser()
+
+    def requires(self, *roles: str) -> Callable[[Any], Any]:
+        """Let only tokens holding one of `roles` (or admin) call the view, and say so in the OpenAPI document."""
+
+        def decorator(view: Any) -> Any:
+            return self.doc(**security_doc(roles))(authenticated(*roles)(view))
+
+        return decorator
 
     def response(self, status_code: int, schema: Any = None, **kwargs: Any) -> Any:
         if int(status_code) < 400:

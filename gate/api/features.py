@@ -8,7 +8,7 @@ from flask import request
 from flask.views import MethodView
 
 from gate.api import schemas as s
-from gate.api.auth import ANY, actor, requires
+from gate.api.auth import ANY, actor
 from gate.api.boundary import YAML_TYPES, Blueprint, json_body
 from gate.api.pages import page
 from gate.domain.documents import UnsafeDocument
@@ -38,7 +38,7 @@ def product_document() -> Any:
 
 
 @blp.route("/features/<key>/criteria", methods=["PUT"])
-@requires("product")
+@blp.requires("product")
 @blp.doc(
     summary="Apply a feature's product YAML",
     requestBody={
@@ -55,7 +55,7 @@ def put_criteria(key: str) -> features.FeatureView:
 
 @blp.route("/features")
 class FeatureList(MethodView):
-    @requires(*ANY)
+    @blp.requires(*ANY)
     @blp.arguments(s.PageQuery, location="query")
     @blp.response(200, s.FeatureSummaryOut(many=True))
     def get(self, args: dict[str, Any]) -> list[Any]:
@@ -65,13 +65,13 @@ class FeatureList(MethodView):
 
 @blp.route("/features/<key>")
 class FeatureItem(MethodView):
-    @requires(*ANY)
+    @blp.requires(*ANY)
     @blp.response(200, s.FeatureOut)
     def get(self, key: str) -> features.FeatureView:
         """Read a feature: criteria with status and current votes, state and snapshot version."""
         return features.get_feature(key)
 
-    @requires("product")
+    @blp.requires("product")
     @blp.response(200, s.ExposureOut)
     def delete(self, key: str) -> features.ExposureChange:
         """Archive a feature: it leaves the snapshot; its history stays."""
@@ -80,7 +80,7 @@ class FeatureItem(MethodView):
 
 @blp.route("/features/<key>/criteria/<criterion>/votes")
 class Votes(MethodView):
-    @requires("qa")
+    @blp.requires("qa")
     @blp.arguments(s.VoteIn)
     @blp.response(201, s.VoteOut)
     def post(self, body: dict[str, Any], key: str, criterion: str) -> dict[str, Any]:
@@ -88,7 +88,7 @@ class Votes(MethodView):
         vote, revision = votes.cast_vote(key=key, criterion=criterion, actor=actor(), **body)
         return _vote_json(vote, key, criterion, revision, True)
 
-    @requires(*ANY)
+    @blp.requires(*ANY)
     @blp.arguments(s.PageQuery, location="query")
     @blp.response(200, s.VoteOut(many=True))
     def get(self, args: dict[str, Any], key: str, criterion: str) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from gate.api import schemas as s
-from gate.api.auth import ANY, actor, requires
+from gate.api.auth import ANY, actor
 from gate.api.boundary import Blueprint
 from gate.api.pages import page
 from gate.models import Bug, Change, RcaItem
@@ -19,7 +19,7 @@ blp = Blueprint("incidents", __name__, description="Incidents, RCA, bugs, change
 
 @blp.route("/incidents")
 class Incidents(MethodView):
-    @requires("reporter")
+    @blp.requires("reporter")
     @blp.arguments(s.IncidentIn)
     @blp.response(201, s.IncidentOut)
     @blp.alt_response(200, schema=s.IncidentOut, description="an open incident with this dedup_key: that one")
@@ -28,7 +28,7 @@ class Incidents(MethodView):
         view, created = incidents.open_incident(actor=actor(), **body)
         return view if created else (view, 200)
 
-    @requires(*ANY)
+    @blp.requires(*ANY)
     @blp.arguments(s.IncidentQuery, location="query")
     @blp.response(200, s.IncidentOut(many=True))
     def get(self, args: dict[str, Any]) -> list[IncidentView]:
@@ -38,13 +38,13 @@ class Incidents(MethodView):
 
 @blp.route("/incidents/<id:incident_id>")
 class IncidentItem(MethodView):
-    @requires(*ANY)
+    @blp.requires(*ANY)
     @blp.response(200, s.IncidentOut)
     def get(self, incident_id: int) -> IncidentView:
         """One incident."""
         return incidents.get_incident(incident_id)
 
-    @requires("reporter")
+    @blp.requires("reporter")
     @blp.arguments(s.IncidentPatch)
     @blp.response(200, s.IncidentOut)
     def patch(self, body: dict[str, Any], incident_id: int) -> IncidentView:
@@ -53,7 +53,7 @@ class IncidentItem(MethodView):
 
 
 @blp.route("/incidents/<id:incident_id>/ack", methods=["POST"])
-@requires("reporter")
+@blp.requires("reporter")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.IncidentOut)
 def acknowledge(body: dict[str, Any], incident_id: int) -> IncidentView:
@@ -62,7 +62,7 @@ def acknowledge(body: dict[str, Any], incident_id: int) -> IncidentView:
 
 
 @blp.route("/incidents/<id:incident_id>/resolve", methods=["POST"])
-@requires("reporter")
+@blp.requires("reporter")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.IncidentOut)
 def resolve(body: dict[str, Any], incident_id: int) -> IncidentView:
@@ -71,7 +71,7 @@ def resolve(body: dict[str, Any], incident_id: int) -> IncidentView:
 
 
 @blp.route("/incidents/<id:incident_id>/rca-items", methods=["POST"])
-@requires("reporter")
+@blp.requires("reporter")
 @blp.arguments(s.RcaIn)
 @blp.response(201, s.RcaOut)
 def open_rca_item(body: dict[str, Any], incident_id: int) -> RcaItem:
@@ -80,7 +80,7 @@ def open_rca_item(body: dict[str, Any], incident_id: int) -> RcaItem:
 
 
 @blp.route("/rca-items/<id:item_id>/close", methods=["POST"])
-@requires("reporter")
+@blp.requires("reporter")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.RcaOut)
 def close_rca_item(body: dict[str, Any], item_id: int) -> RcaItem:
@@ -90,7 +90,7 @@ def close_rca_item(body: dict[str, Any], item_id: int) -> RcaItem:
 
 @blp.route("/features/<key>/bugs")
 class Bugs(MethodView):
-    @requires("reporter")
+    @blp.requires("reporter")
     @blp.arguments(s.BugIn)
     @blp.response(201, s.BugOut)
     def post(self, body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -98,7 +98,7 @@ class Bugs(MethodView):
         bug = bugs_changes.open_bug(key=key, actor=actor(), **body)
         return _bug(bug, key)
 
-    @requires(*ANY)
+    @blp.requires(*ANY)
     @blp.arguments(s.BugQuery, location="query")
     @blp.response(200, s.BugOut(many=True))
     def get(self, args: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -107,7 +107,7 @@ class Bugs(MethodView):
 
 
 @blp.route("/bugs/<id:bug_id>/close", methods=["POST"])
-@requires("reporter")
+@blp.requires("reporter")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.BugOut)
 def close_bug(body: dict[str, Any], bug_id: int) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def _bug(bug: Bug, key: str) -> dict[str, Any]:
 
 
 @blp.route("/features/<key>/changes", methods=["POST"])
-@requires("reporter")
+@blp.requires("reporter")
 @blp.arguments(s.ChangeIn)
 @blp.response(201, s.ChangeOut)
 def report_change(body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -133,7 +133,7 @@ def report_change(body: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 @blp.route("/metrics/dora")
-@requires(*ANY)
+@blp.requires(*ANY)
 @blp.arguments(s.DoraQuery, location="query")
 @blp.response(200, s.DoraOut)
 def dora_metrics(args: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from gate import metrics
 from gate.api import schemas as s
-from gate.api.auth import ANY, requires
+from gate.api.auth import ANY
 from gate.api.boundary import Blueprint
 from gate.domain.rings import Ring
 from gate.errors import Unavailable
@@ -50,7 +50,7 @@ def prometheus() -> Response:
 
 
 @blp.route("/api/v1/rings")
-@requires(*ANY)
+@blp.requires(*ANY)
 @blp.response(200, s.RingOut(many=True))
 def list_rings() -> list[Ring]:
     """The rings as loaded, in exposure order."""

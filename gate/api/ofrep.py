@@ -11,7 +11,6 @@ from gate_sdk import EvaluationDetails, Snapshot, evaluate
 from gate_sdk import _openfeature as openfeature
 
 from gate.api import schemas as s
-from gate.api.auth import requires
 from gate.api.boundary import Blueprint, not_modified
 from gate.api.sdk import current_snapshot
 from gate.errors import NotFound
@@ -48,7 +47,7 @@ def ofrep_result(result: EvaluationDetails) -> dict[str, Any]:
 
 
 @blp.route("/evaluate/flags/<key>", methods=["POST"])
-@requires("sdk")
+@blp.requires("sdk")
 @blp.arguments(s.OfrepIn)
 @blp.response(200, s.OfrepFlagOut)
 def evaluate_one(body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -65,7 +64,7 @@ def _bulk_etag(snapshot: Snapshot, context: dict[str, Any]) -> str:
 
 
 @blp.route("/evaluate/flags", methods=["POST"])
-@requires("sdk")
+@blp.requires("sdk")
 @blp.arguments(s.OfrepIn)
 @blp.response(200, s.OfrepBulkOut)
 @blp.alt_response(304, description="unchanged since If-None-Match")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gate.api import schemas as s
-from gate.api.auth import ANY, actor, principal, requires
+from gate.api.auth import ANY, actor, principal
 from gate.api.boundary import Blueprint
 from gate.api.pages import page
 from gate.services import releases
@@ -15,7 +15,7 @@ blp = Blueprint("releases", __name__, description="Gates and ring exposure")
 
 
 @blp.route("/features/<key>/gate")
-@requires(*ANY)
+@blp.requires(*ANY)
 @blp.arguments(s.GateQuery, location="query")
 @blp.response(200, s.GateOut)
 def get_gate(args: dict[str, Any], key: str) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def get_gate(args: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 @blp.route("/features/<key>/promote", methods=["POST"])
-@requires("release")
+@blp.requires("release")
 @blp.arguments(s.PromoteIn)
 @blp.response(200, s.ExposureOut)
 @blp.alt_response(409, schema=s.ProblemOut, description="the gate refused; `checks` says why")
@@ -41,7 +41,7 @@ def promote(body: dict[str, Any], key: str) -> ExposureChange:
 
 
 @blp.route("/features/<key>/rollout", methods=["POST"])
-@requires("release")
+@blp.requires("release")
 @blp.arguments(s.RolloutIn)
 @blp.response(200, s.ExposureOut)
 def rollout(body: dict[str, Any], key: str) -> ExposureChange:
@@ -50,7 +50,7 @@ def rollout(body: dict[str, Any], key: str) -> ExposureChange:
 
 
 @blp.route("/features/<key>/rollback", methods=["POST"])
-@requires("release")
+@blp.requires("release")
 @blp.arguments(s.RollbackIn)
 @blp.response(200, s.ExposureOut)
 def rollback(body: dict[str, Any], key: str) -> ExposureChange:
@@ -59,7 +59,7 @@ def rollback(body: dict[str, Any], key: str) -> ExposureChange:
 
 
 @blp.route("/features/<key>/kill", methods=["POST"])
-@requires("release")
+@blp.requires("release")
 @blp.arguments(s.KillIn)
 @blp.response(200, s.ExposureOut)
 def kill(body: dict[str, Any], key: str) -> ExposureChange:
@@ -68,7 +68,7 @@ def kill(body: dict[str, Any], key: str) -> ExposureChange:
 
 
 @blp.route("/features/<key>/revive", methods=["POST"])
-@requires("release")
+@blp.requires("release")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.ExposureOut)
 def revive(body: dict[str, Any], key: str) -> ExposureChange:
@@ -77,7 +77,7 @@ def revive(body: dict[str, Any], key: str) -> ExposureChange:
 
 
 @blp.route("/features/<key>/deployments")
-@requires(*ANY)
+@blp.requires(*ANY)
 @blp.arguments(s.PageQuery, location="query")
 @blp.response(200, s.DeploymentOut(many=True))
 def deployments(args: dict[str, Any], key: str) -> list[Any]:

@@ -11,7 +11,7 @@ from flask import Flask, Response, current_app, g, request
 from gate_sdk import etag_for, evaluate
 
 from gate.api import schemas as s
-from gate.api.auth import principal, requires
+from gate.api.auth import principal
 from gate.api.boundary import Blueprint, not_modified
 from gate.errors import GateError
 from gate.extensions import db
@@ -34,7 +34,7 @@ def current_snapshot() -> BuiltSnapshot:
 
 
 @blp.route("/sdk/snapshot")
-@requires("sdk")
+@blp.requires("sdk")
 @blp.response(200, s.SnapshotOut)
 @blp.alt_response(304, description="unchanged since If-None-Match")
 def snapshot() -> Response:
@@ -117,7 +117,7 @@ class _Stream:
 
 
 @blp.route("/sdk/stream")
-@requires("sdk")
+@blp.requires("sdk")
 @blp.response(200, description="text/event-stream: `event: snapshot`, `id: VERSION`, `data: SNAPSHOT`")
 def stream() -> Response:
     """Server-Sent Events: the current snapshot (unless Last-Event-ID names it), then every new one."""
@@ -144,7 +144,7 @@ def stream() -> Response:
 
 
 @blp.route("/sdk/evaluate", methods=["POST"])
-@requires("sdk")
+@blp.requires("sdk")
 @blp.arguments(s.EvaluateIn)
 @blp.response(200, s.EvaluationOut)
 def evaluate_flag(body: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +154,7 @@ def evaluate_flag(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/sdk/exposures", methods=["POST"])
-@requires("sdk")
+@blp.requires("sdk")
 @blp.arguments(s.ExposuresIn)
 @blp.response(200, s.ExposuresOut)
 def exposures(body: dict[str, Any]) -> dict[str, Any]:
