@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -13,10 +15,12 @@ from gate.api import make_api, register_blueprints
 from gate.api.boundary import register_boundary
 from gate.api.problems import register_error_handlers
 from gate.api.sdk import StreamSlots
-from gate.config import ensure_sqlite_dir, instance_dir, load_settings
+from gate.config import Alerting, ensure_sqlite_dir, instance_dir, load_settings
+from gate.domain.rings import RingsConfig
 from gate.extensions import db
 from gate.metrics import register_metrics
 from gate.ringsfile import check_rings_in_use, load_rings_file
+from gate.runtime import KEY, Runtime
 from gate.services.incidents import escalate_overdue
 from gate.services.outage import OUTAGE, is_outage
 from gate.services.outbox import Dispatcher
@@ -48,15 +52,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # "off → internal", not "off \u2192 internal"
     logging.basicConfig(level=str(settings["LOG_LEVEL"]).upper())
-    app.extensions["gate.rings"] = load_rings_file(settings["RINGS_FILE"])
+    rings = load_rings_file(settings["RINGS_FILE"])
     register_boundary(app)
-    register_extensions(app)
+    register_extensions(app, rings)
     register_web(app)
     register_error_handlers(app)
     register_metrics(app)
     with app.app_context():
         try:
-            check_rings_in_use(db.session(), app.extensions["gate.rings"])
+            check_rings_in_use(db.session(), rings)
         except Exception as exc:
             db.session.remove()
             if not is_outage(exc):
@@ -84,7 +88,7 @@ def engine_options(url: str, connect_timeout: float = 5, busy_timeout: float = 3
     }
 
 
-def register_extensions(app: Flask) -> None:
+def register_extensions(app: Flask, rings: RingsConfig) -> None:
     """Bind the database, the API and the per-worker caches."""
     db.init_app(app)
     with app.app_context():
@@ -92,17 +96,26 @@ def register_extensions(app: Flask) -> None:
             event.listen(db.engine, "connect", _sqlite_pragmas)
     api = make_api()
     register_blueprints(app, api)
-    app.extensions["gate.api"] = api
-    app.extensions["gate.tokens"] = TokenCache()
-    app.extensions["gate.snapshots"] = SnapshotCache(app.extensions["gate.rings"])
+    snapshots = SnapshotCache(rings)
     with app.app_context():
         engine = db.engine
-    app.extensions["gate.watcher"] = VersionWatcher(lambda: read_state(engine), interval=STREAM_POLL_SECONDS)
-    app.extensions["gate.stream_slots"] = StreamSlots(int(app.config["STREAMS_PER_WORKER"]))
+    watcher = VersionWatcher(lambda: read_state(engine), interval=STREAM_POLL_SECONDS)
+    slots = StreamSlots(int(app.config["STREAMS_PER_WORKER"]))
     dispatcher = Dispatcher(app)
     dispatcher.before_each.append(escalate_overdue)
-    app.extensions["gate.outbox"] = dispatcher
-    app.extensions["gate.outbox_wake"] = dispatcher.wake
+    clock = app.config.get("CLOCK")
+    app.extensions[KEY] = Runtime(
+        rings=rings,
+        alerting=Alerting.from_settings(app.config),
+        clock=clock if callable(clock) else partial(datetime.now, UTC),
+        sqlite_busy_timeout=float(app.config["SQLITE_BUSY_TIMEOUT"]),
+        api=api,
+        tokens=TokenCache(),
+        snapshots=snapshots,
+        watcher=watcher,
+        stream_slots=slots,
+        outbox=dispatcher,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -140,25 +140,26 @@ def _wait_for_database(server: Any) -> None:
 
 def start_warnings(settings: dict[str, Any]) -> list[str]:
     """What an operator should know at start: readable store files, alert channels not configured."""
-    from gate.config import loose_permissions
+    from gate.config import Alerting, loose_permissions
 
     warnings = loose_permissions(str(settings["DATABASE_URL"]))
-    if not settings.get("PAGER_URL"):
+    alerting = Alerting.from_settings(settings)
+    if not alerting.pages:
         warnings.append("GATE_PAGER_URL is not set: incidents of severity 0 and 1 will page nobody")
-    if not (settings.get("SMTP_URL") and settings.get("ALERT_EMAIL")):
+    if not alerting.emails:
         warnings.append("GATE_SMTP_URL or GATE_ALERT_EMAIL is not set: incidents of severity 2 will e-mail nobody")
     return warnings
 
 
 def _post_worker_init(worker: Any) -> None:
     """Start this worker's alert dispatcher; on SIGTERM, end its streams at once."""
-    worker.wsgi.extensions["gate.outbox"].start()
+    from gate.runtime import runtime
+
+    runtime(worker.wsgi).outbox.start()
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum: int, frame: Any) -> None:
-        watcher = worker.wsgi.extensions.get("gate.watcher")
-        if watcher is not None:
-            watcher.stop()
+        runtime(worker.wsgi).watcher.stop()
         if callable(previous):
             previous(signum, frame)
 

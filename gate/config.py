@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 ENV_KEYS = (
@@ -24,6 +25,38 @@ ENV_KEYS = (
     "DB_CONNECT_TIMEOUT",
     "SQLITE_BUSY_TIMEOUT",
 )
+
+
+@dataclass(frozen=True)
+class Alerting:
+    """Where alerts go; a channel left unset is not queued."""
+
+    pager_url: str | None = None
+    pager_routing_key: str = ""
+    smtp_url: str | None = None
+    alert_from: str = "gate@localhost"
+    alert_email: str | None = None
+
+    @property
+    def pages(self) -> bool:
+        """Whether severe incidents can page."""
+        return bool(self.pager_url)
+
+    @property
+    def emails(self) -> bool:
+        """Whether incidents of severity 2 can be e-mailed."""
+        return bool(self.smtp_url and self.alert_email)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Alerting:
+        """Read the GATE_PAGER_*, GATE_SMTP_URL and GATE_ALERT_* settings."""
+        return cls(
+            pager_url=settings.get("PAGER_URL") or None,
+            pager_routing_key=str(settings.get("PAGER_ROUTING_KEY") or ""),
+            smtp_url=settings.get("SMTP_URL") or None,
+            alert_from=str(settings.get("ALERT_FROM") or "gate@localhost"),
+            alert_email=settings.get("ALERT_EMAIL") or None,
+        )
 
 
 def instance_dir() -> str:

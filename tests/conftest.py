@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from gate.app import create_app
 from gate.extensions import db
+from gate.runtime import runtime
 from gate.services.tokens import create_token
 from tests.support import RINGS, Clock, FeatureBuilder, PostgresDatabase, SqliteTemplate
 
@@ -72,7 +73,7 @@ def app(database_url: str, clock: Clock, rings_file: Path, app_config: dict[str,
     settings = {"DATABASE_URL": database_url, "RINGS_FILE": str(rings_file), "TESTING": True, "CLOCK": clock}
     app = create_app({**settings, **app_config})
     yield app
-    app.extensions["gate.watcher"].stop()
+    runtime(app).watcher.stop()
     with app.app_context():
         db.engine.dispose()
 

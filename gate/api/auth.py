@@ -6,13 +6,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import current_app, g, request
+from flask import g, request
 
 from gate.domain.roles import PEOPLE, allowed
 from gate.errors import Forbidden, Unauthorized
+from gate.runtime import runtime
 from gate.services.context import Principal
 from gate.services.state import current_state
-from gate.services.tokens import TokenCache
 
 ANY = PEOPLE
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,8 +25,7 @@ def authenticate(roles: tuple[str, ...]) -> Principal:
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("send Authorization: Bearer TOKEN")
     g.state_version, g.tokens_version = current_state()
-    cache = cast(TokenCache, current_app.extensions["gate.tokens"])
-    principal = cache.authenticate(secret.strip(), g.tokens_version)
+    principal = runtime().tokens.authenticate(secret.strip(), g.tokens_version)
     if not allowed(principal.role, roles):
         raise Forbidden(f"role {principal.role} may not do this; it takes {' or '.join(roles)}")
     g.principal = principal

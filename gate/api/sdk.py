@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from gate_sdk import etag_for, evaluate
@@ -15,10 +15,9 @@ from gate.api.auth import principal
 from gate.api.boundary import Blueprint, not_modified
 from gate.errors import GateError
 from gate.extensions import db
+from gate.runtime import runtime
 from gate.services.exposures import record_exposures
-from gate.services.snapshots import BuiltSnapshot, SnapshotCache
-from gate.services.tokens import TokenCache
-from gate.services.watch import VersionWatcher
+from gate.services.snapshots import BuiltSnapshot
 
 blp = Blueprint("sdk", __name__, description="For SDKs: snapshot, stream, evaluation, exposures")
 
@@ -29,8 +28,7 @@ class StreamsFull(GateError):
 
 def current_snapshot() -> BuiltSnapshot:
     """This worker's snapshot, at least as new as the version read for this request."""
-    cache = cast(SnapshotCache, current_app.extensions["gate.snapshots"])
-    return cache.get(g.state_version)
+    return runtime().snapshots.get(g.state_version)
 
 
 @blp.route("/sdk/snapshot")
@@ -67,9 +65,7 @@ def _event(built: BuiltSnapshot) -> bytes:
 
 
 def _events(app: Flask, first: BuiltSnapshot | None, known: int, token: tuple[int, int]) -> Iterator[bytes]:
-    watcher = cast(VersionWatcher, app.extensions["gate.watcher"])
-    cache = cast(SnapshotCache, app.extensions["gate.snapshots"])
-    tokens = cast(TokenCache, app.extensions["gate.tokens"])
+    watcher, cache, tokens = runtime(app).watcher, runtime(app).snapshots, runtime(app).tokens
     token_id, tokens_known = token  # the token, and the tokens version it was authenticated at
     keepalive = float(app.config["STREAM_KEEPALIVE_SECONDS"])
     # streams end now and then, so that reconnecting clients spread over the workers
@@ -122,11 +118,11 @@ class _Stream:
 def stream() -> Response:
     """Server-Sent Events: the current snapshot (unless Last-Event-ID names it), then every new one."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    slots = cast(StreamSlots, app.extensions["gate.stream_slots"])
+    slots = runtime(app).stream_slots
     if not slots.take():
         raise StreamsFull("this worker holds all the streams it may; poll the snapshot and retry later")
     try:
-        cast(VersionWatcher, app.extensions["gate.watcher"]).ensure_running()
+        runtime(app).watcher.ensure_running()
         built = current_snapshot()
         db.session.remove()
     except BaseException:

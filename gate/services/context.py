@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
-from flask import current_app
 from sqlalchemy import CursorResult, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -18,6 +17,7 @@ from gate.domain.rings import RingsConfig
 from gate.errors import Conflict
 from gate.extensions import db
 from gate.models import AuditEntry, GateState
+from gate.runtime import runtime
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,12 @@ def session() -> Session:
 
 def rings() -> RingsConfig:
     """The rings as loaded at start."""
-    return cast(RingsConfig, current_app.extensions["gate.rings"])
+    return runtime().rings
 
 
 def now() -> datetime:
     """The current time, from the app's clock (tests may set GATE's CLOCK)."""
-    clock = cast(Callable[[], datetime] | None, current_app.config.get("CLOCK"))
-    return clock() if clock else datetime.now(UTC)
+    return runtime().clock()
 
 
 def bump_version() -> int:
@@ -78,7 +77,7 @@ def transaction() -> Iterator[Session]:
         text = str(exc)
         # SQLite answers "locked" at once when two writers race (a conflict), or after its whole busy
         # timeout when another process holds the store (it is unavailable: 503 through the error handler)
-        busy = float(current_app.config.get("SQLITE_BUSY_TIMEOUT", 30))
+        busy = runtime().sqlite_busy_timeout
         raced = "locked" in text and time.monotonic() - started < busy * 0.9
         if raced or "deadlock" in text or "could not serialize" in text:
             raise Conflict("the store was busy with a concurrent change; retry") from None

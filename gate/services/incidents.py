@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gate.domain import incidents as policy
 from gate.errors import Conflict, InvalidInput, NotFound
 from gate.models import DeploymentEvent, Feature, Incident, RcaItem
+from gate.runtime import runtime
 from gate.services.context import audit, changed, now, rings, session, transaction
 from gate.services.outbox import enqueue
 from gate.services.releases import kill_feature
@@ -66,7 +66,7 @@ def _json(incident: Incident, feature: str | None) -> dict[str, Any]:
 
 def _alert(incident: Incident, feature: str | None, *, action: str = "trigger", escalation: bool = False) -> None:
     """Queue the page or e-mail this incident's severity calls for (when that channel is configured)."""
-    config = current_app.config
+    alerting = runtime().alerting
     kind = incident.notified
     where = f" on {feature}" + (f" in {incident.ring}" if incident.ring else "") if feature else ""
     prefix = "ESCALATION: not acknowledged by its deadline. " if escalation else ""
@@ -80,12 +80,12 @@ def _alert(incident: Incident, feature: str | None, *, action: str = "trigger", 
         "description": incident.description,
     }
     alerts = []
-    if kind == "page" and config.get("PAGER_URL"):
+    if kind == "page" and alerting.pages:
         if action == "trigger":
             keys = [_dedup(incident) + ("-escalation" if escalation else "")]
         else:  # acknowledge or resolve both pages, the escalation's too
             keys = [_dedup(incident)] + ([_dedup(incident) + "-escalation"] if incident.escalated_at else [])
-        routing_key = str(config.get("PAGER_ROUTING_KEY") or "")
+        routing_key = alerting.pager_routing_key
         alerts = [
             policy.page(
                 routing_key=routing_key,
@@ -98,7 +98,7 @@ def _alert(incident: Incident, feature: str | None, *, action: str = "trigger", 
             )
             for key in keys
         ]
-    elif kind == "email" and action == "trigger" and config.get("SMTP_URL") and config.get("ALERT_EMAIL"):
+    elif kind == "email" and action == "trigger" and alerting.emails:
         lines = [summary, "", f"Respond by {incident.deadline_at:%Y-%m-%d %H:%M} UTC."]
         if incident.description:
             lines += ["", incident.description]
@@ -107,18 +107,16 @@ def _alert(incident: Incident, feature: str | None, *, action: str = "trigger", 
         return
     for alert in alerts:
         enqueue(alert, incident_id=incident.id, at=now())
-    wake = current_app.extensions.get("gate.outbox_wake")
-    if wake is not None:
-        wake.set()
+    runtime().outbox.wake.set()
 
 
 def _channel(severity: int) -> str:
     """The channel an incident this severe is told on: 'page', 'email', or 'none' when that one is not set up."""
-    config = current_app.config
+    alerting = runtime().alerting
     kind = policy.notification(severity)
-    if kind == "page" and config.get("PAGER_URL"):
+    if kind == "page" and alerting.pages:
         return "page"
-    if kind == "email" and config.get("SMTP_URL") and config.get("ALERT_EMAIL"):
+    if kind == "email" and alerting.emails:
         return "email"
     return "none"
 

@@ -31,6 +31,7 @@ from sqlalchemy import CursorResult, insert, or_, select, update
 from gate.domain.incidents import Alert
 from gate.extensions import db
 from gate.models import OutboxMessage
+from gate.runtime import runtime
 from gate.services.context import now, session
 from gate.services.outage import OUTAGE, is_outage
 
@@ -230,14 +231,14 @@ class Dispatcher:
             self._outcomes.pop(0)
 
     def _send(self, kind: str, body: dict[str, Any]) -> None:
-        config = self.app.config
+        alerting = runtime(self.app).alerting
         if kind == "page":
-            send_page(str(config["PAGER_URL"]), body, timeout=SEND_TIMEOUT)
+            send_page(str(alerting.pager_url), body, timeout=SEND_TIMEOUT)
         else:
             send_email(
-                str(config["SMTP_URL"]),
-                str(config["ALERT_FROM"]),
-                str(config["ALERT_EMAIL"]),
+                str(alerting.smtp_url),
+                alerting.alert_from,
+                str(alerting.alert_email),
                 body["subject"],
                 body["text"],
                 timeout=SEND_TIMEOUT,

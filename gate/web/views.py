@@ -9,7 +9,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from marshmallow import Schema, ValidationError
 from werkzeug.wrappers import Response
 
@@ -18,6 +18,7 @@ from gate.api.problems import invalid_input
 from gate.domain.roles import PEOPLE as ANY
 from gate.domain.roles import allowed
 from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
+from gate.runtime import runtime
 from gate.services import board, dora, incidents, releases, votes
 from gate.services.context import Principal, now, rings
 from gate.services.state import current_state as load_state
@@ -30,7 +31,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _cache() -> TokenCache:
-    return cast(TokenCache, current_app.extensions["gate.tokens"])
+    return runtime().tokens
 
 
 def signed_in(*roles: str) -> Callable[[F], F]:

@@ -20,6 +20,7 @@ from gate.app import create_app
 from gate.config import ensure_sqlite_dir, loose_permissions
 from gate.domain.incidents import Alert
 from gate.extensions import db
+from gate.runtime import runtime
 from gate.services.outbox import Dispatcher, enqueue
 from gate.services.tokens import create_token
 from tests.api.test_web import csrf, sign_in
@@ -138,7 +139,7 @@ def test_an_email_whose_title_holds_line_breaks_is_delivered(api: Api, app: Flas
     title = "checkout down\r\nBcc: attacker@example.test\nfor everyone"
     r = api.as_("reporter").post("/api/v1/incidents", json={"title": title, "severity": 2})
     assert r.status_code == 201 and r.json["notified"] == "email"
-    dispatcher: Dispatcher = app.extensions["gate.outbox"]
+    dispatcher: Dispatcher = runtime(app).outbox
     assert dispatcher.run_once() == 1
     (message,) = mailbox.wait(1)
     assert (
@@ -154,7 +155,7 @@ def test_an_alert_that_can_never_be_sent_is_given_up_loudly(
     with app.app_context():
         enqueue(Alert("email", {"text": "no subject"}), incident_id=None, at=app.config["CLOCK"]())
         db.session.commit()
-    dispatcher: Dispatcher = app.extensions["gate.outbox"]
+    dispatcher: Dispatcher = runtime(app).outbox
     failed_before = REGISTRY.get_sample_value("gate_alerts_failed_total", {"kind": "email"}) or 0
     with caplog.at_level(logging.ERROR, logger="gate.services.outbox"):
         assert dispatcher.run_once() == 0
@@ -205,6 +206,6 @@ def test_the_session_cookie_can_be_secure_on_every_answer(database_url: str, rin
         r = client.post("/login", data={"token": secret, "csrf": csrf(client)})
         assert r.status_code == 302 and "Secure" in r.headers["Set-Cookie"]
     finally:
-        app.extensions["gate.watcher"].stop()
+        runtime(app).watcher.stop()
         with app.app_context():
             db.engine.dispose()

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from gate.runtime import runtime
 from gate.services.outbox import Dispatcher, retry_delay
 from tests.conftest import Api
 from tests.receivers import Mailbox, Pager
@@ -25,7 +26,7 @@ def app_config(pager: Pager, mailbox: Mailbox) -> dict[str, Any]:
 
 
 def deliver(app: Flask) -> int:
-    dispatcher: Dispatcher = app.extensions["gate.outbox"]
+    dispatcher: Dispatcher = runtime(app).outbox
     return dispatcher.run_once()
 
 
@@ -145,9 +146,7 @@ def test_an_alert_claimed_by_a_worker_that_died_is_delivered_by_another(
 
     report(api, severity=0)
     with app.app_context():  # a worker claims the message, then dies before delivering it
-        db.session.execute(
-            update(OutboxMessage).values(locked_until=clock.now + app.extensions["gate.outbox"].lease, attempts=1)
-        )
+        db.session.execute(update(OutboxMessage).values(locked_until=clock.now + runtime(app).outbox.lease, attempts=1))
         db.session.commit()
     assert deliver(app) == 0
     clock.advance(seconds=61)

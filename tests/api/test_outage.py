@@ -17,6 +17,7 @@ from sqlalchemy import exc as sa_exc
 
 from gate.app import create_app
 from gate.extensions import db
+from gate.runtime import runtime
 from gate.services.outage import Outage, is_outage
 from gate.services.tokens import create_token
 from tests.integration.conftest import GATE, free_port
@@ -29,7 +30,7 @@ NOWHERE = "postgresql+psycopg://postgres@127.0.0.1:9/gate"  # the discard port: 
 def down_app() -> Iterator[Flask]:
     app = create_app({"DATABASE_URL": NOWHERE, "RINGS_FILE": str(RINGS), "TESTING": True})  # boots without it
     yield app
-    app.extensions["gate.watcher"].stop()
+    runtime(app).watcher.stop()
 
 
 def test_every_request_that_needs_the_database_answers_503(down_app: Flask) -> None:
@@ -141,6 +142,6 @@ def test_sqlite_locked_beyond_its_busy_timeout_answers_503(sqlite_template: Sqli
         assert client.get("/api/v1/incidents", headers=auth).json == []  # nothing was stored
         assert client.post("/api/v1/incidents", json={"title": "t", "severity": 3}, headers=auth).status_code == 201
     finally:
-        app.extensions["gate.watcher"].stop()
+        runtime(app).watcher.stop()
         with app.app_context():
             db.engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from gate.runtime import runtime
 from gate.services.watch import VersionWatcher
 from tests.conftest import Api
 from tests.support import FeatureBuilder
@@ -33,7 +34,7 @@ def test_the_stream_skips_the_snapshot_its_client_already_has(api: Api, app: Fla
 
 
 def test_a_worker_refuses_streams_beyond_its_share(api: Api, app: Flask) -> None:
-    app.extensions["gate.stream_slots"].__init__(1)
+    runtime(app).stream_slots.__init__(1)
     first = api.as_("sdk").get("/api/v1/sdk/stream", buffered=False)
     second = api.as_("sdk").get("/api/v1/sdk/stream")
     assert second.status_code == 503 and second.json["title"] == "Too many streams"
@@ -45,7 +46,7 @@ def test_a_worker_refuses_streams_beyond_its_share(api: Api, app: Flask) -> None
 
 def test_streams_end_when_the_watcher_stops(api: Api, app: Flask) -> None:
     response = api.as_("sdk").get("/api/v1/sdk/stream", buffered=False)
-    watcher: VersionWatcher = app.extensions["gate.watcher"]
+    watcher: VersionWatcher = runtime(app).watcher
     watcher.stop()
     assert b"".join(response.response).count(b"event: snapshot") == 1
     response.close()

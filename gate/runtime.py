@@ -1,0 +1,44 @@
+"""What a Gate app holds beside Flask's own, typed and under one key: rings, caches, the watcher, the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+from flask import Flask, current_app
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from gate.api import GateApi
+    from gate.api.sdk import StreamSlots
+    from gate.config import Alerting
+    from gate.domain.rings import RingsConfig
+    from gate.services.outbox import Dispatcher
+    from gate.services.snapshots import SnapshotCache
+    from gate.services.tokens import TokenCache
+    from gate.services.watch import VersionWatcher
+
+KEY = "gate"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """One app's runtime state, built by the factory (as flask-sqlalchemy keeps its state object)."""
+
+    rings: RingsConfig
+    alerting: Alerting
+    clock: Callable[[], datetime]
+    sqlite_busy_timeout: float
+    api: GateApi
+    tokens: TokenCache
+    snapshots: SnapshotCache
+    watcher: VersionWatcher
+    stream_slots: StreamSlots
+    outbox: Dispatcher
+
+
+def runtime(app: Flask | None = None) -> Runtime:
+    """The runtime of `app`, or of the current app."""
+    return cast(Runtime, (app if app is not None else current_app).extensions[KEY])
