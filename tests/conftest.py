@@ -15,7 +15,7 @@ from gate.app import create_app
 from gate.extensions import db
 from gate.runtime import runtime
 from gate.services.tokens import create_token
-from tests.support import RINGS, Clock, FeatureBuilder, PostgresDatabase, SqliteTemplate
+from tests.support import RINGS, Api, Clock, PostgresDatabase, SqliteTemplate
 
 ROLES = ("admin", "product", "qa", "release", "reporter", "sdk")
 pytest_plugins = ["tests.receivers"]
@@ -76,57 +76,6 @@ def app(database_url: str, clock: Clock, rings_file: Path, app_config: dict[str,
     runtime(app).watcher.stop()
     with app.app_context():
         db.engine.dispose()
-
-
-class Api:
-    """A test client that speaks as a given role: api.as_("qa").post(...)."""
-
-    def __init__(self, client: FlaskClient, tokens: dict[str, str], role: str = "admin") -> None:
-        self.client, self.tokens, self.role = client, tokens, role
-
-    def as_(self, role: str) -> Api:
-        return Api(self.client, self.tokens, role)
-
-    def token(self, name: str, role: str) -> Api:
-        """Another identity: a new token with its own name."""
-        app = self.client.application
-        with app.app_context():
-            _, secret = create_token(name=name, role=role, actor="test")
-        return Api(self.client, {**self.tokens, name: secret}, name)
-
-    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[self.role]}", **(headers or {})}
-
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.client.get(path, headers=self._headers(kw.pop("headers", None)), **kw)
-
-    def post(self, path: str, **kw: Any) -> Any:
-        return self.client.post(path, headers=self._headers(kw.pop("headers", None)), **kw)
-
-    def put(self, path: str, **kw: Any) -> Any:
-        return self.client.put(path, headers=self._headers(kw.pop("headers", None)), **kw)
-
-    def patch(self, path: str, **kw: Any) -> Any:
-        return self.client.patch(path, headers=self._headers(kw.pop("headers", None)), **kw)
-
-    def delete(self, path: str, **kw: Any) -> Any:
-        return self.client.delete(path, headers=self._headers(kw.pop("headers", None)), **kw)
-
-    def apply(self, builder: FeatureBuilder) -> Any:
-        """PUT a feature's product YAML as the product role, asserting it took."""
-        r = self.as_("product").put(
-            f"/api/v1/features/{builder.key}/criteria", data=builder.yaml(), content_type="application/yaml"
-        )
-        assert r.status_code == 200, r.json
-        return r.json
-
-    def vote(self, key: str, criterion: str, vote: str = "yes", **body: Any) -> Any:
-        r = self.post(f"/api/v1/features/{key}/criteria/{criterion}/votes", json={"vote": vote, **body})
-        assert r.status_code == 201, r.json
-        return r.json
-
-    def promote(self, key: str, ring: str, **body: Any) -> Any:
-        return self.as_("release").post(f"/api/v1/features/{key}/promote", json={"ring": ring, **body})
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -11,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import create_engine, pool, text
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, pool
+from sqlalchemy import text as sql
 from sqlalchemy.engine import make_url
 
 from gate import migrate as migrations
+from gate.services.tokens import create_token
 
 ROOT = Path(__file__).resolve().parent.parent
 RINGS = ROOT / "rings.yaml"
@@ -68,7 +72,7 @@ class PostgresDatabase:
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
         self.name = f"gate_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        self._admin().execute(text(f'CREATE DATABASE "{self.name}"'))
+        self._admin().execute(sql(f'CREATE DATABASE "{self.name}"'))
         self.url = make_url(admin_url).set(database=self.name).render_as_string(hide_password=False)
         migrations.upgrade(self.url)
         self.engine = create_engine(self.url, poolclass=pool.NullPool)
@@ -79,14 +83,14 @@ class PostgresDatabase:
 
     def fresh(self) -> str:
         with self.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-            conn.execute(text("UPDATE gate_state SET version = 1, tokens_version = 1"))
+            conn.execute(sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            conn.execute(sql("UPDATE gate_state SET version = 1, tokens_version = 1"))
         return self.url
 
     def drop(self) -> None:
         self.engine.dispose()
         with self._admin() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            conn.execute(sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
 
 def dump_store(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -94,12 +98,12 @@ def dump_store(url: str) -> dict[str, list[tuple[Any, ...]]]:
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
-            out = {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY id"))] for t in TABLES}
+            out = {t: [tuple(r) for r in conn.execute(sql(f"SELECT * FROM {t} ORDER BY id"))] for t in TABLES}
             out["tokens"] = [
                 tuple(r)
-                for r in conn.execute(text("SELECT id, name, role, secret_hash, revoked_at FROM tokens ORDER BY id"))
+                for r in conn.execute(sql("SELECT id, name, role, secret_hash, revoked_at FROM tokens ORDER BY id"))
             ]
-            out["gate_state"] = [tuple(r) for r in conn.execute(text("SELECT * FROM gate_state"))]
+            out["gate_state"] = [tuple(r) for r in conn.execute(sql("SELECT * FROM gate_state"))]
             return out
     finally:
         engine.dispose()
@@ -139,3 +143,76 @@ class FeatureBuilder:
 
     def yaml(self) -> str:
         return yaml.safe_dump(self.build(), sort_keys=False)
+
+
+class Api:
+    """A test client that speaks as a given role: api.as_("qa").post(...)."""
+
+    def __init__(self, client: FlaskClient, tokens: dict[str, str], role: str = "admin") -> None:
+        self.client, self.tokens, self.role = client, tokens, role
+
+    def as_(self, role: str) -> Api:
+        return Api(self.client, self.tokens, role)
+
+    def token(self, name: str, role: str) -> Api:
+        """Another identity: a new token with its own name."""
+        app = self.client.application
+        with app.app_context():
+            _, secret = create_token(name=name, role=role, actor="test")
+        return Api(self.client, {**self.tokens, name: secret}, name)
+
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[self.role]}", **(headers or {})}
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def post(self, path: str, **kw: Any) -> Any:
+        return self.client.post(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def put(self, path: str, **kw: Any) -> Any:
+        return self.client.put(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def patch(self, path: str, **kw: Any) -> Any:
+        return self.client.patch(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.client.delete(path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def apply(self, builder: FeatureBuilder) -> Any:
+        """PUT a feature's product YAML as the product role, asserting it took."""
+        r = self.as_("product").put(
+            f"/api/v1/features/{builder.key}/criteria", data=builder.yaml(), content_type="application/yaml"
+        )
+        assert r.status_code == 200, r.json
+        return r.json
+
+    def vote(self, key: str, criterion: str, vote: str = "yes", **body: Any) -> Any:
+        r = self.post(f"/api/v1/features/{key}/criteria/{criterion}/votes", json={"vote": vote, **body})
+        assert r.status_code == 201, r.json
+        return r.json
+
+    def promote(self, key: str, ring: str, **body: Any) -> Any:
+        return self.as_("release").post(f"/api/v1/features/{key}/promote", json={"ring": ring, **body})
+
+
+# ---- the dashboard ----------------------------------------------------------------------------
+
+
+def csrf(client: FlaskClient, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, page[:500]
+    return match.group(1)
+
+
+def sign_in(api: Api, role: str) -> tuple[FlaskClient, str]:
+    client = api.client.application.test_client()
+    token = csrf(client)
+    r = client.post("/login", data={"token": api.tokens[role], "csrf": token, "next": "/"})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    return client, token
+
+
+def page_text(response: object) -> str:
+    return response.get_data(as_text=True)  # type: ignore[attr-defined]

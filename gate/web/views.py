@@ -19,7 +19,8 @@ from gate.domain.roles import PEOPLE as ANY
 from gate.domain.roles import allowed
 from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
 from gate.runtime import runtime
-from gate.services import board, dora, incidents, releases, votes
+from gate.services import dora, incidents, releases, votes
+from gate.web import board
 from gate.services.context import Principal, now, rings
 from gate.services.state import current_state as load_state
 from gate.services.tokens import TokenCache

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api
-from tests.support import FeatureBuilder, dump_store
+from tests.support import Api, FeatureBuilder, dump_store
 
 YAML = {"Content-Type": "application/yaml"}
 GOOD = FeatureBuilder("checkout").criterion("unit", ring="internal").yaml()

@@ -8,8 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from gate.cli import main
-from tests.conftest import Api
-from tests.support import RINGS, Clock, FeatureBuilder
+from tests.support import RINGS, Api, Clock, FeatureBuilder
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:

@@ -17,8 +17,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from tests.conftest import Api
-from tests.support import FeatureBuilder
+from tests.support import Api, FeatureBuilder
 
 EXAMPLES = int(os.environ.get("GATE_FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]

@@ -23,10 +23,8 @@ from gate.extensions import db
 from gate.runtime import runtime
 from gate.services.outbox import Dispatcher, enqueue
 from gate.services.tokens import create_token
-from tests.api.test_web import csrf, sign_in
-from tests.conftest import Api
 from tests.receivers import Mailbox, Pager
-from tests.support import FeatureBuilder, dump_store
+from tests.support import Api, FeatureBuilder, csrf, dump_store, sign_in
 
 
 @pytest.fixture

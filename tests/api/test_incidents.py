@@ -9,9 +9,8 @@ from flask import Flask
 
 from gate.runtime import runtime
 from gate.services.outbox import Dispatcher, retry_delay
-from tests.conftest import Api
 from tests.receivers import Mailbox, Pager
-from tests.support import Clock, FeatureBuilder
+from tests.support import Api, Clock, FeatureBuilder
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.conftest import Api
+from tests.support import Api
 
 
 def test_health_and_readiness(client: FlaskClient) -> None:

@@ -9,8 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from gate.extensions import db
-from tests.conftest import Api
-from tests.support import FeatureBuilder
+from tests.support import Api, FeatureBuilder
 
 
 @contextmanager

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api
-from tests.support import Clock, FeatureBuilder
+from tests.support import Api, Clock, FeatureBuilder
 
 
 def ready(api: Api, key: str = "checkout") -> None:

@@ -6,8 +6,7 @@ from flask import Flask
 
 from gate.runtime import runtime
 from gate.services.watch import VersionWatcher
-from tests.conftest import Api
-from tests.support import FeatureBuilder
+from tests.support import Api, FeatureBuilder
 
 
 def test_the_stream_opens_with_the_current_snapshot(api: Api) -> None:

@@ -8,8 +8,7 @@ from sqlalchemy import select
 from gate.extensions import db
 from gate.models import Token
 from gate.services.tokens import BOOTSTRAP_NAME, bootstrap_admin, hash_secret
-from tests.conftest import Api
-from tests.support import Clock, FeatureBuilder
+from tests.support import Api, Clock, FeatureBuilder
 
 
 def test_a_created_token_works_at_once_and_its_secret_is_never_shown_again(api: Api, app: Flask) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api
-from tests.support import FeatureBuilder
+from tests.support import Api, FeatureBuilder
 
 
 def setup_feature(api: Api) -> None:

@@ -12,8 +12,7 @@ import yaml
 from featuremanagement import FeatureManager, TargetingContext
 from gate_sdk import Snapshot, bucket, evaluate, in_rollout
 
-from tests.conftest import Api
-from tests.support import FeatureBuilder
+from tests.support import Api, FeatureBuilder
 
 HERE = Path(__file__).parent
 BUCKETING = json.loads((HERE / "bucketing.json").read_text())

@@ -11,8 +11,7 @@ from click.testing import CliRunner
 from gate.app import create_app
 from gate.cli import main
 from gate.domain.errors import ParseError
-from tests.conftest import Api
-from tests.support import RINGS, FeatureBuilder
+from tests.support import RINGS, Api, FeatureBuilder
 
 
 @pytest.fixture

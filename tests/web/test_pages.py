@@ -2,32 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
-from flask.testing import FlaskClient
-
-from tests.conftest import Api
-from tests.support import Clock, FeatureBuilder
-
-
-def csrf(client: FlaskClient, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert match, page[:500]
-    return match.group(1)
-
-
-def sign_in(api: Api, role: str) -> tuple[FlaskClient, str]:
-    client = api.client.application.test_client()
-    token = csrf(client)
-    r = client.post("/login", data={"token": api.tokens[role], "csrf": token, "next": "/"})
-    assert r.status_code == 302 and r.headers["Location"] == "/"
-    return client, token
-
-
-def text(response: object) -> str:
-    return response.get_data(as_text=True)  # type: ignore[attr-defined]
+from tests.support import Api, Clock, FeatureBuilder, csrf, page_text, sign_in
 
 
 def test_pages_need_a_session_and_sessions_need_a_live_token(api: Api) -> None:
@@ -62,22 +39,22 @@ def test_forms_follow_the_api_rules_and_roles(api: Api, clock: Clock) -> None:
     qa, qa_csrf = sign_in(api, "qa")
     assert qa.post("/features/checkout/promote", data={"csrf": qa_csrf, "ring": "internal"}).status_code == 403
     qa.post("/features/checkout/criteria/unit/vote", data={"csrf": qa_csrf, "vote": "maybe"})
-    assert "vote: Must be one of: yes, no." in text(qa.get("/features/checkout"))
+    assert "vote: Must be one of: yes, no." in page_text(qa.get("/features/checkout"))
     release, token = sign_in(api, "release")
     assert release.post("/features/checkout/kill", data={}).status_code == 400  # no CSRF token
     release.post("/features/checkout/promote", data={"csrf": token, "ring": "internal", "percent": "100"})
-    assert "the gate for internal did not pass" in text(release.get("/features/checkout"))
+    assert "the gate for internal did not pass" in page_text(release.get("/features/checkout"))
     qa.post("/features/checkout/criteria/unit/vote", data={"csrf": qa_csrf, "vote": "yes", "comment": "fine"})
     release.post("/features/checkout/promote", data={"csrf": token, "ring": "internal", "percent": "40"})
     release.post("/features/checkout/rollout", data={"csrf": token, "percent": "abc"})
-    assert "percent: must be a number" in text(release.get("/features/checkout"))
+    assert "percent: must be a number" in page_text(release.get("/features/checkout"))
     release.post("/features/checkout/rollout", data={"csrf": token, "percent": "100"})
     release.post("/features/checkout/kill", data={"csrf": token, "reason": "boom"})
     release.post("/features/checkout/revive", data={"csrf": token})
     release.post("/features/checkout/rollback", data={"csrf": token, "ring": "", "reason": "later"})
     kinds = [e["kind"] for e in api.get("/api/v1/features/checkout/deployments").json]
     assert kinds == ["rollback", "revive", "kill", "rollout", "promote"]
-    page = text(release.get("/features/checkout"))
+    page = page_text(release.get("/features/checkout"))
     assert "fine" in page and "rollback" in page and "Gate for internal" in page
 
 
@@ -88,17 +65,19 @@ def test_the_board_filters_and_marks_stale_flags(api: Api, clock: Clock) -> None
         api.post("/api/v1/features/old/promote", json={"ring": ring, "override_reason": "t"})
     clock.advance(days=45)
     client, _ = sign_in(api, "product")
-    page = text(client.get("/"))
+    page = page_text(client.get("/"))
     assert "released to everyone 45 days ago: time to remove the flag" in page
-    assert "old" in text(client.get("/?state=stale")) and "fresh" not in text(client.get("/?state=stale"))
-    assert "fresh" in text(client.get("/?owner=payments")) and ">old<" not in text(client.get("/?owner=payments"))
-    assert ">old<" in text(client.get("/?state=released"))
+    assert "old" in page_text(client.get("/?state=stale")) and "fresh" not in page_text(client.get("/?state=stale"))
+    assert "fresh" in page_text(client.get("/?owner=payments")) and ">old<" not in page_text(
+        client.get("/?owner=payments")
+    )
+    assert ">old<" in page_text(client.get("/?state=released"))
     assert client.get("/?state=weird").status_code == 422
     api.as_("sdk").post("/api/v1/sdk/exposures", json={"exposures": [{"flag": "old", "enabled": True, "count": 1}]})
     clock.advance(days=8)
-    assert "not evaluated for 8 days" not in text(client.get("/"))  # released long ago says so first
+    assert "not evaluated for 8 days" not in page_text(client.get("/"))  # released long ago says so first
     api.post("/api/v1/features/fresh/promote", json={"ring": "internal", "override_reason": "t"})
-    assert "exposed but never evaluated by an SDK" in text(client.get("/"))
+    assert "exposed but never evaluated by an SDK" in page_text(client.get("/"))
 
 
 def test_incidents_dora_and_rings_pages_show_their_figures(api: Api, clock: Clock) -> None:
@@ -108,11 +87,11 @@ def test_incidents_dora_and_rings_pages_show_their_figures(api: Api, clock: Cloc
     api.as_("reporter").post(f"/api/v1/incidents/{opened['id']}/rca-items", json={"title": "add a dashboard"})
     clock.advance(minutes=31)
     client, _ = sign_in(api, "reporter")
-    page = text(client.get("/incidents"))
+    page = page_text(client.get("/incidents"))
     assert f"#{late['id']} down" in page and "deadline missed" in page and "add a dashboard" in page
     assert f"{int((timedelta(hours=24) - timedelta(minutes=31)).total_seconds() // 60)} min left" in page
-    dora = text(client.get("/dora"))
+    dora = page_text(client.get("/dora"))
     assert "Deployment frequency" in dora and "<svg" in dora and "Deployments per week" in dora
-    rings = text(client.get("/rings"))
+    rings = page_text(client.get("/rings"))
     assert "tenants: fabrikam, northwind" in rings and "zero open bugs" in rings
     assert client.get("/features/nope").status_code == 404
