@@ -20,11 +20,11 @@ from gate.domain.roles import allowed
 from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
 from gate.runtime import runtime
 from gate.services import dora, incidents, releases, votes
-from gate.web import board
 from gate.services.context import Principal, now, rings
 from gate.services.state import current_state as load_state
 from gate.services.tokens import TokenCache
 from gate.services.web_sessions import end_session, session_alive, start_session
+from gate.web import board
 from gate.web.csrf import check_csrf
 
 web = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
