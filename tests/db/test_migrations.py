@@ -41,3 +41,19 @@ def test_migrating_fills_the_dora_columns_of_older_rows(tmp_path: Path) -> None:
         assert conn.execute(text("SELECT day FROM deployment_events")).scalar() == "2026-11-02"
         assert conn.execute(text("SELECT lead_seconds FROM changes")).scalar() == 3.5 * 3600
     engine.dispose()
+
+
+def test_the_models_match_the_migrations(database_url: str) -> None:
+    """What the typed rows declare is what the migrations build, on both stores."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from gate.extensions import db
+
+    engine = create_engine(database_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
