@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,16 @@ test: $(STAMP)
 	echo "TOTAL coverage of gate and gate_sdk: $$($(BIN)/python -m coverage report --format=total)%"; \
 	[ $$status -eq 0 ] && [ $$cov -eq 0 ]
 
-lint: $(STAMP)
+DEV := $(VENV)/.dev-installed
+$(DEV): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(DEV)
+
+# the unit layers only (domain, SDK, spec vectors, API and dashboard in-process): seconds, for the edit loop
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/domain tests/sdk tests/spec tests/api tests/web tests/cli tests/db -m "not integration" $(PYTEST_ARGS)
+
+lint: $(DEV)
 	$(BIN)/ruff check gate sdk tests benchmarks
 	$(BIN)/ruff format --check gate sdk tests benchmarks
 	$(BIN)/mypy

@@ -11,8 +11,10 @@ from gate_sdk._evaluate import context_ring, evaluate
 from gate_sdk._result import OPENFEATURE_REASONS, EvaluationDetails, Reason
 from gate_sdk._snapshot import FlagState, RingAudience, Snapshot, SnapshotError, SnapshotRing, etag_for
 from gate_sdk._transport import StreamUnavailable, TransportError
+from gate_sdk._version import __version__
 
 __all__ = [
+    "__version__",
     "OPENFEATURE_REASONS",
     "EvaluationDetails",
     "FlagState",

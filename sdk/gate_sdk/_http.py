@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from gate_sdk._version import __version__
 from gate_sdk._transport import (
     EXPOSURES_PATH,
     SNAPSHOT_PATH,
@@ -33,7 +34,7 @@ class HttpTransport:
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
         self._prefix = parts.path.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {sdk_key}", "User-Agent": "gate-sdk-python/0.1"}
+        self._headers = {"Authorization": f"Bearer {sdk_key}", "User-Agent": f"gate-sdk-python/{__version__}"}
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._lock = threading.Lock()

@@ -23,6 +23,7 @@ def snap(**flags: Any) -> Snapshot:
 def test_the_public_surface_is_pinned() -> None:
     assert set(gate_sdk.__all__) == {
         "OPENFEATURE_REASONS",
+        "__version__",
         "etag_for",
         "EvaluationDetails",
         "FlagState",
