@@ -101,7 +101,8 @@ def test_evaluation_never_raises() -> None:
 
 def test_importing_the_sdk_and_the_domain_loads_no_framework() -> None:
     code = (
-        "import sys, gate_sdk, gate.domain.gate, gate.domain.features, gate.domain.rings;"
+        "import sys, gate_sdk, gate_sdk._openfeature, gate.errors, gate.domain.gate, gate.domain.features,"
+        " gate.domain.rings, gate.domain.roles, gate.domain.exposure, gate.domain.documents, gate.domain.incidents;"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy', 'marshmallow', 'yaml')];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
