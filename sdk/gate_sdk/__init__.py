@@ -14,7 +14,6 @@ from gate_sdk._transport import StreamUnavailable, TransportError
 from gate_sdk._version import __version__
 
 __all__ = [
-    "__version__",
     "OPENFEATURE_REASONS",
     "EvaluationDetails",
     "FlagState",
@@ -26,6 +25,7 @@ __all__ = [
     "SnapshotRing",
     "StreamUnavailable",
     "TransportError",
+    "__version__",
     "bucket",
     "context_ring",
     "etag_for",

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from gate_sdk._version import __version__
 from gate_sdk._transport import (
     EXPOSURES_PATH,
     SNAPSHOT_PATH,
@@ -21,6 +20,7 @@ from gate_sdk._transport import (
     StreamUnavailable,
     TransportError,
 )
+from gate_sdk._version import __version__
 
 
 class HttpTransport:
