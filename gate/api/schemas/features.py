@@ -1,0 +1,126 @@
+"""Features, product files, criteria, votes, the gate and the rings."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from gate.api.schemas.base import CheckOut, Percent, StrictSchema, Text
+
+
+class GateQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    ring = fields.String(load_default=None)
+
+
+class CriterionDocument(StrictSchema):
+    id = fields.String(required=True, metadata={"pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"})
+    description = fields.String(required=True)
+    ring = fields.String(required=True)
+    required_yes = fields.Integer(load_default=1)
+
+
+class FeatureDocument(StrictSchema):
+    """The product YAML (or the same as JSON); validated by the domain parser, declared here."""
+
+    feature = fields.String(required=True, metadata={"pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"})
+    name = fields.String(required=True)
+    owner = fields.String(required=True)
+    description = fields.String()
+    design = fields.String()
+    criteria = fields.List(fields.Nested(CriterionDocument), required=True)
+
+
+class VoteIn(StrictSchema):
+    vote = fields.String(required=True, validate=validate.OneOf(["yes", "no"]))
+    comment = fields.String(load_default=None, allow_none=True, validate=Text)
+
+
+class GateOut(Schema):
+    feature = fields.String()
+    ring = fields.String()
+    passed = fields.Boolean()
+    checks = fields.List(fields.Nested(CheckOut))
+
+
+class StateOut(Schema):
+    ring = fields.String(allow_none=True)
+    percent = Percent(attribute="percent_bp")
+    killed = fields.Boolean()
+    soak_started_at = fields.DateTime(attribute="full_since", allow_none=True)
+
+
+class CurrentVoteOut(Schema):
+    voter = fields.String()
+    vote = fields.String()
+    comment = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class CriterionOut(Schema):
+    id = fields.String()
+    description = fields.String()
+    ring = fields.String()
+    required_yes = fields.Integer()
+    revision = fields.Integer()
+    passed = fields.Boolean(attribute="status.passed")
+    detail = fields.String(attribute="status.detail")
+    yes = fields.List(fields.String(), attribute="status.yes")
+    no = fields.List(fields.String(), attribute="status.no")
+    votes = fields.List(fields.Nested(CurrentVoteOut))
+
+
+class FeatureSummaryOut(Schema):
+    key = fields.String()
+    name = fields.String()
+    owner = fields.String()
+    description = fields.String(allow_none=True)
+    design = fields.String(allow_none=True)
+    state = fields.Function(lambda f: StateOut().dump(f))
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    last_evaluated_at = fields.DateTime(allow_none=True)
+
+
+class FeatureOut(Schema):
+    key = fields.String(attribute="row.key")
+    name = fields.String(attribute="row.name")
+    owner = fields.String(attribute="row.owner")
+    description = fields.String(attribute="row.description", allow_none=True)
+    design = fields.String(attribute="row.design", allow_none=True)
+    state = fields.Function(lambda v: StateOut().dump(v.row))
+    criteria = fields.List(fields.Nested(CriterionOut))
+    version = fields.Integer()
+    created_at = fields.DateTime(attribute="row.created_at")
+    updated_at = fields.DateTime(attribute="row.updated_at")
+    last_evaluated_at = fields.DateTime(attribute="row.last_evaluated_at", allow_none=True)
+
+
+class VoteOut(Schema):
+    id = fields.Integer()
+    feature = fields.String()
+    criterion = fields.String()
+    revision = fields.Integer()
+    current_revision = fields.Boolean()
+    voter = fields.String()
+    vote = fields.String()
+    comment = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class RingGateOut(Schema):
+    soak = fields.Function(
+        lambda g: None if g.soak is None else int(g.soak.total_seconds()), metadata={"description": "seconds"}
+    )
+    block_on_incidents = fields.Integer(allow_none=True)
+    zero_bug_bounce = fields.Boolean()
+    rca_complete = fields.Boolean()
+
+
+class RingOut(Schema):
+    name = fields.String()
+    description = fields.String()
+    audience = fields.Function(lambda r: r.audience.to_dict())
+    bucket_by = fields.String()
+    gate = fields.Nested(RingGateOut)
