@@ -8,10 +8,9 @@ from typing import Any, TypeVar, cast
 
 from flask import g, request
 
-from gate.domain.roles import PEOPLE, allowed
+from gate.domain.roles import PEOPLE, Principal, allowed
 from gate.errors import Forbidden, Unauthorized
 from gate.runtime import runtime
-from gate.services.context import Principal
 from gate.services.state import current_state
 
 ANY = PEOPLE

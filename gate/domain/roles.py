@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -24,3 +25,12 @@ PEOPLE: tuple[str, ...] = tuple(role.value for role in Role if role is not Role.
 def allowed(role: str, roles: Iterable[str]) -> bool:
     """Whether a token of `role` may act where `roles` may (admin holds every role)."""
     return role == Role.ADMIN or role in set(roles)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: the token's id, its name (the actor of every write) and its role."""
+
+    token_id: int
+    name: str
+    role: str

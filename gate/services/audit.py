@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
 
 from gate.models import AuditEntry
 from gate.services.context import session
@@ -16,3 +19,12 @@ def list_audit(*, feature: str | None, limit: int, before: int | None) -> list[A
     if before is not None:
         query = query.where(AuditEntry.id < before)
     return list(session().scalars(query))
+
+
+def audit(*, actor: str, action: str, target: str, feature: str | None, before: Any, after: Any, at: datetime) -> None:
+    """Append one audit entry to the current transaction."""
+    session().execute(
+        insert(AuditEntry).values(
+            actor=actor, action=action, target=target, feature=feature, before=before, after=after, at=at
+        )
+    )

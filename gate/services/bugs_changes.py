@@ -9,8 +9,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from gate.errors import Conflict, InvalidInput, NotFound
 from gate.models import Bug, Change, Feature
-from gate.services.context import audit, changed, now, session, transaction
+from gate.services.audit import audit
+from gate.services.context import now, session
 from gate.services.features import find_feature
+from gate.services.transactions import changed, transaction
 
 
 def open_bug(*, key: str, title: str, severity: int | None, description: str | None, actor: str) -> Bug:

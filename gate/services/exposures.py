@@ -11,7 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gate.models import ExposureCount, Feature
-from gate.services.context import now, transaction
+from gate.services.context import now
+from gate.services.transactions import transaction
 
 
 def record_exposures(batch: Iterable[tuple[str, bool, int]]) -> tuple[int, list[str]]:

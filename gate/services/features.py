@@ -14,7 +14,10 @@ from gate.domain.features import CriterionSpec, FeatureSpec, plan_criteria
 from gate.domain.gate import CriterionStatus, Exposure, criterion_status
 from gate.errors import NotFound
 from gate.models import CriterionRevision, DeploymentEvent, Feature, GateState, Vote
-from gate.services.context import audit, bump_version, changed, now, session, transaction
+from gate.services.audit import audit
+from gate.services.context import now, session
+from gate.services.state import bump_version
+from gate.services.transactions import changed, transaction
 
 
 def exposure_of(feature: Feature) -> Exposure:

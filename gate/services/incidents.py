@@ -13,9 +13,11 @@ from gate.domain import incidents as policy
 from gate.errors import Conflict, InvalidInput, NotFound
 from gate.models import DeploymentEvent, Feature, Incident, RcaItem
 from gate.runtime import runtime
-from gate.services.context import audit, changed, now, rings, session, transaction
+from gate.services.audit import audit
+from gate.services.context import now, rings, session
 from gate.services.outbox import enqueue
 from gate.services.releases import kill_feature
+from gate.services.transactions import changed, transaction
 
 
 @dataclass(frozen=True)

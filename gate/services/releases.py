@@ -10,12 +10,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from gate.domain.exposure import FULL, is_deployment, leaves_production
 from gate.domain.gate import Check, GateResult, evaluate_gate, killed_check, next_ring
 from gate.domain.rings import Ring
-from gate.domain.roles import Role
+from gate.domain.roles import Principal, Role
 from gate.errors import Conflict, Forbidden, GateRefused, InvalidInput
 from gate.models import Change, DeploymentEvent, Feature, Incident
 from gate.services import facts as facts_service
-from gate.services.context import Principal, audit, bump_version, changed, now, rings, session, transaction
+from gate.services.audit import audit
+from gate.services.context import now, rings, session
 from gate.services.features import ExposureChange, find_feature, state_of, state_version
+from gate.services.state import bump_version
+from gate.services.transactions import changed, transaction
 
 
 def _ring(name: str | None) -> Ring:

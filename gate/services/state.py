@@ -1,10 +1,13 @@
-"""The shared state row: the snapshot version and the tokens version."""
+"""The shared state row, and its one owner: the snapshot version and the tokens version, read and advanced."""
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
 from gate.extensions import db
+from gate.models import GateState
+from gate.services.context import session
 from gate.services.outage import OUTAGE
 
 _STATE_SQL = "SELECT version, tokens_version FROM gate_state WHERE id = 1"
@@ -29,3 +32,16 @@ def read_state(engine: Engine) -> tuple[int, int]:
         raise RuntimeError("the gate_state row is missing: run `gate db upgrade`")
     OUTAGE.succeeded()
     return int(row[0]), int(row[1])
+
+
+def bump_version() -> int:
+    """Advance the snapshot version inside the current transaction and return it."""
+    result = session().execute(
+        update(GateState).where(GateState.id == 1).values(version=GateState.version + 1).returning(GateState.version)
+    )
+    return int(result.scalar_one())
+
+
+def bump_tokens_version() -> None:
+    """Advance the tokens version inside the current transaction: every worker reloads its token cache."""
+    session().execute(update(GateState).where(GateState.id == 1).values(tokens_version=GateState.tokens_version + 1))

@@ -11,10 +11,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
-from gate.domain.roles import ROLES, Role
+from gate.domain.roles import ROLES, Principal, Role
 from gate.errors import InvalidInput, NotFound, Unauthorized
-from gate.models import GateState, Token
-from gate.services.context import Principal, audit, now, session, transaction
+from gate.models import Token
+from gate.services.audit import audit
+from gate.services.context import now, session
+from gate.services.state import bump_tokens_version
+from gate.services.transactions import transaction
 
 BOOTSTRAP_NAME = "bootstrap-admin"
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -37,7 +40,7 @@ def create_token(*, name: str, role: str, actor: str) -> tuple[Token, str]:
         token = Token(name=name, role=role, secret_hash=hash_secret(secret), created_at=at)
         s.add(token)
         s.flush()
-        _bump_tokens()
+        bump_tokens_version()
         audit(
             actor=actor,
             action="token.create",
@@ -66,7 +69,7 @@ def revoke_token(*, token_id: int, actor: str) -> Token:
         if token is None or token.revoked_at is not None:
             raise NotFound(f"no active token {token_id}")
         token.revoked_at = at
-        _bump_tokens()
+        bump_tokens_version()
         audit(
             actor=actor,
             action="token.revoke",
@@ -85,10 +88,6 @@ def bootstrap_admin() -> str | None:
         return None
     _, secret = create_token(name=BOOTSTRAP_NAME, role=Role.ADMIN, actor="gate")
     return secret
-
-
-def _bump_tokens() -> None:
-    session().execute(update(GateState).where(GateState.id == 1).values(tokens_version=GateState.tokens_version + 1))
 
 
 @dataclass(frozen=True)

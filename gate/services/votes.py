@@ -6,8 +6,10 @@ from sqlalchemy import select
 
 from gate.errors import NotFound
 from gate.models import CriterionRevision, Vote
-from gate.services.context import audit, now, session, transaction
+from gate.services.audit import audit
+from gate.services.context import now, session
 from gate.services.features import find_feature
+from gate.services.transactions import transaction
 
 
 def _current_revision(feature_id: int, criterion: str) -> CriterionRevision:

@@ -8,7 +8,8 @@ import secrets
 from sqlalchemy import delete, select
 
 from gate.models import WebSession
-from gate.services.context import now, session, transaction
+from gate.services.context import now, session
+from gate.services.transactions import transaction
 
 
 def _digest(session_id: str) -> str:

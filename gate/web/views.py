@@ -16,11 +16,11 @@ from werkzeug.wrappers import Response
 from gate.api import schemas
 from gate.api.problems import invalid_input
 from gate.domain.roles import PEOPLE as ANY
-from gate.domain.roles import allowed
+from gate.domain.roles import Principal, allowed
 from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
 from gate.runtime import runtime
 from gate.services import dora, incidents, releases, votes
-from gate.services.context import Principal, now, rings
+from gate.services.context import now, rings
 from gate.services.state import current_state as load_state
 from gate.services.tokens import TokenCache
 from gate.services.web_sessions import end_session, session_alive, start_session

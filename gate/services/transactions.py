@@ -1,0 +1,48 @@
+"""Units of work: one transaction per use case, and compare-and-set for the races the database settles."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+from sqlalchemy import CursorResult
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from gate.errors import Conflict
+from gate.runtime import runtime
+from gate.services.context import session
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """Run one unit of work: commit at the end, roll back on any error; races become 409."""
+    s = session()
+    started = time.monotonic()
+    try:
+        yield s
+        s.commit()
+    except IntegrityError:
+        s.rollback()
+        raise Conflict("a concurrent change got there first; read again and retry") from None
+    except OperationalError as exc:
+        s.rollback()
+        text = str(exc)
+        # SQLite answers "locked" at once when two writers race (a conflict), or after its whole busy
+        # timeout when another process holds the store (it is unavailable: 503 through the error handler)
+        busy = runtime().sqlite_busy_timeout
+        raced = "locked" in text and time.monotonic() - started < busy * 0.9
+        if raced or "deadlock" in text or "could not serialize" in text:
+            raise Conflict("the store was busy with a concurrent change; retry") from None
+        raise
+    except BaseException:
+        s.rollback()
+        raise
+
+
+def changed(statement: Any) -> bool:
+    """Run a conditional UPDATE; True if it changed a row (compare-and-set: a concurrent writer loses)."""
+    result = cast("CursorResult[Any]", session().execute(statement.execution_options(synchronize_session=False)))
+    return result.rowcount == 1
