@@ -40,7 +40,12 @@ def format_percent(hundredths: int) -> str:
 
 def is_released(ring: str | None, hundredths: int, killed: bool, *, last_ring: str) -> bool:
     """Whether a feature is at 100% in the last ring and not killed: released to everyone."""
-    return ring == last_ring and hundredths == FULL and not killed
+    return ring == last_ring and at_full(ring, hundredths, killed)
+
+
+def at_full(ring: str | None, hundredths: int, killed: bool) -> bool:
+    """Whether an exposure is 100% of a ring and alive: the state in which soak time counts."""
+    return ring is not None and hundredths == FULL and not killed
 
 
 def is_deployment(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from gate.domain.exposure import FULL, is_deployment, leaves_production
+from gate.domain.exposure import FULL, at_full, is_deployment, leaves_production
 from gate.domain.gate import Check, GateResult, evaluate_gate, killed_check, next_ring
 from gate.domain.rings import Ring
 from gate.domain.roles import Principal, Role
@@ -36,101 +37,117 @@ def gate_for(*, key: str, ring: str | None) -> tuple[Feature, GateResult]:
     return feature, evaluate_gate(rings(), target, facts, now=now())
 
 
-def _write(
-    feature: Feature,
-    *,
-    kind: str,
-    actor: str,
-    ring: str | None,
-    percent_bp: int,
-    killed: bool,
-    full_since: datetime | None,
-    at: datetime,
-    reason: str | None = None,
-    overridden: bool = False,
-) -> ExposureChange:
+@dataclass(frozen=True)
+class Move:
+    """An exposure change as asked: what the feature becomes, and who asked for it, when and why."""
+
+    kind: str
+    actor: str
+    at: datetime
+    ring: str | None
+    percent_bp: int
+    killed: bool = False
+    reason: str | None = None
+    overridden: bool = False
+
+    @property
+    def full_since(self) -> datetime | None:
+        """When soak starts counting: now, if the move leaves the feature at 100% in a ring and alive."""
+        return self.at if at_full(self.ring, self.percent_bp, self.killed) else None
+
+
+def _write(feature: Feature, move: Move) -> ExposureChange:
     """Compare-and-set the feature's exposure, bump the version, record the event and the audit entry."""
-    s = session()
-    before = state_of(feature)
-    from_ring, from_percent_bp = feature.ring, feature.percent_bp
+    before, origin = state_of(feature), (feature.ring, feature.percent_bp)
     last = rings().last.name
-    move = ((feature.ring, feature.percent_bp), (ring, percent_bp))
-    deployment = is_deployment(*move, killed, last_ring=last)
-    leaves = leaves_production(*move, killed, last_ring=last)
-    if not changed(
-        update(Feature)
-        .where(Feature.id == feature.id, Feature.exposure_rev == feature.exposure_rev)
-        .values(
-            ring=ring,
-            percent_bp=percent_bp,
-            killed=killed,
-            full_since=full_since,
-            updated_at=at,
-            exposure_rev=feature.exposure_rev + 1,
-        )
-    ):
-        raise Conflict("the feature's exposure changed meanwhile; read it again and retry")
-    if leaves or kind == "kill":
-        latest = s.scalar(
-            select(DeploymentEvent.id)
-            .where(DeploymentEvent.feature_id == feature.id, DeploymentEvent.is_deployment.is_(True))
-            .order_by(DeploymentEvent.id.desc())
-            .limit(1)
-        )
-        if latest is not None:
-            s.execute(update(DeploymentEvent).where(DeploymentEvent.id == latest).values(failed=True))
-    version = bump_version()
-    event = DeploymentEvent(
-        feature_id=feature.id,
-        kind=kind,
-        ring=ring,
-        percent_bp=percent_bp,
-        from_ring=from_ring,
-        from_percent_bp=from_percent_bp,
-        actor=actor,
-        reason=reason,
-        overridden=overridden,
-        is_deployment=deployment,
-        failed=False,
-        version=version,
-        at=at,
-        day=at.date(),
-    )
-    s.add(event)
-    s.flush()
-    if deployment:  # lead time: each change reported since the last deployment ships now
-        shipped = s.execute(
-            select(Change.id, Change.committed_at).where(
-                Change.feature_id == feature.id, Change.deployed_at.is_(None), Change.reported_at <= at
-            )
-        ).all()
-        for change_id, committed_at in shipped:
-            s.execute(
-                update(Change)
-                .where(Change.id == change_id)
-                .values(deployed_at=at, lead_seconds=(at - committed_at).total_seconds())
-            )
-    new = {
-        "ring": ring,
-        "percent_bp": percent_bp,
-        "killed": killed,
-        "full_since": full_since,
-        "exposure_rev": feature.exposure_rev + 1,
-        "updated_at": at,
-    }
-    for name, value in new.items():  # already written by the compare-and-set above
-        set_committed_value(feature, name, value)
+    step = (origin, (move.ring, move.percent_bp))
+    deployment = is_deployment(*step, move.killed, last_ring=last)
+    _compare_and_set(feature, move)  # first: the feature's row is locked before the version row
+    if leaves_production(*step, move.killed, last_ring=last) or move.kind == "kill":
+        _fail_latest_deployment(feature.id)
+    event = _record_event(feature.id, origin, move, deployment)
+    if deployment:
+        _ship_changes(feature.id, move.at)
     after = state_of(feature)
     audit(
-        actor=actor,
-        action=kind,
+        actor=move.actor,
+        action=move.kind,
         target=f"feature:{feature.key}",
         feature=feature.key,
         before=before,
-        after={**after, "reason": reason} if reason else after,
-        at=at,
+        after={**after, "reason": move.reason} if move.reason else after,
+        at=move.at,
     )
-    return ExposureChange(feature, version, event)
+    return ExposureChange(feature, event.version, event)
+
+
+def _compare_and_set(feature: Feature, move: Move) -> None:
+    """Write the new exposure only if nobody changed it since it was read (a racing writer gets 409)."""
+    new = {
+        "ring": move.ring,
+        "percent_bp": move.percent_bp,
+        "killed": move.killed,
+        "full_since": move.full_since,
+        "updated_at": move.at,
+        "exposure_rev": feature.exposure_rev + 1,
+    }
+    current = Feature.id == feature.id, Feature.exposure_rev == feature.exposure_rev
+    if not changed(update(Feature).where(*current).values(**new)):
+        raise Conflict("the feature's exposure changed meanwhile; read it again and retry")
+    for name, value in new.items():  # the row now holds these; the loaded object says so too
+        set_committed_value(feature, name, value)
+
+
+def _fail_latest_deployment(feature_id: int) -> None:
+    """DORA: the feature's latest deployment failed (it was lowered, left or killed)."""
+    s = session()
+    latest = s.scalar(
+        select(DeploymentEvent.id)
+        .where(DeploymentEvent.feature_id == feature_id, DeploymentEvent.is_deployment.is_(True))
+        .order_by(DeploymentEvent.id.desc())
+        .limit(1)
+    )
+    if latest is not None:
+        s.execute(update(DeploymentEvent).where(DeploymentEvent.id == latest).values(failed=True))
+
+
+def _record_event(feature_id: int, origin: tuple[str | None, int], move: Move, deployment: bool) -> DeploymentEvent:
+    """Append the exposure history's event, under a new snapshot version."""
+    event = DeploymentEvent(
+        feature_id=feature_id,
+        kind=move.kind,
+        ring=move.ring,
+        percent_bp=move.percent_bp,
+        from_ring=origin[0],
+        from_percent_bp=origin[1],
+        actor=move.actor,
+        reason=move.reason,
+        overridden=move.overridden,
+        is_deployment=deployment,
+        failed=False,
+        version=bump_version(),
+        at=move.at,
+        day=move.at.date(),
+    )
+    session().add(event)
+    session().flush()
+    return event
+
+
+def _ship_changes(feature_id: int, at: datetime) -> None:
+    """Lead time: each change reported since the feature's last deployment ships now."""
+    s = session()
+    shipped = s.execute(
+        select(Change.id, Change.committed_at).where(
+            Change.feature_id == feature_id, Change.deployed_at.is_(None), Change.reported_at <= at
+        )
+    ).all()
+    for change_id, committed_at in shipped:
+        s.execute(
+            update(Change)
+            .where(Change.id == change_id)
+            .values(deployed_at=at, lead_seconds=(at - committed_at).total_seconds())
+        )
 
 
 def promote(
@@ -149,19 +166,8 @@ def promote(
             order_failed = any(c.name == "order" and not c.passed for c in result.checks)
             if order_failed or override_reason is None:
                 raise GateRefused(_refusal(target.name, result.failed), checks=result.checks)
-        full_since = at if percent_bp == FULL else None
-        change = _write(
-            feature,
-            kind="promote",
-            actor=principal.name,
-            ring=target.name,
-            percent_bp=percent_bp,
-            killed=False,
-            full_since=full_since,
-            at=at,
-            reason=override_reason,
-            overridden=not result.passed,
-        )
+        move = Move("promote", principal.name, at, target.name, percent_bp, False, override_reason, not result.passed)
+        change = _write(feature, move)
         if not result.passed:
             audit(
                 actor=principal.name,
@@ -198,16 +204,7 @@ def rollout(*, key: str, percent_bp: int, actor: str) -> ExposureChange:
             raise Conflict(f"{key} is in no ring yet; promote it first")
         if percent_bp == feature.percent_bp:
             return ExposureChange(feature, state_version(), None)
-        return _write(
-            feature,
-            kind="rollout",
-            actor=actor,
-            ring=feature.ring,
-            percent_bp=percent_bp,
-            killed=False,
-            full_since=at if percent_bp == FULL else None,
-            at=at,
-        )
+        return _write(feature, Move("rollout", actor, at, feature.ring, percent_bp))
 
 
 def rollback(*, key: str, ring: str | None, reason: str | None, actor: str) -> ExposureChange:
@@ -223,18 +220,7 @@ def rollback(*, key: str, ring: str | None, reason: str | None, actor: str) -> E
             if target.index >= current:
                 raise Conflict(f"{ring} is not before {feature.ring}; roll back to an earlier ring or to null (off)")
         percent_bp = FULL if ring is not None else 0
-        full_since = at if ring is not None and not feature.killed else None
-        return _write(
-            feature,
-            kind="rollback",
-            actor=actor,
-            ring=ring,
-            percent_bp=percent_bp,
-            killed=feature.killed,
-            full_since=full_since,
-            at=at,
-            reason=reason,
-        )
+        return _write(feature, Move("rollback", actor, at, ring, percent_bp, feature.killed, reason))
 
 
 def kill(*, key: str, reason: str | None, actor: str) -> ExposureChange:
@@ -249,17 +235,7 @@ def kill(*, key: str, reason: str | None, actor: str) -> ExposureChange:
 
 def kill_feature(feature: Feature, *, reason: str | None, actor: str, at: datetime) -> ExposureChange:
     """Kill inside the caller's transaction; the kill restores the feature's open incidents."""
-    change = _write(
-        feature,
-        kind="kill",
-        actor=actor,
-        ring=feature.ring,
-        percent_bp=feature.percent_bp,
-        killed=True,
-        full_since=None,
-        at=at,
-        reason=reason,
-    )
+    change = _write(feature, Move("kill", actor, at, feature.ring, feature.percent_bp, True, reason))
     session().execute(
         update(Incident)
         .where(Incident.feature_id == feature.id, Incident.resolved_at.is_(None), Incident.restored_at.is_(None))
@@ -275,17 +251,7 @@ def revive(*, key: str, actor: str) -> ExposureChange:
         feature = find_feature(key)
         if not feature.killed:
             raise Conflict(f"{key} is not killed")
-        full_since = at if feature.ring is not None and feature.percent_bp == FULL else None
-        return _write(
-            feature,
-            kind="revive",
-            actor=actor,
-            ring=feature.ring,
-            percent_bp=feature.percent_bp,
-            killed=False,
-            full_since=full_since,
-            at=at,
-        )
+        return _write(feature, Move("revive", actor, at, feature.ring, feature.percent_bp))
 
 
 def deployments(*, key: str, limit: int, before: int | None) -> list[DeploymentEvent]:

@@ -49,7 +49,7 @@ class GateClient:
     else with the default.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the SDK's public options, each keyword-only with a default
         self,
         url: str,
         sdk_key: str,
