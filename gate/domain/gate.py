@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from gate.domain.durations import format_duration
 from gate.domain.exposure import format_percent
 from gate.domain.rings import Ring, RingsConfig
+
+V = TypeVar("V")
 
 
 class Check(NamedTuple):
@@ -44,14 +46,24 @@ class CriterionStatus(NamedTuple):
         return text
 
 
+def latest_votes(votes: Iterable[V], voter: Callable[[V], str]) -> dict[str, V]:
+    """Each voter's current vote: their latest by server order (`votes` come in that order).
+
+    The mapping is ordered by when each voter last voted. facts.gather folds the same rule in SQL.
+    """
+    latest: dict[str, V] = {}
+    for vote in votes:
+        name = voter(vote)
+        latest.pop(name, None)  # re-insert, so the order is that of each voter's latest vote
+        latest[name] = vote
+    return latest
+
+
 def criterion_status(
     *, id: str, ring: str, required_yes: int, revision: int, votes: Iterable[tuple[str, str]]
 ) -> CriterionStatus:
     """Fold votes `(voter, 'yes'|'no')` in server order into each voter's current vote."""
-    latest: dict[str, str] = {}
-    for voter, vote in votes:
-        latest.pop(voter, None)  # re-insert so the order is that of each voter's latest vote
-        latest[voter] = vote
+    latest = {name: vote for name, (_, vote) in latest_votes(votes, lambda v: v[0]).items()}
     return CriterionStatus(
         id=id,
         ring=ring,

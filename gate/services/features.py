@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from gate.domain.exposure import percent_number
 from gate.domain.features import CriterionSpec, FeatureSpec, plan_criteria
-from gate.domain.gate import CriterionStatus, Exposure, criterion_status
+from gate.domain.gate import CriterionStatus, Exposure, criterion_status, latest_votes
 from gate.errors import NotFound
 from gate.models import CriterionRevision, DeploymentEvent, Feature, GateState, Vote
 from gate.services.audit import audit
@@ -119,10 +119,7 @@ def criteria_views(revisions: list[CriterionRevision]) -> tuple[CriterionView, .
     views = []
     for rev in revisions:
         votes = votes_by_revision[rev.id]
-        latest: dict[str, Any] = {}
-        for vote in votes:
-            latest.pop(vote.voter, None)
-            latest[vote.voter] = vote
+        latest = latest_votes(votes, lambda vote: str(vote.voter))
         current = tuple(CurrentVote(v.voter, v.vote, v.comment, v.created_at) for v in latest.values())
         views.append(
             CriterionView(

@@ -137,3 +137,12 @@ def test_next_ring() -> None:
     assert next_ring(RINGS, None).name == "internal"
     assert next_ring(RINGS, "preview").name == "ga"
     assert next_ring(RINGS, "ga").name == "ga"
+
+
+def test_each_voter_counts_once_with_their_latest_vote_in_the_order_they_last_voted() -> None:
+    from gate.domain.gate import latest_votes
+
+    votes = [("alice", "yes"), ("bob", "no"), ("alice", "no"), ("carol", "yes"), ("bob", "yes")]
+    latest = latest_votes(votes, lambda v: v[0])
+    assert list(latest.items()) == [("alice", ("alice", "no")), ("carol", ("carol", "yes")), ("bob", ("bob", "yes"))]
+    assert latest_votes([], lambda v: v) == {}
