@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from gate_sdk import Snapshot, etag_for
+from gate_sdk import FlagState, RingAudience, Snapshot, SnapshotRing, etag_for
 from sqlalchemy import select
 
-from gate.domain.exposure import percent_number
 from gate.domain.rings import RingsConfig
 from gate.models import Feature, GateState
 from gate.services.context import session
@@ -16,29 +15,32 @@ from gate.services.context import session
 
 @dataclass(frozen=True)
 class BuiltSnapshot:
-    """One version of the snapshot: its JSON body, ETag, and the parsed form the evaluator uses."""
+    """One version of the snapshot: the SDK's own Snapshot, its JSON body (the SDK's writer) and ETag."""
 
     version: int
     body: bytes
     etag: str
-    document: dict[str, object] = field(repr=False)
-    _parsed: list[Snapshot] = field(default_factory=list, repr=False, compare=False)
-
-    @property
-    def parsed(self) -> Snapshot:
-        """The SDK's Snapshot of this version, parsed on first use."""
-        if not self._parsed:
-            self._parsed.append(Snapshot.from_dict(self.document))
-        return self._parsed[0]
+    parsed: Snapshot = field(repr=False)
 
 
 class SnapshotCache:
     """Holds the newest snapshot this worker has built; rebuilds only when the version moved."""
 
     def __init__(self, rings: RingsConfig) -> None:
-        self._rings = [
-            {"name": r.name, "audience": r.audience.to_dict(), "bucket_by": r.bucket_by} for r in rings.rings
-        ]
+        self._rings = tuple(
+            SnapshotRing(
+                name=r.name,
+                audience=RingAudience(
+                    users=frozenset(r.audience.users),
+                    tenants=frozenset(r.audience.tenants),
+                    groups=frozenset(r.audience.groups),
+                    everyone=r.audience.everyone,
+                ),
+                bucket_by=r.bucket_by,
+            )
+            for r in rings.rings
+        )
+        self._index = {r.name: i for i, r in enumerate(self._rings)}
         self._current: BuiltSnapshot | None = None
 
     def get(self, min_version: int) -> BuiltSnapshot:
@@ -65,10 +67,10 @@ class SnapshotCache:
         )
         version = int(rows[0][0])
         flags = {
-            key: {"ring": ring, "percent": percent_number(bp), "killed": killed}
+            key: FlagState(ring, None if ring is None else self._index[ring], bp / 100, killed)
             for _, key, ring, bp, killed in rows
             if key is not None
         }
-        document: dict[str, object] = {"version": version, "rings": self._rings, "flags": flags}
-        body = json.dumps(document, separators=(",", ":")).encode()
-        return BuiltSnapshot(version=version, body=body, etag=etag_for(version), document=document)
+        snapshot = Snapshot(version=version, rings=self._rings, flags=flags)
+        body = json.dumps(snapshot.to_dict(), separators=(",", ":")).encode()
+        return BuiltSnapshot(version=version, body=body, etag=etag_for(version), parsed=snapshot)

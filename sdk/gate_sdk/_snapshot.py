@@ -159,7 +159,7 @@ class Snapshot:
         return cls(version=version, rings=rings, flags=flags, previous=previous)
 
     def to_dict(self) -> dict[str, Any]:
-        """Render the snapshot back to its JSON document."""
+        """Render the snapshot as its JSON document: the one writer, the server's included."""
         return {
             "version": self.version,
             "rings": [
@@ -176,8 +176,15 @@ class Snapshot:
                 }
                 for r in self.rings
             ],
-            "flags": {k: {"ring": f.ring, "percent": f.percent, "killed": f.killed} for k, f in self.flags.items()},
+            "flags": {
+                k: {"ring": f.ring, "percent": _number(f.percent), "killed": f.killed} for k, f in self.flags.items()
+            },
         }
+
+
+def _number(value: float) -> int | float:
+    """50.0 as 50, 12.5 as 12.5: the document carries percents as the API shows them."""
+    return int(value) if value.is_integer() else value
 
 
 def etag_for(version: int) -> str:

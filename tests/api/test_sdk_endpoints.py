@@ -106,3 +106,17 @@ def test_ofrep_single_and_bulk(api: Api) -> None:
     api.post("/api/v1/features/search/promote", json={"ring": "internal", "override_reason": "t"})
     changed = sdk.post("/ofrep/v1/evaluate/flags", json=staff, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def test_the_snapshot_is_written_by_the_sdk_s_own_writer(api: Api) -> None:
+    import json
+
+    from gate_sdk import Snapshot
+
+    api.apply(FeatureBuilder("checkout").criterion("unit"))
+    api.vote("checkout", "unit")
+    assert api.promote("checkout", "internal", percent=12.5).status_code == 200
+    body = api.as_("sdk").get("/api/v1/sdk/snapshot").get_data()
+    document = json.loads(body)
+    assert Snapshot.from_dict(document).to_dict() == document  # what the SDK reads, it writes back the same
+    assert document["flags"]["checkout"] == {"ring": "internal", "percent": 12.5, "killed": False}
