@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from gate.extensions import db
 from gate.runtime import runtime
 from gate.services.outage import Outage, is_outage
 from gate.services.tokens import create_token
-from tests.integration.conftest import GATE, free_port
+from tests.integration.conftest import spawn_gate
 from tests.support import RINGS, SqliteTemplate
 
 NOWHERE = "postgresql+psycopg://postgres@127.0.0.1:9/gate"  # the discard port: nothing accepts there
@@ -89,19 +88,8 @@ def test_what_counts_as_an_outage() -> None:
 
 
 def test_gate_serve_starts_without_the_database_and_serves_health(tmp_path: Path) -> None:
-    port = free_port()
-    env = {"GATE_DATABASE_URL": NOWHERE, "GATE_RINGS_FILE": str(RINGS), "PATH": "/usr/bin:/bin"}
-    log = tmp_path / "serve.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [GATE, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process, url, log = spawn_gate(NOWHERE, tmp_path, env={"GATE_LOG_LEVEL": "INFO"})
     try:
-        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -72,26 +72,7 @@ def start_gate(
     admin: str | None = None,
 ) -> Served:
     """Start `gate serve` and wait until it is ready (`admin`: a token of a database already bootstrapped)."""
-    port = port or free_port()
-    env = {
-        **os.environ,
-        "GATE_DATABASE_URL": database_url,
-        "GATE_RINGS_FILE": str(rings),
-        "GATE_LOG_LEVEL": "WARNING",
-        **(env or {}),
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = workdir / f"gate-{port}.log"
-    with open(log, "w") as out:  # a file, not a pipe: a full pipe would stall the server
-        process = subprocess.Popen(
-            [GATE, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    process, url, log = spawn_gate(database_url, workdir, workers=workers, port=port, rings=rings, env=env)
     served = Served(url=url, admin="", process=process, database_url=database_url)
     try:
         served.admin = _wait_ready(served, log, admin)
@@ -99,6 +80,38 @@ def start_gate(
         served.stop()  # a failed start must not leave a server running after the suite
         raise
     return served
+
+
+def spawn_gate(
+    database_url: str,
+    workdir: Path,
+    *,
+    workers: int = 2,
+    port: int | None = None,
+    rings: Path = RINGS,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[str], str, Path]:
+    """Start `gate serve` without waiting for it: the process, its URL and its log file."""
+    port = port or free_port()
+    environment = {
+        **os.environ,
+        "GATE_DATABASE_URL": database_url,
+        "GATE_RINGS_FILE": str(rings),
+        "GATE_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = workdir / f"gate-{port}.log"
+    with open(log, "w") as out:  # a file, not a pipe: a full pipe would stall the server
+        process = subprocess.Popen(
+            [GATE, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+            cwd=workdir,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    return process, f"http://127.0.0.1:{port}", log
 
 
 def _wait_ready(served: Served, log: Path, admin: str | None) -> str:

@@ -18,10 +18,10 @@ from gate_sdk import GateClient
 from sqlalchemy import create_engine, pool, text
 
 from gate import migrate as migrations
-from tests.integration.conftest import GATE, Served, free_port, start_gate, wait_for
+from tests.integration.conftest import Served, spawn_gate, start_gate, wait_for
 from tests.integration.private_postgres import PrivatePostgres
 from tests.receivers import Pager
-from tests.support import RINGS, FeatureBuilder
+from tests.support import FeatureBuilder
 
 pytestmark = pytest.mark.integration
 
@@ -131,18 +131,7 @@ def test_a_killed_database_heals_too(database: PrivatePostgres, tmp_path: Path) 
 
 def test_gate_serve_started_before_its_database_waits_for_it(database: PrivatePostgres, tmp_path: Path) -> None:
     database.stop()
-    port, log = free_port(), tmp_path / "serve.log"
-    env = {**os.environ, "GATE_DATABASE_URL": database.url, "GATE_RINGS_FILE": str(RINGS), "GATE_LOG_LEVEL": "INFO"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [GATE, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    process, url, log = spawn_gate(database.url, tmp_path, env={"GATE_LOG_LEVEL": "INFO"})
     try:
 
         def answers(path: str) -> int:
