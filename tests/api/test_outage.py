@@ -133,3 +133,16 @@ def test_sqlite_locked_beyond_its_busy_timeout_answers_503(sqlite_template: Sqli
         runtime(app).watcher.stop()
         with app.app_context():
             db.engine.dispose()
+
+
+def test_an_sqlite_store_that_cannot_be_opened_answers_503(tmp_path: Path) -> None:
+    store = tmp_path / "gate.db"
+    store.mkdir()  # a folder where the file should be: SQLite cannot open it, whoever runs the test
+    app = create_app({"DATABASE_URL": f"sqlite:///{store}", "RINGS_FILE": str(RINGS), "TESTING": True})
+    try:
+        client = app.test_client()
+        r = client.get("/api/v1/features", headers={"Authorization": "Bearer gate_x"})
+        assert r.status_code == 503 and r.json["type"] == "/problems/database-unavailable"
+        assert client.get("/").status_code == 503 and client.get("/healthz").status_code == 200
+    finally:
+        runtime(app).watcher.stop()
