@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test test-fast lint bench clean
 
-$(STAMP): pyproject.toml sdk/pyproject.toml
+$(STAMP): pyproject.toml setup.py sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e './sdk[openfeature]' -e '.[test]'
+	# the service pulls the SDK from ./sdk (setup.py); then the SDK again, editable, for development
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e './sdk[openfeature]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -1,0 +1,22 @@
+"""The service depends on the SDK beside it in this checkout, so `pip install .` needs no index for it."""
+
+from pathlib import Path
+
+from setuptools import setup
+
+SDK = (Path(__file__).resolve().parent / "sdk").as_uri()
+DEPENDENCIES = [
+    "flask>=3.0",
+    "flask-sqlalchemy>=3.1",
+    "sqlalchemy>=2.0",
+    "marshmallow>=3.20",
+    "flask-smorest>=0.44",
+    "pyyaml>=6.0",
+    "gunicorn>=22",
+    "alembic>=1.13",
+    "psycopg[binary]>=3.1",
+    "prometheus-client>=0.20",
+    "click>=8.1",
+]
+
+setup(install_requires=[f"gate-sdk @ {SDK}", *DEPENDENCIES])
