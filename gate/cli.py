@@ -356,10 +356,9 @@ def status(feature: str) -> None:
             _, result = gate_for(key=feature, ring=None)
         except GateError as exc:
             _fail(exc.detail)
-        row = view.row
-        where = "off" if row.ring is None else f"{row.ring} at {format_percent(row.percent_bp)}"
-        click.echo(f"{row.key} — {row.name} (owner {row.owner})")
-        click.echo(f"exposure: {where}{' — KILLED' if row.killed else ''}   snapshot version {view.version}")
+        where = "off" if view.ring is None else f"{view.ring} at {format_percent(view.percent_bp)}"
+        click.echo(f"{view.key} — {view.name} (owner {view.owner})")
+        click.echo(f"exposure: {where}{' — KILLED' if view.killed else ''}   snapshot version {view.version}")
         click.echo(f"gate for {result.ring}: {'PASSES' if result.passed else 'REFUSED'}")
         for check in result.checks:
             click.echo(f"  [{'x' if check.passed else ' '}] {check.name}: {check.detail}")

@@ -57,11 +57,42 @@ class CriterionView:
 
 @dataclass(frozen=True)
 class FeatureView:
-    """A feature as the API shows it."""
+    """A feature as the API and the dashboard show it: a value, read once, detached from the session."""
 
-    row: Feature
+    key: str
+    name: str
+    owner: str
+    description: str | None
+    design: str | None
+    ring: str | None
+    percent_bp: int
+    killed: bool
+    full_since: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    last_evaluated_at: datetime | None
     criteria: tuple[CriterionView, ...]
     version: int
+
+    @classmethod
+    def of(cls, feature: Feature, criteria: tuple[CriterionView, ...], version: int) -> FeatureView:
+        """Copy what a reader needs out of the row."""
+        return cls(
+            key=feature.key,
+            name=feature.name,
+            owner=feature.owner,
+            description=feature.description,
+            design=feature.design,
+            ring=feature.ring,
+            percent_bp=feature.percent_bp,
+            killed=feature.killed,
+            full_since=feature.full_since,
+            created_at=feature.created_at,
+            updated_at=feature.updated_at,
+            last_evaluated_at=feature.last_evaluated_at,
+            criteria=criteria,
+            version=version,
+        )
 
 
 @dataclass(frozen=True)
@@ -137,7 +168,7 @@ def state_version() -> int:
 def get_feature(key: str) -> FeatureView:
     """Read a feature with its criteria, their current votes, its state and the snapshot version."""
     feature = find_feature(key)
-    return FeatureView(feature, criteria_views(current_revisions(feature.id)), state_version())
+    return FeatureView.of(feature, criteria_views(current_revisions(feature.id)), state_version())
 
 
 def list_features(*, limit: int, before: int | None) -> list[Feature]:
@@ -190,7 +221,7 @@ def apply_criteria(*, spec: FeatureSpec, actor: str) -> FeatureView:
         plan = plan_criteria([_spec_of(r) for r in revisions], spec.criteria)
         fields_changed = before_fields != _feature_fields(spec)
         if not (created or plan.changed or fields_changed):
-            return FeatureView(feature, criteria_views(revisions), state_version())
+            return FeatureView.of(feature, criteria_views(revisions), state_version())
         by_id = {r.criterion: r for r in revisions}
         for rev in revisions:
             if rev.criterion in plan.dropped or rev.criterion in {c.id for c in plan.revised}:

@@ -84,17 +84,17 @@ class FeatureSummaryOut(Schema):
 
 
 class FeatureOut(Schema):
-    key = fields.String(attribute="row.key")
-    name = fields.String(attribute="row.name")
-    owner = fields.String(attribute="row.owner")
-    description = fields.String(attribute="row.description", allow_none=True)
-    design = fields.String(attribute="row.design", allow_none=True)
-    state = fields.Function(lambda v: StateOut().dump(v.row))
+    key = fields.String()
+    name = fields.String()
+    owner = fields.String()
+    description = fields.String(allow_none=True)
+    design = fields.String(allow_none=True)
+    state = fields.Function(lambda v: StateOut().dump(v))
     criteria = fields.List(fields.Nested(CriterionOut))
     version = fields.Integer()
-    created_at = fields.DateTime(attribute="row.created_at")
-    updated_at = fields.DateTime(attribute="row.updated_at")
-    last_evaluated_at = fields.DateTime(attribute="row.last_evaluated_at", allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    last_evaluated_at = fields.DateTime(allow_none=True)
 
 
 class VoteOut(Schema):
