@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,13 +22,68 @@ from gate.services.transactions import changed, transaction
 
 
 @dataclass(frozen=True)
-class IncidentView:
-    """An incident with its feature key, RCA items and whether its deadline was met."""
+class RcaView:
+    """An RCA item as readers see it."""
 
-    row: Incident
+    id: int
+    incident_id: int
+    title: str
+    opened_at: datetime
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, item: RcaItem) -> RcaView:
+        return cls(item.id, item.incident_id, item.title, item.opened_at, item.closed_at)
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """An incident with its feature key, RCA items and whether its deadline was met: a value, not a row."""
+
+    id: int
+    title: str
+    description: str | None
+    severity: int
+    ring: str | None
+    dedup_key: str | None
+    reporter: str
+    caused_by: int | None
+    opened_at: datetime
+    deadline_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    restored_at: datetime | None
+    escalated_at: datetime | None
+    notified: str
     feature: str | None
-    rca_items: tuple[RcaItem, ...]
+    rca_items: tuple[RcaView, ...]
     deadline_met: bool | None
+
+    @classmethod
+    def of(
+        cls, row: Incident, feature: str | None, items: Iterable[RcaItem], deadline_met: bool | None
+    ) -> IncidentView:
+        """Copy what a reader needs out of the rows."""
+        return cls(
+            id=row.id,
+            title=row.title,
+            description=row.description,
+            severity=row.severity,
+            ring=row.ring,
+            dedup_key=row.dedup_key,
+            reporter=row.reporter,
+            caused_by=row.caused_by,
+            opened_at=row.opened_at,
+            deadline_at=row.deadline_at,
+            acknowledged_at=row.acknowledged_at,
+            resolved_at=row.resolved_at,
+            restored_at=row.restored_at,
+            escalated_at=row.escalated_at,
+            notified=row.notified or "none",  # rows written before "none" was stored say None
+            feature=feature,
+            rca_items=tuple(RcaView.of(item) for item in items),
+            deadline_met=deadline_met,
+        )
 
 
 def _feature(key: str | None) -> Feature | None:
@@ -208,7 +264,7 @@ def view(incident: Incident) -> IncidentView:
     """The incident with its feature key, RCA items and deadline outcome."""
     items = tuple(session().scalars(select(RcaItem).where(RcaItem.incident_id == incident.id).order_by(RcaItem.id)))
     met = policy.deadline_met(incident.deadline_at, incident.acknowledged_at, incident.resolved_at, now())
-    return IncidentView(incident, _feature_key(incident.feature_id), items, met)
+    return IncidentView.of(incident, _feature_key(incident.feature_id), items, met)
 
 
 def get_incident(incident_id: int) -> IncidentView:
@@ -240,10 +296,10 @@ def list_incidents(*, status: str | None, limit: int, before: int | None) -> lis
     )
     at = now()
     return [
-        IncidentView(
+        IncidentView.of(
             r,
             keys.get(r.feature_id) if r.feature_id else None,
-            tuple(items[r.id]),
+            items[r.id],
             policy.deadline_met(r.deadline_at, r.acknowledged_at, r.resolved_at, at),
         )
         for r in rows

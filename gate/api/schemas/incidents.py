@@ -78,39 +78,39 @@ def _minutes(start: Any, end: Any) -> float | None:
 
 
 class IncidentOut(Schema):
-    id = fields.Integer(attribute="row.id")
-    title = fields.String(attribute="row.title")
-    description = fields.String(attribute="row.description", allow_none=True)
-    severity = fields.Integer(attribute="row.severity")
+    id = fields.Integer()
+    title = fields.String()
+    description = fields.String(allow_none=True)
+    severity = fields.Integer()
     feature = fields.String(allow_none=True)
-    ring = fields.String(attribute="row.ring", allow_none=True)
-    dedup_key = fields.String(attribute="row.dedup_key", allow_none=True)
+    ring = fields.String(allow_none=True)
+    dedup_key = fields.String(allow_none=True)
     status = fields.Function(
-        lambda v: incident_status(v.row.acknowledged_at, v.row.resolved_at),
+        lambda v: incident_status(v.acknowledged_at, v.resolved_at),
         metadata={"type": "string", "enum": list(STATUSES)},
     )
-    reporter = fields.String(attribute="row.reporter")
-    caused_by = fields.Integer(attribute="row.caused_by", allow_none=True)
-    opened_at = fields.DateTime(attribute="row.opened_at")
-    deadline = fields.DateTime(attribute="row.deadline_at")
+    reporter = fields.String()
+    caused_by = fields.Integer(allow_none=True)
+    opened_at = fields.DateTime()
+    deadline = fields.DateTime(attribute="deadline_at")
     deadline_met = fields.Boolean(allow_none=True)
-    acknowledged_at = fields.DateTime(attribute="row.acknowledged_at", allow_none=True)
-    resolved_at = fields.DateTime(attribute="row.resolved_at", allow_none=True)
-    restored_at = fields.DateTime(attribute="row.restored_at", allow_none=True)
-    escalated_at = fields.DateTime(attribute="row.escalated_at", allow_none=True)
+    acknowledged_at = fields.DateTime(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    restored_at = fields.DateTime(allow_none=True)
+    escalated_at = fields.DateTime(allow_none=True)
     notified = fields.Function(
-        lambda v: v.row.notified or "none",
+        lambda v: v.notified,
         metadata={"type": "string", "enum": ["page", "email", "none"], "description": "the channel queued"},
     )
     response_minutes = fields.Function(
-        lambda v: _minutes(v.row.opened_at, v.row.acknowledged_at or v.row.resolved_at),
+        lambda v: _minutes(v.opened_at, v.acknowledged_at or v.resolved_at),
         metadata={"type": "number", "nullable": True},
     )
     resolution_minutes = fields.Function(
-        lambda v: _minutes(v.row.opened_at, v.row.resolved_at), metadata={"type": "number", "nullable": True}
+        lambda v: _minutes(v.opened_at, v.resolved_at), metadata={"type": "number", "nullable": True}
     )
     restore_minutes = fields.Function(
-        lambda v: _minutes(v.row.opened_at, v.row.restored_at), metadata={"type": "number", "nullable": True}
+        lambda v: _minutes(v.opened_at, v.restored_at), metadata={"type": "number", "nullable": True}
     )
     rca_items = fields.List(fields.Nested(RcaOut))
 
