@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from gate.errors import Conflict, InvalidInput, NotFound
 from gate.models import Bug, Change, Feature
@@ -44,7 +43,7 @@ def close_bug(*, bug_id: int, actor: str) -> tuple[Bug, str]:
             raise NotFound(f"no bug {bug_id}")
         if not changed(update(Bug).where(Bug.id == bug_id, Bug.closed_at.is_(None)).values(closed_at=at)):
             raise Conflict(f"bug {bug_id} is already closed")
-        set_committed_value(bug, "closed_at", at)
+        s.refresh(bug)  # read back what the compare-and-set wrote
         key = str(s.scalar(select(Feature.key).where(Feature.id == bug.feature_id)))
         audit(
             actor=actor,

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from gate.domain import incidents as policy
 from gate.errors import Conflict, InvalidInput, NotFound
@@ -362,7 +361,7 @@ def acknowledge(*, incident_id: int, actor: str) -> IncidentView:
             raise Conflict(
                 f"incident {incident_id} is already {'resolved' if incident.resolved_at else 'acknowledged'}"
             )
-        set_committed_value(incident, "acknowledged_at", at)
+        session().refresh(incident)  # read back what the compare-and-set wrote
         key = _feature_key(incident.feature_id)
         audit(
             actor=actor,
@@ -382,15 +381,13 @@ def resolve(*, incident_id: int, actor: str) -> IncidentView:
     at = now()
     with transaction():
         incident = _incident(incident_id)
-        restored = incident.restored_at or at
         if not changed(
             update(Incident)
             .where(Incident.id == incident_id, Incident.resolved_at.is_(None))
             .values(resolved_at=at, restored_at=func.coalesce(Incident.restored_at, at))
         ):
             raise Conflict(f"incident {incident_id} is already resolved")
-        set_committed_value(incident, "resolved_at", at)
-        set_committed_value(incident, "restored_at", restored)
+        session().refresh(incident)
         key = _feature_key(incident.feature_id)
         audit(
             actor=actor,
@@ -432,7 +429,7 @@ def close_rca_item(*, item_id: int, actor: str) -> RcaItem:
             raise NotFound(f"no RCA item {item_id}")
         if not changed(update(RcaItem).where(RcaItem.id == item_id, RcaItem.closed_at.is_(None)).values(closed_at=at)):
             raise Conflict(f"RCA item {item_id} is already closed")
-        set_committed_value(item, "closed_at", at)
+        s.refresh(item)
         incident = _incident(item.incident_id)
         audit(
             actor=actor,

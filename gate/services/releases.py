@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from gate.domain.exposure import FULL, at_full, is_deployment, leaves_production
 from gate.domain.gate import Check, GateResult, evaluate_gate, killed_check, next_ring
@@ -94,8 +93,7 @@ def _compare_and_set(feature: Feature, move: Move) -> None:
     current = Feature.id == feature.id, Feature.exposure_rev == feature.exposure_rev
     if not changed(update(Feature).where(*current).values(**new)):
         raise Conflict("the feature's exposure changed meanwhile; read it again and retry")
-    for name, value in new.items():  # the row now holds these; the loaded object says so too
-        set_committed_value(feature, name, value)
+    session().refresh(feature)  # read back what the compare-and-set wrote
 
 
 def _fail_latest_deployment(feature_id: int) -> None:
