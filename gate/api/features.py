@@ -83,29 +83,13 @@ class Votes(MethodView):
     @blp.requires("qa")
     @blp.arguments(s.VoteIn)
     @blp.response(201, s.VoteOut)
-    def post(self, body: dict[str, Any], key: str, criterion: str) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], key: str, criterion: str) -> votes.VoteView:
         """Vote yes or no on the criterion's current revision."""
-        vote, revision = votes.cast_vote(key=key, criterion=criterion, actor=actor(), **body)
-        return _vote_json(vote, key, criterion, revision, True)
+        return votes.cast_vote(key=key, criterion=criterion, actor=actor(), **body)
 
     @blp.requires(*ANY)
     @blp.arguments(s.PageQuery, location="query")
     @blp.response(200, s.VoteOut(many=True))
-    def get(self, args: dict[str, Any], key: str, criterion: str) -> list[dict[str, Any]]:
+    def get(self, args: dict[str, Any], key: str, criterion: str) -> list[votes.VoteView]:
         """Every vote on the criterion, older revisions included, newest first."""
-        history = votes.vote_history(key=key, criterion=criterion, **page(args))
-        return [_vote_json(v, key, criterion, rev, current) for v, rev, current in history]
-
-
-def _vote_json(vote: Any, key: str, criterion: str, revision: int, current: bool) -> dict[str, Any]:
-    return {
-        "id": vote.id,
-        "feature": key,
-        "criterion": criterion,
-        "revision": revision,
-        "current_revision": current,
-        "voter": vote.voter,
-        "vote": vote.vote,
-        "comment": vote.comment,
-        "at": vote.created_at,
-    }
+        return votes.vote_history(key=key, criterion=criterion, **page(args))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import select
 
 from gate.errors import NotFound
@@ -10,6 +13,25 @@ from gate.services.audit import audit
 from gate.services.context import now, session
 from gate.services.features import find_feature
 from gate.services.transactions import transaction
+
+
+@dataclass(frozen=True)
+class VoteView:
+    """One vote as readers see it: on which revision, and whether that revision still counts."""
+
+    id: int
+    feature: str
+    criterion: str
+    revision: int
+    current_revision: bool
+    voter: str
+    vote: str
+    comment: str | None
+    at: datetime
+
+    @classmethod
+    def of(cls, row: Vote, *, feature: str, criterion: str, revision: int, current: bool) -> VoteView:
+        return cls(row.id, feature, criterion, revision, current, row.voter, row.vote, row.comment, row.created_at)
 
 
 def _current_revision(feature_id: int, criterion: str) -> CriterionRevision:
@@ -29,8 +51,8 @@ def _current_revision(feature_id: int, criterion: str) -> CriterionRevision:
     return revision
 
 
-def cast_vote(*, key: str, criterion: str, vote: str, comment: str | None, actor: str) -> tuple[Vote, int]:
-    """Record `actor`'s vote on the criterion's current revision; return it with the revision number."""
+def cast_vote(*, key: str, criterion: str, vote: str, comment: str | None, actor: str) -> VoteView:
+    """Record `actor`'s vote on the criterion's current revision."""
     at = now()
     with transaction() as s:
         feature = find_feature(key)
@@ -47,11 +69,11 @@ def cast_vote(*, key: str, criterion: str, vote: str, comment: str | None, actor
             after={"vote": vote, "comment": comment, "revision": revision.revision, "id": row.id},
             at=at,
         )
-    return row, revision.revision
+    return VoteView.of(row, feature=key, criterion=criterion, revision=revision.revision, current=True)
 
 
-def vote_history(*, key: str, criterion: str, limit: int, before: int | None) -> list[tuple[Vote, int, bool]]:
-    """Every vote on the criterion, all revisions, newest first: (vote, revision, counts now)."""
+def vote_history(*, key: str, criterion: str, limit: int, before: int | None) -> list[VoteView]:
+    """Every vote on the criterion, all revisions, newest first."""
     feature = find_feature(key)
     revisions = {
         r.id: r
@@ -67,4 +89,13 @@ def vote_history(*, key: str, criterion: str, limit: int, before: int | None) ->
     if before is not None:
         query = query.where(Vote.id < before)
     votes = list(session().scalars(query))
-    return [(v, revisions[v.revision_id].revision, revisions[v.revision_id].retired_at is None) for v in votes]
+    return [
+        VoteView.of(
+            v,
+            feature=key,
+            criterion=criterion,
+            revision=revisions[v.revision_id].revision,
+            current=revisions[v.revision_id].retired_at is None,
+        )
+        for v in votes
+    ]
