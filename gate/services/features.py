@@ -97,11 +97,20 @@ class FeatureView:
 
 @dataclass(frozen=True)
 class ExposureChange:
-    """The outcome of an exposure write: the feature's new state and the snapshot version."""
+    """The outcome of an exposure write: the feature's new state, the snapshot version, the event recorded."""
 
-    feature: Feature
+    feature: str
+    ring: str | None
+    percent_bp: int
+    killed: bool
     version: int
-    event: DeploymentEvent | None
+    deployment: int | None  # the id of the event recorded; None when nothing changed
+
+    @classmethod
+    def of(cls, feature: Feature, version: int, event: DeploymentEvent | None) -> ExposureChange:
+        """Copy the new state out of the row."""
+        deployment = event.id if event is not None else None
+        return cls(feature.key, feature.ring, feature.percent_bp, feature.killed, version, deployment)
 
 
 def find_feature(key: str) -> Feature:
@@ -294,4 +303,4 @@ def archive_feature(*, key: str, actor: str) -> ExposureChange:
             after={"archived": True},
             at=at,
         )
-    return ExposureChange(feature, version, None)
+    return ExposureChange.of(feature, version, None)

@@ -77,7 +77,7 @@ def _write(feature: Feature, move: Move) -> ExposureChange:
         after={**after, "reason": move.reason} if move.reason else after,
         at=move.at,
     )
-    return ExposureChange(feature, event.version, event)
+    return ExposureChange.of(feature, event.version, event)
 
 
 def _compare_and_set(feature: Feature, move: Move) -> None:
@@ -201,7 +201,7 @@ def rollout(*, key: str, percent_bp: int, actor: str) -> ExposureChange:
         if feature.ring is None:
             raise Conflict(f"{key} is in no ring yet; promote it first")
         if percent_bp == feature.percent_bp:
-            return ExposureChange(feature, state_version(), None)
+            return ExposureChange.of(feature, state_version(), None)
         return _write(feature, Move("rollout", actor, at, feature.ring, percent_bp))
 
 

@@ -29,15 +29,12 @@ class KillIn(StrictSchema):
 
 
 class ExposureOut(Schema):
-    feature = fields.String(attribute="feature.key")
-    ring = fields.String(attribute="feature.ring", allow_none=True)
-    percent = Percent(attribute="feature.percent_bp")
-    killed = fields.Boolean(attribute="feature.killed")
+    feature = fields.String()
+    ring = fields.String(allow_none=True)
+    percent = Percent(attribute="percent_bp")
+    killed = fields.Boolean()
     version = fields.Integer()
-    deployment = fields.Function(
-        lambda change: change.event.id if change.event is not None else None,
-        metadata={"type": "integer", "nullable": True, "description": "the deployment event recorded, if any"},
-    )
+    deployment = fields.Integer(allow_none=True, metadata={"description": "the deployment event recorded, if any"})
 
 
 class DeploymentOut(Schema):
