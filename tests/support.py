@@ -216,3 +216,29 @@ def sign_in(api: Api, role: str) -> tuple[FlaskClient, str]:
 
 def page_text(response: object) -> str:
     return response.get_data(as_text=True)  # type: ignore[attr-defined]
+
+
+# ---- refused input -------------------------------------------------------------------------------
+
+
+def assert_refused_and_unchanged(
+    api: Api, database_url: str, send: Any, status: int, field: str | None, *, pages: bool = False
+) -> None:
+    """Send a bad request over a store with a feature at 50% in internal: a problem, and nothing written.
+
+    `pages`: a dashboard page may answer HTML instead of problem+json.
+    """
+    api.apply(FeatureBuilder("checkout").criterion("unit", ring="internal"))
+    api.vote("checkout", "unit")
+    assert api.promote("checkout", "internal", percent=50).status_code == 200
+    assert api.as_("reporter").post("/api/v1/incidents", json={"title": "t", "severity": 3}).status_code == 201
+    before = dump_store(database_url)
+    response = send(api)
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    if not (pages and response.mimetype == "text/html"):
+        assert response.content_type == "application/problem+json"
+        problem = response.json
+        assert problem["status"] == status and problem["title"] and problem["detail"] and problem["type"]
+        if field is not None:
+            assert field in problem["errors"], problem
+    assert dump_store(database_url) == before

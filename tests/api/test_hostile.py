@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Api, FeatureBuilder, dump_store
+from tests.support import Api, FeatureBuilder, assert_refused_and_unchanged
 
 YAML = {"Content-Type": "application/yaml"}
 JSON = {"Content-Type": "application/json"}
@@ -234,21 +234,7 @@ CASES: dict[str, tuple[Callable[[Api], Any], int, str | None]] = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_hostile_input_is_refused_with_a_problem_and_changes_nothing(api: Api, database_url: str, case: str) -> None:
-    api.apply(FeatureBuilder("checkout").criterion("unit", ring="internal"))
-    api.vote("checkout", "unit")
-    assert api.promote("checkout", "internal", percent=50).status_code == 200
-    assert api.as_("reporter").post("/api/v1/incidents", json={"title": "t", "severity": 3}).status_code == 201
-    before = dump_store(database_url)
-    send, status, field = CASES[case]
-    response = send(api)
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
-    if response.mimetype != "text/html":  # the dashboard answers a page
-        assert response.content_type == "application/problem+json"
-        problem = response.json
-        assert problem["status"] == status and problem["title"] and problem["detail"]
-        if field is not None:
-            assert field in problem["errors"], problem
-    assert dump_store(database_url) == before
+    assert_refused_and_unchanged(api, database_url, *CASES[case], pages=True)
 
 
 def test_a_chunked_body_within_the_limit_is_read_whole(api: Api) -> None:
