@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger("gate.database")
 REMIND_EVERY = 30.0
+_DRIVERS = ("psycopg", "sqlite3", "sqlalchemy")
 
 
 def is_outage(error: BaseException) -> bool:
@@ -24,11 +25,11 @@ def is_outage(error: BaseException) -> bool:
         if not isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
             return False
         error = error.orig or error
-    # a raw driver error (a pool connecting outside a statement raises it unwrapped)
-    if type(error).__name__ in ("OperationalError", "InterfaceError") and type(error).__module__.split(".")[0] in (
-        "psycopg",
-        "sqlite3",
-        "sqlalchemy",
+    # a raw driver error (a pool connecting outside a statement raises it unwrapped), or one of its
+    # subclasses: psycopg raises AdminShutdown, an OperationalError, when the server is stopped
+    if any(
+        cls.__name__ in ("OperationalError", "InterfaceError") and cls.__module__.split(".")[0] in _DRIVERS
+        for cls in type(error).__mro__
     ):
         text = str(error).lower()
         # SQLite's operational errors include a missing table: that one is a bug (run `gate db upgrade`)

@@ -26,8 +26,10 @@ def read_state(engine: Engine) -> tuple[int, int]:
         cursor.execute(_STATE_SQL)
         row = cursor.fetchone()
         cursor.close()
-    finally:
-        connection.close()  # back to the pool, which rolls back
+    except BaseException:
+        connection.invalidate()  # broken mid-statement (a server stopping): never back to the pool
+        raise
+    connection.close()  # back to the pool, which rolls back
     if row is None:
         raise RuntimeError("the gate_state row is missing: run `gate db upgrade`")
     OUTAGE.succeeded()

@@ -81,6 +81,7 @@ def test_what_counts_as_an_outage() -> None:
     locked = sa_exc.OperationalError("x", {}, sqlite3.OperationalError("database is locked"))
     missing_table = sa_exc.OperationalError("x", {}, sqlite3.OperationalError("no such table: features"))
     assert is_outage(refused) and is_outage(locked) and is_outage(psycopg.OperationalError("raw, from a pool"))
+    assert is_outage(psycopg.errors.AdminShutdown("terminating connection due to administrator command"))
     assert is_outage(sa_exc.TimeoutError()) and is_outage(ConnectionResetError())
     assert not is_outage(missing_table) and not is_outage(ValueError("bug"))
     assert not is_outage(sa_exc.IntegrityError("x", {}, sqlite3.IntegrityError("unique")))

@@ -36,6 +36,7 @@ class Served:
     admin: str
     process: subprocess.Popen[str]
     database_url: str
+    log: Path
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """A request as the admin."""
@@ -73,7 +74,7 @@ def start_gate(
 ) -> Served:
     """Start `gate serve` and wait until it is ready (`admin`: a token of a database already bootstrapped)."""
     process, url, log = spawn_gate(database_url, workdir, workers=workers, port=port, rings=rings, env=env)
-    served = Served(url=url, admin="", process=process, database_url=database_url)
+    served = Served(url=url, admin="", process=process, database_url=database_url, log=log)
     try:
         served.admin = _wait_ready(served, log, admin)
     except BaseException:
