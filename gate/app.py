@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
-from flask import Flask
+from flask import Flask, appcontext_pushed, g
 from sqlalchemy import event
+from sqlalchemy.orm import Session, scoped_session
 
 from gate.api import make_api, register_blueprints
 from gate.api.boundary import register_boundary
@@ -21,6 +23,7 @@ from gate.extensions import db
 from gate.metrics import register_metrics
 from gate.ringsfile import check_rings_in_use, load_rings_file
 from gate.runtime import KEY, Runtime
+from gate.services.context import Services, bind, unbind
 from gate.services.incidents import escalate_overdue
 from gate.services.outage import OUTAGE, is_outage
 from gate.services.outbox import Dispatcher
@@ -101,14 +104,26 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
         engine = db.engine
     watcher = VersionWatcher(lambda: read_state(engine), interval=STREAM_POLL_SECONDS)
     slots = StreamSlots(int(app.config["STREAMS_PER_WORKER"]))
-    dispatcher = Dispatcher(app)
-    dispatcher.before_each.append(escalate_overdue)
     clock = app.config.get("CLOCK")
-    app.extensions[KEY] = Runtime(
+    wake = threading.Event()
+    services = Services(
+        sessions=cast("scoped_session[Session]", db.session),  # flask-sqlalchemy's Session is a Session
         rings=rings,
-        alerting=Alerting.from_settings(app.config),
         clock=clock if callable(clock) else partial(datetime.now, UTC),
+        alerting=Alerting.from_settings(app.config),
         sqlite_busy_timeout=float(app.config["SQLITE_BUSY_TIMEOUT"]),
+        wake_outbox=wake.set,
+    )
+    _bind_to_app_contexts(app, services)
+    dispatcher = Dispatcher(
+        services,
+        scope=app.app_context,
+        wake=wake,
+        lease=timedelta(seconds=float(app.config["OUTBOX_LEASE_SECONDS"])),
+    )
+    dispatcher.before_each.append(escalate_overdue)
+    app.extensions[KEY] = Runtime(
+        services=services,
         api=api,
         tokens=TokenCache(),
         snapshots=snapshots,
@@ -116,6 +131,22 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
         stream_slots=slots,
         outbox=dispatcher,
     )
+
+
+def _bind_to_app_contexts(app: Flask, services: Services) -> None:
+    """Every context of this app (a request, the watcher, the outbox, a CLI command) runs its use cases
+    with `services`: the services themselves never look for an app."""
+
+    def bind_services(_sender: Flask, **_: Any) -> None:
+        g._gate_services = bind(services)  # each context keeps its own token: contexts may nest
+
+    def unbind_services(_exc: BaseException | None) -> None:
+        token = g.pop("_gate_services", None)
+        if token is not None:
+            unbind(token)
+
+    appcontext_pushed.connect(bind_services, app, weak=False)
+    app.teardown_appcontext(unbind_services)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -15,16 +15,30 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from gate.extensions import db
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Plain SQLAlchemy rows (no Flask): constraint names Alembic can rely on."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
 
 # SQLite integer primary keys must be INTEGER to autoincrement; PostgreSQL gets BIGINT.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -47,7 +61,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-class GateState(db.Model):  # type: ignore[name-defined,misc]
+class GateState(Base):
     """One row: the snapshot version, bumped by every exposure change, and the tokens version."""
 
     __tablename__ = "gate_state"
@@ -57,7 +71,7 @@ class GateState(db.Model):  # type: ignore[name-defined,misc]
     session_secret: Mapped[str | None] = mapped_column(String(64))  # signs dashboard cookies on every worker
 
 
-class Token(db.Model):  # type: ignore[name-defined,misc]
+class Token(Base):
     """An API token: only the SHA-256 of its secret is kept."""
 
     __tablename__ = "tokens"
@@ -70,7 +84,7 @@ class Token(db.Model):  # type: ignore[name-defined,misc]
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Feature(db.Model):  # type: ignore[name-defined,misc]
+class Feature(Base):
     """A feature and its exposure. `exposure_rev` settles concurrent changes by compare-and-set."""
 
     __tablename__ = "features"
@@ -91,7 +105,7 @@ class Feature(db.Model):  # type: ignore[name-defined,misc]
     last_evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class CriterionRevision(db.Model):  # type: ignore[name-defined,misc]
+class CriterionRevision(Base):
     """One revision of a criterion; the current one has no `retired_at`. Votes attach to a revision."""
 
     __tablename__ = "criterion_revisions"
@@ -111,7 +125,7 @@ class CriterionRevision(db.Model):  # type: ignore[name-defined,misc]
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Vote(db.Model):  # type: ignore[name-defined,misc]
+class Vote(Base):
     """A QA vote on one criterion revision; a voter's latest by id is their current vote."""
 
     __tablename__ = "votes"
@@ -124,7 +138,7 @@ class Vote(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
-class DeploymentEvent(db.Model):  # type: ignore[name-defined,misc]
+class DeploymentEvent(Base):
     """One exposure change: promote, rollout, rollback, kill or revive, with who and when."""
 
     __tablename__ = "deployment_events"
@@ -150,7 +164,7 @@ class DeploymentEvent(db.Model):  # type: ignore[name-defined,misc]
     day: Mapped[date | None] = mapped_column(Date)  # the UTC day of `at`, for deployment days
 
 
-class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
+class AuditEntry(Base):
     """An append-only record of a write that took effect."""
 
     __tablename__ = "audit"
@@ -165,7 +179,7 @@ class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
     after: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
-class ExposureCount(db.Model):  # type: ignore[name-defined,misc]
+class ExposureCount(Base):
     """How often SDKs evaluated a flag on, and off, per UTC day."""
 
     __tablename__ = "exposure_counts"
@@ -177,7 +191,7 @@ class ExposureCount(db.Model):  # type: ignore[name-defined,misc]
     disabled: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
 
-class Incident(db.Model):  # type: ignore[name-defined,misc]
+class Incident(Base):
     """An incident: severity, deadline stored at opening, who caused it, when it was restored."""
 
     __tablename__ = "incidents"
@@ -212,7 +226,7 @@ class Incident(db.Model):  # type: ignore[name-defined,misc]
     notified: Mapped[str | None] = mapped_column(String(10))  # page, email or None, decided at opening
 
 
-class RcaItem(db.Model):  # type: ignore[name-defined,misc]
+class RcaItem(Base):
     """A follow-up from an incident's root-cause analysis."""
 
     __tablename__ = "rca_items"
@@ -224,7 +238,7 @@ class RcaItem(db.Model):  # type: ignore[name-defined,misc]
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Bug(db.Model):  # type: ignore[name-defined,misc]
+class Bug(Base):
     """A bug on a feature; zero bug bounce wants none open."""
 
     __tablename__ = "bugs"
@@ -239,7 +253,7 @@ class Bug(db.Model):  # type: ignore[name-defined,misc]
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Change(db.Model):  # type: ignore[name-defined,misc]
+class Change(Base):
     """A commit reported for a feature; `deployed_at` is its feature's first deployment since the report."""
 
     __tablename__ = "changes"
@@ -257,7 +271,7 @@ class Change(db.Model):  # type: ignore[name-defined,misc]
     lead_seconds: Mapped[float | None] = mapped_column(Float)  # deployed_at - committed_at
 
 
-class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
+class OutboxMessage(Base):
     """An alert to deliver: written with the change that caused it, delivered in the background."""
 
     __tablename__ = "outbox"
@@ -275,7 +289,7 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # given up: the alert can never be sent
 
 
-class WebSession(db.Model):  # type: ignore[name-defined,misc]
+class WebSession(Base):
     """A signed-in dashboard session; the cookie carries its id, and signing out deletes the row."""
 
     __tablename__ = "web_sessions"

@@ -1,4 +1,4 @@
-"""What a Gate app holds beside Flask's own, typed and under one key: rings, caches, the watcher, the outbox."""
+"""What a Gate app holds beside Flask's own, typed and under one key: its services, caches, the watcher, the outbox."""
 
 from __future__ import annotations
 
@@ -8,13 +8,9 @@ from typing import TYPE_CHECKING, cast
 from flask import Flask, current_app
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from datetime import datetime
-
     from gate.api import GateApi
     from gate.api.sdk import StreamSlots
-    from gate.config import Alerting
-    from gate.domain.rings import RingsConfig
+    from gate.services.context import Services
     from gate.services.outbox import Dispatcher
     from gate.services.snapshots import SnapshotCache
     from gate.services.tokens import TokenCache
@@ -27,10 +23,7 @@ KEY = "gate"
 class Runtime:
     """One app's runtime state, built by the factory (as flask-sqlalchemy keeps its state object)."""
 
-    rings: RingsConfig
-    alerting: Alerting
-    clock: Callable[[], datetime]
-    sqlite_busy_timeout: float
+    services: Services  # what the use cases run with: bound to every app context
     api: GateApi
     tokens: TokenCache
     snapshots: SnapshotCache

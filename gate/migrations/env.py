@@ -5,11 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from gate import models  # noqa: F401 - registers the tables on the metadata
-from gate.extensions import db
+from gate.models import Base  # importing the module registers every table on the metadata
 
 config = context.config
-target_metadata = db.metadata
+target_metadata = Base.metadata
 
 
 def run_migrations_offline() -> None:

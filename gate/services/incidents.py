@@ -12,9 +12,9 @@ from sqlalchemy import func, select, update
 from gate.domain import incidents as policy
 from gate.errors import Conflict, InvalidInput, NotFound
 from gate.models import DeploymentEvent, Feature, Incident, RcaItem
-from gate.runtime import runtime
 from gate.services.audit import audit
-from gate.services.context import now, rings, session
+from gate.services.context import alerting as current_alerting
+from gate.services.context import current, now, rings, session
 from gate.services.outbox import enqueue
 from gate.services.releases import kill_feature
 from gate.services.transactions import changed, transaction
@@ -123,7 +123,7 @@ def _json(incident: Incident, feature: str | None) -> dict[str, Any]:
 
 def _alert(incident: Incident, feature: str | None, *, action: str = "trigger", escalation: bool = False) -> None:
     """Queue the page or e-mail this incident's severity calls for (when that channel is configured)."""
-    alerting = runtime().alerting
+    alerting = current_alerting()
     kind = incident.notified
     where = f" on {feature}" + (f" in {incident.ring}" if incident.ring else "") if feature else ""
     prefix = "ESCALATION: not acknowledged by its deadline. " if escalation else ""
@@ -164,12 +164,12 @@ def _alert(incident: Incident, feature: str | None, *, action: str = "trigger", 
         return
     for alert in alerts:
         enqueue(alert, incident_id=incident.id, at=now())
-    runtime().outbox.wake.set()
+    current().wake_outbox()
 
 
 def _channel(severity: int) -> str:
     """The channel an incident this severe is told on: 'page', 'email', or 'none' when that one is not set up."""
-    alerting = runtime().alerting
+    alerting = current_alerting()
     kind = policy.notification(severity)
     if kind == "page" and alerting.pages:
         return "page"

@@ -19,20 +19,18 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask
 from prometheus_client import Counter
 from sqlalchemy import CursorResult, insert, or_, select, update
 
 from gate.domain.incidents import Alert
-from gate.extensions import db
 from gate.models import OutboxMessage
-from gate.runtime import runtime
-from gate.services.context import now, session
+from gate.services.context import Services, now, session
 from gate.services.outage import OUTAGE, is_outage
 
 log = logging.getLogger(__name__)
@@ -101,11 +99,22 @@ def send_email(smtp_url: str, sender: str, recipient: str, subject: str, text: s
 class Dispatcher:
     """Delivers due outbox messages; `run_once` is the unit the background thread repeats."""
 
-    def __init__(self, app: Flask, *, interval: float = 0.5) -> None:
-        self.app = app
+    def __init__(
+        self,
+        services: Services,
+        *,
+        scope: Callable[[], AbstractContextManager[Any]] | None = None,
+        wake: threading.Event | None = None,
+        lease: timedelta = LEASE,
+        interval: float = 0.5,
+    ) -> None:
+        """`scope`: what each pass runs inside (the app's context binds the app's services); `wake`: set when
+        an alert is due now."""
+        self.services = services
+        self._scope = scope or services.bound
         self.interval = interval
-        self.lease = timedelta(seconds=float(app.config.get("OUTBOX_LEASE_SECONDS", LEASE.total_seconds())))
-        self.wake = threading.Event()
+        self.lease = lease
+        self.wake = wake or threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._outcomes: list[tuple[int, int, dict[str, Any]]] = []  # (id, attempt, values) not yet written
@@ -138,7 +147,7 @@ class Dispatcher:
     def run_once(self, limit: int = 50) -> int:
         """Deliver what is due now; return how many messages were delivered."""
         delivered = 0
-        with self.app.app_context():
+        with self._scope():
             self._write_outcomes()
             at = now()
             for hook in self.before_each:
@@ -157,7 +166,7 @@ class Dispatcher:
             s.commit()
             for message_id in due:
                 delivered += self._deliver_one(message_id)
-            db.session.remove()
+            self.services.sessions.remove()
         return delivered
 
     def _deliver_one(self, message_id: int) -> int:
@@ -231,7 +240,7 @@ class Dispatcher:
             self._outcomes.pop(0)
 
     def _send(self, kind: str, body: dict[str, Any]) -> None:
-        alerting = runtime(self.app).alerting
+        alerting = self.services.alerting
         if kind == "page":
             send_page(str(alerting.pager_url), body, timeout=SEND_TIMEOUT)
         else:

@@ -5,17 +5,16 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
-from gate.extensions import db
 from gate.models import GateState
-from gate.services.context import session
+from gate.services.context import engine, session
 from gate.services.outage import OUTAGE
 
 _STATE_SQL = "SELECT version, tokens_version FROM gate_state WHERE id = 1"
 
 
 def current_state() -> tuple[int, int]:
-    """The snapshot and tokens versions, through the app's engine: what every read must be at least as new as."""
-    return read_state(db.engine)
+    """The snapshot and tokens versions, through the sessions' engine: what every read must be at least as new as."""
+    return read_state(engine())
 
 
 def read_state(engine: Engine) -> tuple[int, int]:

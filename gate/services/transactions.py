@@ -12,8 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gate.errors import Conflict
-from gate.runtime import runtime
-from gate.services.context import session
+from gate.services.context import current, session
 
 
 @contextmanager
@@ -32,7 +31,7 @@ def transaction() -> Iterator[Session]:
         text = str(exc)
         # SQLite answers "locked" at once when two writers race (a conflict), or after its whole busy
         # timeout when another process holds the store (it is unavailable: 503 through the error handler)
-        busy = runtime().sqlite_busy_timeout
+        busy = current().sqlite_busy_timeout
         raced = "locked" in text and time.monotonic() - started < busy * 0.9
         if raced or "deadlock" in text or "could not serialize" in text:
             raise Conflict("the store was busy with a concurrent change; retry") from None

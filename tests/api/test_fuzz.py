@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
@@ -44,6 +45,9 @@ def poison(case: Any, data: st.DataObject) -> None:
     place[key] = data.draw(text if isinstance(place[key], str) else HOSTILE_NUMBER)
 
 
+# schemathesis draws multipleOf numbers through a decimal path that Hypothesis now warns about: its
+# warning, made an error by the suite's filter, would fail the test on a case the API never saw
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 def test_the_api_never_fails_and_answers_as_documented(app: Flask, api: Api) -> None:
     # something to find, so that generated keys and ids sometimes hit a real feature, criterion or incident
     api.apply(FeatureBuilder("checkout").criterion("unit", ring="internal"))
