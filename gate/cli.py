@@ -353,7 +353,7 @@ def status(feature: str) -> None:
     with _app():
         try:
             view = get_feature(feature)
-            _, result = gate_for(key=feature, ring=None)
+            result = gate_for(key=feature, ring=None)
         except GateError as exc:
             _fail(exc.detail)
         where = "off" if view.ring is None else f"{view.ring} at {format_percent(view.percent_bp)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask.views import MethodView
@@ -10,7 +11,6 @@ from gate.api import schemas as s
 from gate.api.auth import actor
 from gate.api.boundary import Blueprint
 from gate.api.pages import page
-from gate.models import Token
 from gate.services import audit, tokens
 
 blp = Blueprint("admin", __name__, description="Tokens and the audit log")
@@ -21,7 +21,7 @@ class Tokens(MethodView):
     @blp.requires("admin")
     @blp.arguments(s.PageQuery, location="query")
     @blp.response(200, s.TokenOut(many=True))
-    def get(self, args: dict[str, Any]) -> list[Token]:
+    def get(self, args: dict[str, Any]) -> list[tokens.TokenView]:
         """List tokens: name, role, created, last used; never the secret."""
         return tokens.list_tokens(**page(args))
 
@@ -31,14 +31,13 @@ class Tokens(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a token; its secret is in this answer and nowhere else, ever."""
         token, secret = tokens.create_token(name=body["name"], role=body["role"], actor=actor())
-        fields = ("id", "name", "role", "created_at", "last_used_at", "revoked_at")
-        return {**{f: getattr(token, f) for f in fields}, "secret": secret}
+        return {**asdict(token), "secret": secret}
 
 
 @blp.route("/tokens/<id:token_id>", methods=["DELETE"])
 @blp.requires("admin")
 @blp.response(200, s.TokenOut)
-def revoke(token_id: int) -> Token:
+def revoke(token_id: int) -> tokens.TokenView:
     """Revoke a token at once, on every worker."""
     return tokens.revoke_token(token_id=token_id, actor=actor())
 
@@ -47,6 +46,6 @@ def revoke(token_id: int) -> Token:
 @blp.requires("admin")
 @blp.arguments(s.AuditQuery, location="query")
 @blp.response(200, s.AuditOut(many=True))
-def list_audit(args: dict[str, Any]) -> list[Any]:
+def list_audit(args: dict[str, Any]) -> list[audit.AuditView]:
     """Every write that took effect, newest first."""
     return audit.list_audit(feature=args["feature"], **page(args))

@@ -58,7 +58,7 @@ class FeatureList(MethodView):
     @blp.requires(*ANY)
     @blp.arguments(s.PageQuery, location="query")
     @blp.response(200, s.FeatureSummaryOut(many=True))
-    def get(self, args: dict[str, Any]) -> list[Any]:
+    def get(self, args: dict[str, Any]) -> list[features.FeatureSummary]:
         """List live features with their state and when they were last evaluated."""
         return features.list_features(**page(args))
 

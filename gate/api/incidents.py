@@ -10,9 +10,8 @@ from gate.api import schemas as s
 from gate.api.auth import ANY, actor
 from gate.api.boundary import Blueprint
 from gate.api.pages import page
-from gate.models import Bug, Change, RcaItem
 from gate.services import bugs_changes, dora, incidents
-from gate.services.incidents import IncidentView
+from gate.services.incidents import IncidentView, RcaView
 
 blp = Blueprint("incidents", __name__, description="Incidents, RCA, bugs, changes and DORA metrics")
 
@@ -74,7 +73,7 @@ def resolve(body: dict[str, Any], incident_id: int) -> IncidentView:
 @blp.requires("reporter")
 @blp.arguments(s.RcaIn)
 @blp.response(201, s.RcaOut)
-def open_rca_item(body: dict[str, Any], incident_id: int) -> RcaItem:
+def open_rca_item(body: dict[str, Any], incident_id: int) -> RcaView:
     """Add an RCA follow-up; the `rca` check blocks rings that ask for it until it is closed."""
     return incidents.open_rca_item(incident_id=incident_id, title=body["title"], actor=actor())
 
@@ -83,7 +82,7 @@ def open_rca_item(body: dict[str, Any], incident_id: int) -> RcaItem:
 @blp.requires("reporter")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.RcaOut)
-def close_rca_item(body: dict[str, Any], item_id: int) -> RcaItem:
+def close_rca_item(body: dict[str, Any], item_id: int) -> RcaView:
     """Close an RCA item."""
     return incidents.close_rca_item(item_id=item_id, actor=actor())
 
@@ -93,43 +92,34 @@ class Bugs(MethodView):
     @blp.requires("reporter")
     @blp.arguments(s.BugIn)
     @blp.response(201, s.BugOut)
-    def post(self, body: dict[str, Any], key: str) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], key: str) -> bugs_changes.BugView:
         """Open a bug on the feature."""
-        bug = bugs_changes.open_bug(key=key, actor=actor(), **body)
-        return _bug(bug, key)
+        return bugs_changes.open_bug(key=key, actor=actor(), **body)
 
     @blp.requires(*ANY)
     @blp.arguments(s.BugQuery, location="query")
     @blp.response(200, s.BugOut(many=True))
-    def get(self, args: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    def get(self, args: dict[str, Any], key: str) -> list[bugs_changes.BugView]:
         """The feature's bugs, newest first; ?status=open."""
-        return [_bug(b, key) for b in bugs_changes.list_bugs(key=key, status=args["status"], **page(args))]
+        return bugs_changes.list_bugs(key=key, status=args["status"], **page(args))
 
 
 @blp.route("/bugs/<id:bug_id>/close", methods=["POST"])
 @blp.requires("reporter")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.BugOut)
-def close_bug(body: dict[str, Any], bug_id: int) -> dict[str, Any]:
+def close_bug(body: dict[str, Any], bug_id: int) -> bugs_changes.BugView:
     """Close a bug."""
-    bug, key = bugs_changes.close_bug(bug_id=bug_id, actor=actor())
-    return _bug(bug, key)
-
-
-def _bug(bug: Bug, key: str) -> dict[str, Any]:
-    fields = ("id", "title", "severity", "description", "reporter", "opened_at", "closed_at")
-    return {**{f: getattr(bug, f) for f in fields}, "feature": key, "status": "closed" if bug.closed_at else "open"}
+    return bugs_changes.close_bug(bug_id=bug_id, actor=actor())
 
 
 @blp.route("/features/<key>/changes", methods=["POST"])
 @blp.requires("reporter")
 @blp.arguments(s.ChangeIn)
 @blp.response(201, s.ChangeOut)
-def report_change(body: dict[str, Any], key: str) -> dict[str, Any]:
+def report_change(body: dict[str, Any], key: str) -> bugs_changes.ChangeView:
     """Report a commit of the feature; its lead time ends at the feature's next deployment."""
-    change: Change = bugs_changes.report_change(key=key, actor=actor(), **body)
-    fields = ("id", "sha", "committed_at", "reported_at", "deployed_at")
-    return {**{f: getattr(change, f) for f in fields}, "feature": key}
+    return bugs_changes.report_change(key=key, actor=actor(), **body)
 
 
 @blp.route("/metrics/dora")

@@ -20,7 +20,7 @@ blp = Blueprint("releases", __name__, description="Gates and ring exposure")
 @blp.response(200, s.GateOut)
 def get_gate(args: dict[str, Any], key: str) -> dict[str, Any]:
     """The gate for a ring (default: the next one), every check with its reason."""
-    _, result = releases.gate_for(key=key, ring=args["ring"])
+    result = releases.gate_for(key=key, ring=args["ring"])
     return {"feature": key, "ring": result.ring, "passed": result.passed, "checks": result.checks}
 
 
@@ -80,6 +80,6 @@ def revive(body: dict[str, Any], key: str) -> ExposureChange:
 @blp.requires(*ANY)
 @blp.arguments(s.PageQuery, location="query")
 @blp.response(200, s.DeploymentOut(many=True))
-def deployments(args: dict[str, Any], key: str) -> list[Any]:
+def deployments(args: dict[str, Any], key: str) -> list[releases.DeploymentView]:
     """The feature's exposure history, newest first."""
     return releases.deployments(key=key, **page(args))

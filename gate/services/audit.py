@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,16 +10,31 @@ from sqlalchemy import insert, select
 
 from gate.models import AuditEntry
 from gate.services.context import session
+from gate.services.values import copy_row
 
 
-def list_audit(*, feature: str | None, limit: int, before: int | None) -> list[AuditEntry]:
+@dataclass(frozen=True)
+class AuditView:
+    """One audit entry."""
+
+    id: int
+    actor: str
+    action: str
+    target: str
+    feature: str | None
+    before: Any
+    after: Any
+    at: datetime
+
+
+def list_audit(*, feature: str | None, limit: int, before: int | None) -> list[AuditView]:
     """Audit entries, newest first, optionally for one feature."""
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if feature is not None:
         query = query.where(AuditEntry.feature == feature)
     if before is not None:
         query = query.where(AuditEntry.id < before)
-    return list(session().scalars(query))
+    return [copy_row(AuditView, row) for row in session().scalars(query)]
 
 
 def audit(*, actor: str, action: str, target: str, feature: str | None, before: Any, after: Any, at: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -12,9 +13,40 @@ from gate.services.audit import audit
 from gate.services.context import now, session
 from gate.services.features import find_feature
 from gate.services.transactions import changed, transaction
+from gate.services.values import copy_row
 
 
-def open_bug(*, key: str, title: str, severity: int | None, description: str | None, actor: str) -> Bug:
+@dataclass(frozen=True)
+class BugView:
+    """A bug on a feature; an open one blocks the last ring's zero-bug check."""
+
+    id: int
+    feature: str
+    title: str
+    severity: int | None
+    description: str | None
+    reporter: str
+    opened_at: datetime
+    closed_at: datetime | None
+
+    @property
+    def status(self) -> str:
+        return "closed" if self.closed_at else "open"
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    """A reported commit; `deployed_at` is set by the feature's first deployment after it."""
+
+    id: int
+    feature: str
+    sha: str
+    committed_at: datetime
+    reported_at: datetime
+    deployed_at: datetime | None
+
+
+def open_bug(*, key: str, title: str, severity: int | None, description: str | None, actor: str) -> BugView:
     at = now()
     with transaction() as s:
         feature = find_feature(key)
@@ -32,10 +64,10 @@ def open_bug(*, key: str, title: str, severity: int | None, description: str | N
             after={"id": bug.id, "title": title, "severity": severity},
             at=at,
         )
-    return bug
+    return copy_row(BugView, bug, feature=key)
 
 
-def close_bug(*, bug_id: int, actor: str) -> tuple[Bug, str]:
+def close_bug(*, bug_id: int, actor: str) -> BugView:
     at = now()
     with transaction() as s:
         bug = s.get(Bug, bug_id)
@@ -54,10 +86,10 @@ def close_bug(*, bug_id: int, actor: str) -> tuple[Bug, str]:
             after={"closed_at": at.isoformat()},
             at=at,
         )
-    return bug, key
+    return copy_row(BugView, bug, feature=key)
 
 
-def list_bugs(*, key: str, status: str | None, limit: int, before: int | None) -> list[Bug]:
+def list_bugs(*, key: str, status: str | None, limit: int, before: int | None) -> list[BugView]:
     feature = find_feature(key)
     query = select(Bug).where(Bug.feature_id == feature.id).order_by(Bug.id.desc()).limit(limit)
     if status == "open":
@@ -66,10 +98,10 @@ def list_bugs(*, key: str, status: str | None, limit: int, before: int | None) -
         query = query.where(Bug.closed_at.is_not(None))
     if before is not None:
         query = query.where(Bug.id < before)
-    return list(session().scalars(query))
+    return [copy_row(BugView, bug, feature=key) for bug in session().scalars(query)]
 
 
-def report_change(*, key: str, sha: str, committed_at: datetime, actor: str) -> Change:
+def report_change(*, key: str, sha: str, committed_at: datetime, actor: str) -> ChangeView:
     """Record a commit; its lead time ends at the feature's first deployment from now on."""
     at = now()
     if committed_at > at + timedelta(minutes=5):
@@ -88,4 +120,4 @@ def report_change(*, key: str, sha: str, committed_at: datetime, actor: str) -> 
             after={"sha": sha, "committed_at": committed_at.isoformat()},
             at=at,
         )
-    return change
+    return copy_row(ChangeView, change, feature=key)

@@ -18,6 +18,7 @@ from gate.services.audit import audit
 from gate.services.context import now, session
 from gate.services.state import bump_version
 from gate.services.transactions import changed, transaction
+from gate.services.values import copy_row
 
 
 def exposure_of(feature: Feature) -> Exposure:
@@ -56,8 +57,8 @@ class CriterionView:
 
 
 @dataclass(frozen=True)
-class FeatureView:
-    """A feature as the API and the dashboard show it: a value, read once, detached from the session."""
+class FeatureSummary:
+    """A feature as a list shows it: what it is and where it stands, detached from the session."""
 
     key: str
     name: str
@@ -71,28 +72,19 @@ class FeatureView:
     created_at: datetime
     updated_at: datetime
     last_evaluated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FeatureView(FeatureSummary):
+    """A feature as its own page shows it: with its criteria, their votes, and the snapshot version."""
+
     criteria: tuple[CriterionView, ...]
     version: int
 
     @classmethod
     def of(cls, feature: Feature, criteria: tuple[CriterionView, ...], version: int) -> FeatureView:
         """Copy what a reader needs out of the row."""
-        return cls(
-            key=feature.key,
-            name=feature.name,
-            owner=feature.owner,
-            description=feature.description,
-            design=feature.design,
-            ring=feature.ring,
-            percent_bp=feature.percent_bp,
-            killed=feature.killed,
-            full_since=feature.full_since,
-            created_at=feature.created_at,
-            updated_at=feature.updated_at,
-            last_evaluated_at=feature.last_evaluated_at,
-            criteria=criteria,
-            version=version,
-        )
+        return copy_row(cls, feature, criteria=criteria, version=version)
 
 
 @dataclass(frozen=True)
@@ -180,12 +172,12 @@ def get_feature(key: str) -> FeatureView:
     return FeatureView.of(feature, criteria_views(current_revisions(feature.id)), state_version())
 
 
-def list_features(*, limit: int, before: int | None) -> list[Feature]:
+def list_features(*, limit: int, before: int | None) -> list[FeatureSummary]:
     """Live features, newest first."""
     query = select(Feature).where(Feature.archived_at.is_(None)).order_by(Feature.id.desc()).limit(limit)
     if before is not None:
         query = query.where(Feature.id < before)
-    return list(session().scalars(query))
+    return [copy_row(FeatureSummary, feature) for feature in session().scalars(query)]
 
 
 def _spec_of(rev: CriterionRevision) -> CriterionSpec:

@@ -402,7 +402,7 @@ def resolve(*, incident_id: int, actor: str) -> IncidentView:
     return view(incident)
 
 
-def open_rca_item(*, incident_id: int, title: str, actor: str) -> RcaItem:
+def open_rca_item(*, incident_id: int, title: str, actor: str) -> RcaView:
     at = now()
     with transaction() as s:
         incident = _incident(incident_id)
@@ -418,10 +418,10 @@ def open_rca_item(*, incident_id: int, title: str, actor: str) -> RcaItem:
             after={"incident": incident_id, "title": title},
             at=at,
         )
-    return item
+    return RcaView.of(item)
 
 
-def close_rca_item(*, item_id: int, actor: str) -> RcaItem:
+def close_rca_item(*, item_id: int, actor: str) -> RcaView:
     at = now()
     with transaction() as s:
         item = s.get(RcaItem, item_id)
@@ -440,7 +440,7 @@ def close_rca_item(*, item_id: int, actor: str) -> RcaItem:
             after={"closed_at": at.isoformat()},
             at=at,
         )
-    return item
+    return RcaView.of(item)
 
 
 def escalate_overdue(at: datetime) -> None:

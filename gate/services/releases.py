@@ -19,6 +19,7 @@ from gate.services.context import now, rings, session
 from gate.services.features import ExposureChange, find_feature, state_of, state_version
 from gate.services.state import bump_version
 from gate.services.transactions import changed, transaction
+from gate.services.values import copy_row
 
 
 def _ring(name: str | None) -> Ring:
@@ -28,12 +29,12 @@ def _ring(name: str | None) -> Ring:
     return ring
 
 
-def gate_for(*, key: str, ring: str | None) -> tuple[Feature, GateResult]:
+def gate_for(*, key: str, ring: str | None) -> GateResult:
     """Evaluate the gate of `ring` (default: the next ring) for a feature."""
     feature = find_feature(key)
     target = _ring(ring) if ring is not None else next_ring(rings(), feature.ring)
     facts = facts_service.gather(feature)
-    return feature, evaluate_gate(rings(), target, facts, now=now())
+    return evaluate_gate(rings(), target, facts, now=now())
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,26 @@ def revive(*, key: str, actor: str) -> ExposureChange:
         return _write(feature, Move("revive", actor, at, feature.ring, feature.percent_bp))
 
 
-def deployments(*, key: str, limit: int, before: int | None) -> list[DeploymentEvent]:
+@dataclass(frozen=True)
+class DeploymentView:
+    """One recorded exposure change."""
+
+    id: int
+    kind: str
+    ring: str | None
+    percent_bp: int
+    from_ring: str | None
+    from_percent_bp: int
+    actor: str
+    reason: str | None
+    overridden: bool
+    is_deployment: bool
+    failed: bool
+    version: int
+    at: datetime
+
+
+def deployments(*, key: str, limit: int, before: int | None) -> list[DeploymentView]:
     """The feature's exposure history, newest first."""
     feature = find_feature(key)
     query = (
@@ -263,4 +283,4 @@ def deployments(*, key: str, limit: int, before: int | None) -> list[DeploymentE
     )
     if before is not None:
         query = query.where(DeploymentEvent.id < before)
-    return list(session().scalars(query))
+    return [copy_row(DeploymentView, event) for event in session().scalars(query)]

@@ -18,6 +18,7 @@ from gate.services.audit import audit
 from gate.services.context import now, session
 from gate.services.state import bump_tokens_version
 from gate.services.transactions import transaction
+from gate.services.values import copy_row
 
 BOOTSTRAP_NAME = "bootstrap-admin"
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -28,7 +29,19 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_token(*, name: str, role: str, actor: str) -> tuple[Token, str]:
+@dataclass(frozen=True)
+class TokenView:
+    """A token as an admin sees it: never its secret or hash."""
+
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def create_token(*, name: str, role: str, actor: str) -> tuple[TokenView, str]:
     """Create a token and return it with its secret, which is never shown again."""
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}", errors={"role": [f"must be one of {', '.join(ROLES)}"]})
@@ -50,18 +63,18 @@ def create_token(*, name: str, role: str, actor: str) -> tuple[Token, str]:
             after={"id": token.id, "name": name, "role": role},
             at=at,
         )
-    return token, secret
+    return copy_row(TokenView, token), secret
 
 
-def list_tokens(*, limit: int = 1000, before: int | None = None) -> list[Token]:
+def list_tokens(*, limit: int = 1000, before: int | None = None) -> list[TokenView]:
     """Every token, newest first, revoked ones included."""
     query = select(Token).order_by(Token.id.desc()).limit(limit)
     if before is not None:
         query = query.where(Token.id < before)
-    return list(session().scalars(query))
+    return [copy_row(TokenView, token) for token in session().scalars(query)]
 
 
-def revoke_token(*, token_id: int, actor: str) -> Token:
+def revoke_token(*, token_id: int, actor: str) -> TokenView:
     """Revoke a token; it stops working on every worker at the next request."""
     at = now()
     with transaction() as s:
@@ -79,7 +92,7 @@ def revoke_token(*, token_id: int, actor: str) -> Token:
             after={"revoked": True},
             at=at,
         )
-    return token
+    return copy_row(TokenView, token)
 
 
 def bootstrap_admin() -> str | None:
