@@ -30,6 +30,7 @@ test: $(STAMP)
 DEV := $(VENV)/.dev-installed
 $(DEV): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps -e ./sdk  # '.[dev]' reinstalled the SDK as a copy
 	touch $(DEV)
 
 # the unit layers only (domain, SDK, spec vectors, API and dashboard in-process): seconds, for the edit loop

@@ -12,9 +12,10 @@ DEPENDENCIES = [
     "marshmallow>=3.20",
     "flask-smorest>=0.44",
     "pyyaml>=6.0",
-    "gunicorn>=22",
+    "gunicorn>=23",
+    "gevent>=24.10.1",  # gate serve's default worker class: a stream costs memory, not a thread
     "alembic>=1.13",
-    "psycopg[binary]>=3.1",
+    "psycopg[binary]>=3.2",  # 3.2 waits cooperatively under gevent
     "prometheus-client>=0.20",
     "click>=8.1",
 ]

@@ -44,7 +44,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(
-            settings["DATABASE_URL"], float(settings["DB_CONNECT_TIMEOUT"]), float(settings["SQLITE_BUSY_TIMEOUT"])
+            settings["DATABASE_URL"],
+            float(settings["DB_CONNECT_TIMEOUT"]),
+            float(settings["SQLITE_BUSY_TIMEOUT"]),
+            int(settings["DB_POOL_SIZE"]),
         ),
         API_TITLE="Gate",
         API_VERSION="1",
@@ -75,17 +78,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def engine_options(url: str, connect_timeout: float = 5, busy_timeout: float = 30) -> dict[str, Any]:
+def engine_options(
+    url: str, connect_timeout: float = 5, busy_timeout: float = 30, pool_size: int = 10
+) -> dict[str, Any]:
     """Pool and driver settings per database."""
     if url.startswith("sqlite"):
         ensure_sqlite_dir(url)
         # the busy timeout: how long a write waits for another writer's lock before the store counts as unavailable
         return {"connect_args": {"timeout": float(busy_timeout), "check_same_thread": False}}
-    # a silent network drop is an outage, not a hang: connect and pool waits are bounded
+    # a silent network drop is an outage, not a hang: connect and pool waits are bounded. A fixed pool, no
+    # overflow: requests queue for a connection instead of opening (and closing) sessions under load
     return {
         "pool_pre_ping": True,
-        "pool_size": 5,
-        "max_overflow": 10,
+        "pool_size": pool_size,
+        "max_overflow": 0,
         "pool_timeout": 5,
         "connect_args": {"connect_timeout": int(connect_timeout)},
     }

@@ -64,18 +64,36 @@ def main() -> None:
 @main.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to listen on")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option("--threads", default=32, show_default=True, type=click.IntRange(2, 1024), help="threads per worker")
-def serve(bind: str, workers: int, threads: int) -> None:
+@click.option(
+    "--worker-class",
+    type=click.Choice(["gevent", "gthread"]),
+    default="gevent",
+    show_default=True,
+    help="gevent: a connection costs memory, not a thread (fleets of streams); gthread: a thread each",
+)
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(2, 1024), help="gthread: per worker")
+def serve(bind: str, workers: int, worker_class: str, threads: int) -> None:
     """Serve Gate under gunicorn with production settings."""
+    if worker_class == "gevent":
+        # first of all: the database driver and every socket must be the cooperative ones (psycopg picks
+        # its wait function when it is imported)
+        from gevent import monkey
+
+        monkey.patch_all()
     # before anything imports prometheus_client: metrics are then shared by every worker
     metrics_dir = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gate-metrics-")
-    # a quarter of each worker's threads stay free for ordinary requests, however many SDKs stream
-    os.environ.setdefault("GATE_STREAMS_PER_WORKER", str(max(1, threads * 3 // 4)))
+    settings = load_settings()
+    if worker_class == "gevent":
+        streams = -(-int(settings["MAX_STREAMS"]) // workers)  # the host's cap, shared by its workers
+        connections = streams + int(settings["CONNECTIONS_BESIDE_STREAMS"])
+        _raise_open_files(connections + 256)  # per process: each worker holds its own connections
+    else:  # a quarter of each worker's threads stay free for ordinary requests, however many SDKs stream
+        streams, connections = max(1, threads * 3 // 4), threads
+    os.environ.setdefault("GATE_STREAMS_PER_WORKER", str(streams))
     from gate import migrate as migrations
 
-    settings = load_settings()
     url = settings["DATABASE_URL"]
     for warning in start_warnings(settings):
         click.echo(f"warning: {warning}", err=True)
@@ -93,10 +111,28 @@ def serve(bind: str, workers: int, threads: int) -> None:
     if current:
         _bootstrap()
     try:
-        GateServer(bind=bind, workers=workers, threads=threads, database_ready=bool(current)).run()
+        GateServer(
+            bind=bind,
+            workers=workers,
+            worker_class=worker_class,
+            connections=connections,
+            database_ready=bool(current),
+        ).run()
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _raise_open_files(wanted: int) -> None:
+    """Lift this process's open-file limit towards `wanted` (each stream is a socket), up to the hard cap."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        click.echo(f"warning: at most {target} open files (ulimit -n): fewer streams than GATE_MAX_STREAMS", err=True)
 
 
 def _bootstrap() -> None:
@@ -181,15 +217,20 @@ except ImportError:  # pragma: no cover - gunicorn is a dependency; only Windows
 class GateServer(BaseApplication):  # type: ignore[misc]
     """gunicorn running Gate's app factory in each worker."""
 
-    def __init__(self, *, bind: str, workers: int, threads: int, database_ready: bool = True) -> None:
-        # gthread: a long-lived stream holds one thread, never a whole worker
+    def __init__(
+        self, *, bind: str, workers: int, worker_class: str, connections: int, database_ready: bool = True
+    ) -> None:
+        # gevent: a stream is a greenlet and a socket; gthread: a stream holds a thread, never a whole worker
         self.options: dict[str, Any] = {
             "bind": bind,
             "workers": workers,
-            "worker_class": "gthread",
-            "threads": threads,
+            "worker_class": worker_class,
+            "threads": connections,
+            "worker_connections": connections,
+            "backlog": 4096,  # a fleet reconnecting at once after a restart
             "timeout": 60,
             "graceful_timeout": 10,
+            # also how long a request's headers may take (gevent): a client trickling them is dropped
             "keepalive": 5,
             "accesslog": None,
             "child_exit": _child_exit,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from gate_sdk import etag_for, evaluate
 from gate.api import schemas as s
 from gate.api.auth import principal
 from gate.api.boundary import Blueprint, not_modified
-from gate.errors import GateError
+from gate.errors import Unavailable
 from gate.extensions import db
 from gate.runtime import runtime
 from gate.services.exposures import record_exposures
@@ -22,8 +23,9 @@ from gate.services.snapshots import BuiltSnapshot
 blp = Blueprint("sdk", __name__, description="For SDKs: snapshot, stream, evaluation, exposures")
 
 
-class StreamsFull(GateError):
-    status, title, type = 503, "Too many streams", "/problems/streams-full"
+class StreamsFull(Unavailable):
+    title, type = "Too many streams", "/problems/streams-full"
+    retry_after = 5  # SDKs poll meanwhile, and come back spread over 5 to 7.5 s
 
 
 def current_snapshot() -> BuiltSnapshot:
@@ -60,11 +62,9 @@ class StreamSlots:
         self._slots.release()
 
 
-def _event(built: BuiltSnapshot) -> bytes:
-    return b"event: snapshot\nid: %d\ndata: %s\n\n" % (built.version, built.body)
-
-
-def _events(app: Flask, first: BuiltSnapshot | None, known: int, token: tuple[int, int]) -> Iterator[bytes]:
+def _events(
+    app: Flask, first: BuiltSnapshot | None, known: int, token: tuple[int, int], patches: bool
+) -> Iterator[bytes]:
     watcher, cache, tokens = runtime(app).watcher, runtime(app).snapshots, runtime(app).tokens
     token_id, tokens_known = token  # the token, and the tokens version it was authenticated at
     keepalive = float(app.config["STREAM_KEEPALIVE_SECONDS"])
@@ -72,7 +72,7 @@ def _events(app: Flask, first: BuiltSnapshot | None, known: int, token: tuple[in
     deadline = time.monotonic() + float(app.config["STREAM_MAX_SECONDS"])
     yield b"retry: 1000\n\n"
     if first is not None:
-        yield _event(first)
+        yield first.snapshot_event
     while time.monotonic() < deadline and not watcher.stopped:
         version, tokens_version = watcher.wait_changed((known, tokens_known), timeout=keepalive)
         if watcher.stopped:
@@ -89,18 +89,27 @@ def _events(app: Flask, first: BuiltSnapshot | None, known: int, token: tuple[in
             if not tokens_changed:
                 yield b": keepalive\n\n"
             continue
-        with app.app_context():
-            built = cache.get(version)
-            db.session.remove()
+        built = cache.fresh(version)  # built once for all of this worker's streams
+        if built is None:
+            with app.app_context():
+                built = cache.get(version)
+                db.session.remove()
+        event = built.event_after(known, patches)
         known = built.version
-        yield _event(built)
+        yield event
 
 
 class _Stream:
     """The response body: gives its slot back when the server closes it, started or not."""
 
-    def __init__(self, events: Iterator[bytes], slots: StreamSlots) -> None:
+    def __init__(self, events: Iterator[bytes], slots: StreamSlots, sock: Any) -> None:
         self._events, self._slots, self._open = events, slots, True
+        self._sock, self._timeout = sock, None
+        if sock is not None and hasattr(sock, "settimeout"):
+            # a client that stops reading fills its socket buffers (bounded by the kernel); a send that
+            # cannot go on for this long drops it, and the others never wait for it
+            self._timeout = sock.gettimeout()
+            sock.settimeout(float(current_app.config["STREAM_SEND_TIMEOUT"]))
 
     def __iter__(self) -> Iterator[bytes]:
         return self._events
@@ -110,13 +119,22 @@ class _Stream:
             self._open = False
             self._events.close()  # type: ignore[attr-defined]
             self._slots.give()
+            if self._sock is not None and hasattr(self._sock, "settimeout"):
+                with contextlib.suppress(OSError):
+                    self._sock.settimeout(self._timeout)
 
 
 @blp.route("/sdk/stream")
 @blp.requires("sdk")
-@blp.response(200, description="text/event-stream: `event: snapshot`, `id: VERSION`, `data: SNAPSHOT`")
-def stream() -> Response:
-    """Server-Sent Events: the current snapshot (unless Last-Event-ID names it), then every new one."""
+@blp.arguments(s.StreamQuery, location="query")
+@blp.response(
+    200,
+    description="text/event-stream: `event: snapshot`, `id: VERSION`, `data: SNAPSHOT`; with ?patches=1, "
+    'later changes as `event: patch`, `data: {"base", "version", "flags"}`',
+)
+def stream(args: dict[str, Any]) -> Response:
+    """Server-Sent Events: the current snapshot (unless Last-Event-ID names it), then every new one;
+    with ?patches=1, each later change as a patch of only the flags that changed."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     slots = runtime(app).stream_slots
     if not slots.take():
@@ -129,9 +147,14 @@ def stream() -> Response:
         slots.give()
         raise
     last = request.headers.get("Last-Event-ID", "").strip()
+    patches = bool(args["patches"])
     first = None if last == str(built.version) else built
     response = Response(
-        _Stream(_events(app, first, built.version, (principal().token_id, g.tokens_version)), slots),
+        _Stream(
+            _events(app, first, built.version, (principal().token_id, g.tokens_version), patches),
+            slots,
+            request.environ.get("gunicorn.socket"),
+        ),
         mimetype="text/event-stream",
     )
     response.headers["Cache-Control"] = "no-cache"

@@ -1,8 +1,13 @@
-"""The SDK snapshot: built once per state version in each worker, shared by every request."""
+"""The SDK snapshot: built once per state version in each worker, shared by every request and stream.
+
+Each build also holds its stream events, serialised once: the whole snapshot, and the patch from the
+build before it (only the flags that changed), so ten thousand streams cost one serialisation.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 
 from gate_sdk import FlagState, RingAudience, Snapshot, SnapshotRing, etag_for
@@ -21,6 +26,18 @@ class BuiltSnapshot:
     body: bytes
     etag: str
     parsed: Snapshot = field(repr=False)
+    base: int | None = None  # the version `patch_event` starts from (the build before this one)
+    patch_event: bytes | None = field(default=None, repr=False)
+
+    @property
+    def snapshot_event(self) -> bytes:
+        return b"event: snapshot\nid: %d\ndata: %s\n\n" % (self.version, self.body)
+
+    def event_after(self, known: int, patches: bool) -> bytes:
+        """What a stream at version `known` is sent: the patch when it starts there and was asked for."""
+        if patches and self.patch_event is not None and self.base == known:
+            return self.patch_event
+        return self.snapshot_event
 
 
 class SnapshotCache:
@@ -42,17 +59,25 @@ class SnapshotCache:
         )
         self._index = {r.name: i for i, r in enumerate(self._rings)}
         self._current: BuiltSnapshot | None = None
+        self._building = threading.Lock()
+
+    def fresh(self, min_version: int) -> BuiltSnapshot | None:
+        """The snapshot built at `min_version` or newer, if there is one yet (no database needed)."""
+        current = self._current
+        return current if current is not None and current.version >= min_version else None
 
     def get(self, min_version: int) -> BuiltSnapshot:
-        """Return a snapshot at `min_version` or newer."""
-        current = self._current
-        if current is not None and current.version >= min_version:
-            return current
-        built = self._build()  # two threads may race to build; both results are right, one is kept
-        self._current = built
-        return built
+        """Return a snapshot at `min_version` or newer; one build per version, however many ask at once."""
+        built = self.fresh(min_version)
+        if built is not None:
+            return built
+        with self._building:
+            built = self.fresh(min_version)  # built while this one waited for the lock
+            if built is None:
+                built = self._current = self._build(self._current)
+            return built
 
-    def _build(self) -> BuiltSnapshot:
+    def _build(self, previous: BuiltSnapshot | None) -> BuiltSnapshot:
         # one statement, so the version and the flags come from the same consistent read
         rows = (
             session()
@@ -73,4 +98,8 @@ class SnapshotCache:
         }
         snapshot = Snapshot(version=version, rings=self._rings, flags=flags)
         body = json.dumps(snapshot.to_dict(), separators=(",", ":")).encode()
-        return BuiltSnapshot(version=version, body=body, etag=etag_for(version), parsed=snapshot)
+        patch = snapshot.patch_since(previous.parsed) if previous is not None else None
+        if previous is None or patch is None or previous.version >= version:
+            return BuiltSnapshot(version=version, body=body, etag=etag_for(version), parsed=snapshot)
+        event = b"event: patch\nid: %d\ndata: %s\n\n" % (version, json.dumps(patch, separators=(",", ":")).encode())
+        return BuiltSnapshot(version, body, etag_for(version), snapshot, base=previous.version, patch_event=event)

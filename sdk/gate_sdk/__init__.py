@@ -9,7 +9,15 @@ from gate_sdk._bucket import bucket, in_rollout
 from gate_sdk._client import GateClient
 from gate_sdk._evaluate import context_ring, evaluate
 from gate_sdk._result import OPENFEATURE_REASONS, EvaluationDetails, Reason
-from gate_sdk._snapshot import FlagState, RingAudience, Snapshot, SnapshotError, SnapshotRing, etag_for
+from gate_sdk._snapshot import (
+    FlagState,
+    PatchGap,
+    RingAudience,
+    Snapshot,
+    SnapshotError,
+    SnapshotRing,
+    etag_for,
+)
 from gate_sdk._transport import StreamUnavailable, TransportError
 from gate_sdk._version import __version__
 
@@ -18,6 +26,7 @@ __all__ = [
     "EvaluationDetails",
     "FlagState",
     "GateClient",
+    "PatchGap",
     "Reason",
     "RingAudience",
     "Snapshot",

@@ -15,7 +15,7 @@ from typing import Any
 
 from gate_sdk._evaluate import evaluate
 from gate_sdk._result import EvaluationDetails, tally
-from gate_sdk._snapshot import Snapshot, SnapshotError, etag_for
+from gate_sdk._snapshot import PatchGap, Snapshot, SnapshotError, etag_for
 from gate_sdk._transport import StreamUnavailable, Transport, TransportError
 
 log = logging.getLogger("gate_sdk")
@@ -74,6 +74,7 @@ class GateClient:
         self._flush_interval = flush_interval
         self._snapshot: Snapshot | None = None
         self._etag: str | None = None
+        self._stream_advice: float | None = None  # Retry-After of a stream refused at the server's cap
         self._flushed: dict[count[int], int] = {}  # each tally's value at the last send
         self._pending: dict[tuple[str, bool], int] = {}
         self._closed = False
@@ -184,6 +185,22 @@ class GateClient:
     def _apply(self, body: bytes, etag: str | None) -> None:
         self._install(Snapshot.from_dict(json.loads(body), previous=self._snapshot), body, etag)
 
+    def _patch(self, data: str) -> None:
+        """Apply a patch event on the version it starts from; after a gap, fetch the whole snapshot."""
+        current = self._snapshot
+        try:
+            if current is None:
+                raise PatchGap("a patch before any snapshot")
+            patched = current.apply_patch(json.loads(data))
+        except PatchGap as gap:
+            log.info("%s: fetching the snapshot", gap)
+            fetched = self._transport.fetch(None)
+            if fetched.body is not None:
+                self._apply(fetched.body, fetched.etag)
+            return
+        body = json.dumps(patched.to_dict(), separators=(",", ":")).encode() if self._cache_path else None
+        self._install(patched, body, None)
+
     def _follow(self, stop: threading.Event) -> None:
         # capped at 5 s: a client is back within about 5 s of the server being healthy again
         stream_backoff, poll_backoff = Backoff(1.0, RECONNECT_CAP), Backoff(0.5, RECONNECT_CAP)
@@ -194,7 +211,10 @@ class GateClient:
                     stream_backoff.reset()
                     stop.wait(random.uniform(0.02, 0.25))  # a healthy stream ended: come back soon, not all at once
                     continue
-                next_stream = time.monotonic() + stream_backoff.next()
+                # a server at its stream cap says when to come back; spread the fleet over a little more
+                advice, self._stream_advice = self._stream_advice, None
+                wait = advice * random.uniform(1.0, 1.5) if advice is not None else stream_backoff.next()
+                next_stream = time.monotonic() + wait
             try:
                 fetched = self._transport.fetch(self._etag)
                 if fetched.body is not None:
@@ -222,8 +242,11 @@ class GateClient:
                     return True
                 if event.event == "snapshot":
                     self._apply(event.data.encode(), f'"{event.id}"' if event.id else None)
+                elif event.event == "patch":
+                    self._patch(event.data)
         except StreamUnavailable as exc:
             log.info("stream unavailable (%s); polling", exc)
+            self._stream_advice = exc.retry_after
         except (TransportError, ValueError, SnapshotError) as exc:
             log.debug("stream broke: %s", exc)
         return delivered

@@ -20,6 +20,10 @@ class SnapshotError(ValueError):
     """The snapshot document does not have the contract's shape."""
 
 
+class PatchGap(SnapshotError):
+    """A patch that does not start from the client's version: the client fetches the snapshot again."""
+
+
 @dataclass(frozen=True, slots=True)
 class RingAudience:
     """Who a ring reaches: listed users, tenants and groups, or everyone."""
@@ -176,10 +180,41 @@ class Snapshot:
                 }
                 for r in self.rings
             ],
-            "flags": {
-                k: {"ring": f.ring, "percent": _number(f.percent), "killed": f.killed} for k, f in self.flags.items()
-            },
+            "flags": {k: _flag_dict(f) for k, f in self.flags.items()},
         }
+
+    def patch_since(self, older: Snapshot) -> dict[str, Any] | None:
+        """The patch event's document that turns `older` into this snapshot: only the flags that changed
+        (None: gone). None when a patch cannot say it (the rings differ): send the whole snapshot then."""
+        if older.rings != self.rings:
+            return None
+        changed: dict[str, Any] = {k: _flag_dict(f) for k, f in self.flags.items() if older.flags.get(k) != f}
+        changed.update({k: None for k in older.flags if k not in self.flags})
+        return {"base": older.version, "version": self.version, "flags": changed}
+
+    def apply_patch(self, data: Any) -> Snapshot:
+        """This snapshot with a patch event applied; PatchGap unless the patch starts from this version."""
+        if not isinstance(data, Mapping):
+            raise SnapshotError("patch: not an object")
+        base, version, raw_flags = data.get("base"), data.get("version"), data.get("flags")
+        if type(base) is not int or type(version) is not int or version <= base:
+            raise SnapshotError("patch: base and version must be integers, version after base")
+        if not isinstance(raw_flags, Mapping):
+            raise SnapshotError("patch: flags: not an object")
+        if base != self.version:
+            raise PatchGap(f"patch from version {base}, but this snapshot is version {self.version}")
+        index = {r.name: i for i, r in enumerate(self.rings)}
+        flags = dict(self.flags)
+        for key, raw in raw_flags.items():
+            if raw is None:
+                flags.pop(str(key), None)
+            else:
+                flags[str(key)] = _flag(str(key), raw, index)
+        return Snapshot(version=version, rings=self.rings, flags=flags, previous=self)
+
+
+def _flag_dict(f: FlagState) -> dict[str, Any]:
+    return {"ring": f.ring, "percent": _number(f.percent), "killed": f.killed}
 
 
 def _number(value: float) -> int | float:

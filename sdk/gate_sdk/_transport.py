@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 SNAPSHOT_PATH = "/api/v1/sdk/snapshot"
-STREAM_PATH = "/api/v1/sdk/stream"
+STREAM_PATH = "/api/v1/sdk/stream?patches=1"  # only what changed after the first event (contract 7.2)
 EXPOSURES_PATH = "/api/v1/sdk/exposures"
 
 

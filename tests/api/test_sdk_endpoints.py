@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from flask import Flask
 
 from gate.runtime import runtime
@@ -120,3 +123,49 @@ def test_the_snapshot_is_written_by_the_sdk_s_own_writer(api: Api) -> None:
     document = json.loads(body)
     assert Snapshot.from_dict(document).to_dict() == document  # what the SDK reads, it writes back the same
     assert document["flags"]["checkout"] == {"ring": "internal", "percent": 12.5, "killed": False}
+
+
+def _next_event(chunks: Any) -> str:
+    while True:
+        chunk = next(chunks).decode()
+        if not chunk.startswith(":"):
+            return chunk
+
+
+def test_a_stream_asking_for_patches_gets_only_what_changed(api: Api) -> None:
+    api.apply(FeatureBuilder("checkout"))
+    api.apply(FeatureBuilder("search"))
+    response = api.as_("sdk").get("/api/v1/sdk/stream?patches=1", buffered=False)
+    chunks = iter(response.response)
+    assert next(chunks) == b"retry: 1000\n\n"
+    first = _next_event(chunks)
+    base = int(first.split("\nid: ")[1].split("\n")[0])
+    assert first.startswith("event: snapshot") and '"search"' in first
+    assert api.post("/api/v1/features/checkout/kill", json={"reason": "drill"}).status_code == 200
+    patch = _next_event(chunks)
+    head, _, data = patch.partition("\ndata: ")
+    document = json.loads(data)
+    assert head == f"event: patch\nid: {document['version']}"
+    assert document["base"] == base and document["version"] > base
+    assert document["flags"] == {"checkout": {"ring": None, "percent": 0, "killed": True}}  # search is not sent
+    assert api.delete("/api/v1/features/search").status_code == 200
+    gone = json.loads(_next_event(chunks).partition("\ndata: ")[2])
+    assert gone["base"] == document["version"] and gone["flags"] == {"search": None}
+    response.close()
+
+
+def test_a_stream_without_patches_gets_whole_snapshots(api: Api) -> None:
+    api.apply(FeatureBuilder("checkout"))
+    response = api.as_("sdk").get("/api/v1/sdk/stream", buffered=False)
+    chunks = iter(response.response)
+    next(chunks), _next_event(chunks)
+    assert api.post("/api/v1/features/checkout/kill", json={"reason": "drill"}).status_code == 200
+    event = _next_event(chunks)
+    assert event.startswith("event: snapshot") and '"rings":' in event
+    response.close()
+
+
+def test_a_full_stream_answers_503_with_retry_after(api: Api, app: Flask) -> None:
+    runtime(app).stream_slots.__init__(0)
+    refused = api.as_("sdk").get("/api/v1/sdk/stream?patches=1")
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"

@@ -57,7 +57,7 @@ class Scripted:
         for item in script:
             if isinstance(item, Exception):
                 raise item
-            yield Event("snapshot", str(item["version"]), json.dumps(item))
+            yield item if isinstance(item, Event) else Event("snapshot", str(item["version"]), json.dumps(item))
         self.aborted.wait(0.05)
 
     def post_exposures(self, payload: dict[str, Any]) -> None:
@@ -257,3 +257,36 @@ def test_a_503_with_retry_after_is_followed_before_polling_again() -> None:
         assert 0.2 <= time.monotonic() - started < 1.0
     finally:
         client.close()
+
+
+def patch(base: int, version: int, **flags: Any) -> Event:
+    return Event("patch", str(version), json.dumps({"base": base, "version": version, "flags": flags}))
+
+
+def test_patches_apply_on_their_base_and_keep_the_other_flags(tmp_path: Path) -> None:
+    first = document(1)
+    first["flags"]["search"] = {"ring": "ga", "percent": 100, "killed": False}
+    rollout = {"ring": "internal", "percent": 0, "killed": True}
+    cache = tmp_path / "snapshot.json"
+    transport = Scripted(stream=[[first, patch(1, 2, checkout=rollout), patch(2, 3, search=None)]])
+    with GateClient("http://gate", "k", transport=transport, cache_path=cache) as client:
+        assert wait(lambda: client.snapshot is not None and client.snapshot.version == 3)
+        assert client.snapshot is not None and set(client.snapshot.flags) == {"checkout"}
+        assert client.evaluate("checkout", STAFF).reason == Reason.KILLED
+    assert json.loads(cache.read_text())["version"] == 3  # the cache holds the patched whole
+
+
+def test_a_patch_from_another_base_fetches_the_snapshot_again() -> None:
+    transport = Scripted(stream=[[document(1), patch(4, 5, checkout=None)]], polls=[document(5, percent=50)])
+    with GateClient("http://gate", "k", transport=transport) as client:
+        assert wait(lambda: client.snapshot is not None and client.snapshot.version == 5)
+        assert client.snapshot is not None and client.snapshot.flags["checkout"].percent == 50  # fetched, not patched
+
+
+def test_a_stream_refused_at_the_cap_comes_back_when_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    spread: list[tuple[float, float]] = []
+    monkeypatch.setattr("gate_sdk._client.random.uniform", lambda a, b: spread.append((a, b)) or a)
+    transport = Scripted(stream=[StreamUnavailable("full", 503, 0.01), [document(7)]], polls=[document(3)] * 50)
+    with GateClient("http://gate", "k", transport=transport, poll_interval=0.01) as client:
+        assert wait(lambda: client.snapshot is not None and client.snapshot.version == 7)
+    assert (1.0, 1.5) in spread  # Retry-After, spread over half as much again

@@ -28,6 +28,7 @@ def test_the_public_surface_is_pinned() -> None:
         "EvaluationDetails",
         "FlagState",
         "GateClient",
+        "PatchGap",
         "Reason",
         "RingAudience",
         "Snapshot",
@@ -108,3 +109,36 @@ def test_importing_the_sdk_and_the_domain_loads_no_framework() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_patch_carries_only_what_changed_and_applies_back() -> None:
+    from gate_sdk import PatchGap
+
+    old = snap()
+    data = old.to_dict()
+    key = next(iter(data["flags"]))
+    data["version"] = old.version + 2
+    data["flags"][key] = {"ring": None, "percent": 0, "killed": True}
+    data["flags"]["brand-new"] = {"ring": data["rings"][0]["name"], "percent": 12.5, "killed": False}
+    removed = sorted(data["flags"])[-1] if sorted(data["flags"])[-1] not in (key, "brand-new") else None
+    if removed:
+        del data["flags"][removed]
+    new = Snapshot.from_dict(data)
+    patch = new.patch_since(old)
+    assert patch is not None and patch["base"] == old.version and patch["version"] == new.version
+    expected = {key, "brand-new"} | ({removed} if removed else set())
+    assert set(patch["flags"]) == expected and (not removed or patch["flags"][removed] is None)
+    assert old.apply_patch(patch).to_dict() == new.to_dict()
+    with pytest.raises(PatchGap):
+        new.apply_patch(patch)  # a patch applies on its own base only
+    fewer_rings = Snapshot.from_dict({**data, "rings": data["rings"][1:], "flags": {}})
+    assert Snapshot.from_dict({**data, "flags": {}}).patch_since(fewer_rings) is None  # rings changed: no patch
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [[], {"base": "1", "version": 2, "flags": {}}, {"base": 1, "version": 1, "flags": {}}, {"base": 1, "version": 2}],
+)
+def test_a_malformed_patch_is_refused(patch: Any) -> None:
+    with pytest.raises(SnapshotError):
+        snap().apply_patch(patch)

@@ -46,6 +46,7 @@ from gate.api.schemas.sdk import (
     OfrepFlagOut,
     OfrepIn,
     SnapshotOut,
+    StreamQuery,
 )
 
 __all__ = [
@@ -96,6 +97,7 @@ __all__ = [
     "RolloutIn",
     "SnapshotOut",
     "StateOut",
+    "StreamQuery",
     "StrictSchema",
     "Timestamp",
     "TokenCreatedOut",

@@ -62,3 +62,12 @@ class SnapshotOut(Schema):
     version = fields.Integer()
     rings = fields.List(fields.Dict())
     flags = fields.Dict(keys=fields.String(), values=fields.Dict())
+
+
+class StreamQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    patches = fields.Boolean(
+        load_default=False, metadata={"description": "1: after the first snapshot, send only what changed"}
+    )
