@@ -22,26 +22,36 @@ GATE = str(Path(sys.executable).parent / "gate")
 class Server:
     """`gate serve` on a free loopback port, with its own SQLite store unless a URL is given."""
 
-    def __init__(self, *, workers: int = 2, database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        database_url: str | None = None,
+        worker_class: str = "gevent",
+        env: dict[str, str] | None = None,
+        admin: str | None = None,
+    ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="gate-bench-"))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "GATE_RINGS_FILE": str(ROOT / "rings.yaml"), "GATE_LOG_LEVEL": "WARNING"}
+        extra = env or {}
+        env = {**os.environ, "GATE_RINGS_FILE": str(ROOT / "rings.yaml"), "GATE_LOG_LEVEL": "WARNING", **extra}
         env["GATE_DATABASE_URL"] = database_url or f"sqlite:///{self.dir}/gate.db"
         subprocess.run([GATE, "db", "upgrade"], cwd=self.dir, env=env, check=True, capture_output=True)
         self.log = self.dir / "gate.log"
         with open(self.log, "w") as out:
             self.process = subprocess.Popen(
-                [GATE, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)],
+                [GATE, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
+                + ["--worker-class", worker_class],
                 cwd=self.dir,
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 30
-        self.admin = ""
+        self.admin = admin or ""  # a second server on a bootstrapped database prints no token
         while not self.admin and time.monotonic() < deadline:
             match = re.search(r"^(gate_\S+)$", self.log.read_text(), re.MULTILINE)
             self.admin = match.group(1) if match else ""
@@ -59,6 +69,21 @@ class Server:
         r = self.session.post(f"{self.url}/api/v1/tokens", json={"name": f"bench-{role}", "role": role})
         r.raise_for_status()
         return str(r.json()["secret"])
+
+    def memory_mib(self) -> float:
+        """Resident memory of the server: its master and every worker."""
+        pids = [self.process.pid]
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
+        pids += [int(p) for p in children.stdout.split()]
+        total_kib = 0
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+            total_kib += int(match.group(1)) if match else 0
+        return total_kib / 1024
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)

@@ -30,7 +30,7 @@ from gate.services.outbox import Dispatcher
 from gate.services.snapshots import SnapshotCache
 from gate.services.state import read_state
 from gate.services.tokens import TokenCache
-from gate.services.watch import VersionWatcher
+from gate.services.watch import Listener, VersionWatcher
 from gate.web import register_web
 
 STREAM_POLL_SECONDS = 0.05  # how soon a change made through any process reaches every stream
@@ -108,7 +108,18 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
     snapshots = SnapshotCache(rings)
     with app.app_context():
         engine = db.engine
-    watcher = VersionWatcher(lambda: read_state(engine), interval=STREAM_POLL_SECONDS)
+
+    def prepare(state: tuple[int, int]) -> None:
+        with app.app_context():
+            snapshots.get(state[0])
+
+    listener = None
+    if engine.dialect.name == "postgresql":
+        conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        listener = Listener(conninfo, float(app.config["DB_CONNECT_TIMEOUT"]))
+    watcher = VersionWatcher(
+        lambda: read_state(engine), interval=STREAM_POLL_SECONDS, prepare=prepare, listener=listener
+    )
     slots = StreamSlots(int(app.config["STREAMS_PER_WORKER"]))
     clock = app.config.get("CLOCK")
     wake = threading.Event()

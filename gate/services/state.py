@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.engine import Engine
 
 from gate.models import GateState
@@ -10,6 +10,7 @@ from gate.services.context import engine, session
 from gate.services.outage import OUTAGE
 
 _STATE_SQL = "SELECT version, tokens_version FROM gate_state WHERE id = 1"
+CHANNEL = "gate_state"  # PostgreSQL: each advance is announced here, delivered when its transaction commits
 
 
 def current_state() -> tuple[int, int]:
@@ -40,9 +41,18 @@ def bump_version() -> int:
     result = session().execute(
         update(GateState).where(GateState.id == 1).values(version=GateState.version + 1).returning(GateState.version)
     )
+    _announce()
     return int(result.scalar_one())
 
 
 def bump_tokens_version() -> None:
     """Advance the tokens version inside the current transaction: every worker reloads its token cache."""
     session().execute(update(GateState).where(GateState.id == 1).values(tokens_version=GateState.tokens_version + 1))
+    _announce()
+
+
+def _announce() -> None:
+    """Wake every listening process at commit (PostgreSQL's NOTIFY); elsewhere they poll the row."""
+    s = session()
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text(f"NOTIFY {CHANNEL}"))

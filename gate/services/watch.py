@@ -1,4 +1,7 @@
-"""Change notification for streams: one thread per worker polls the shared state row; streams wait on it.
+"""Change notification for streams: one thread per worker follows the shared state row; streams wait on it.
+
+On PostgreSQL the thread LISTENs for the NOTIFY each write sends at commit and reads the row when woken
+(and at least every second, should a notification be lost to a reconnect); elsewhere it polls the row.
 
 The state is the pair (snapshot version, tokens version): a new snapshot is sent on, a token change makes
 each stream check that its token still stands.
@@ -9,22 +12,79 @@ streams of every other within one poll interval, whatever the database.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
 from gate.services.outage import OUTAGE, is_outage
+from gate.services.state import CHANNEL
 
 log = logging.getLogger(__name__)
 State = tuple[int, int]
+NOTIFY_FALLBACK_SECONDS = 0.5
+RELISTEN_SECONDS = 1.0  # after a failed LISTEN, poll this long before trying again
+
+
+class Listener:
+    """One PostgreSQL connection per process, LISTENing on the state channel."""
+
+    def __init__(self, conninfo: str, connect_timeout: float = 5) -> None:
+        self._conninfo, self._connect_timeout = conninfo, connect_timeout
+        self._conn: Any = None
+        self._retry_at = 0.0
+
+    def forget(self) -> None:
+        """Drop the connection without closing it (after a fork it is the parent's)."""
+        self._conn = None
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a change is announced or `timeout` passes; False if listening failed."""
+        import psycopg  # only PostgreSQL deployments listen
+
+        if time.monotonic() < self._retry_at:
+            return False
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(
+                    self._conninfo, autocommit=True, connect_timeout=max(1, int(self._connect_timeout))
+                )
+                self._conn.execute(f"LISTEN {CHANNEL}")
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                pass
+            return True
+        except psycopg.Error as exc:
+            OUTAGE.failed(exc)
+            self.close()
+            self._retry_at = time.monotonic() + RELISTEN_SECONDS
+            return False
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
 
 
 class VersionWatcher:
     """Tracks the snapshot version with one background poll per process; wakes every waiting stream."""
 
-    def __init__(self, read_state: Callable[[], State], *, interval: float = 0.05) -> None:
+    def __init__(
+        self,
+        read_state: Callable[[], State],
+        *,
+        interval: float = 0.05,
+        prepare: Callable[[State], None] | None = None,
+        listener: Listener | None = None,
+    ) -> None:
+        """`prepare(state)` runs once per change before the streams wake (the snapshot is built there,
+        once, instead of by the first of ten thousand streams while the rest wait)."""
         self._read = read_state
+        self._prepare = prepare
+        self._listener = listener
         self._interval = interval
         self._changed = threading.Condition()
         self._state: State = (-1, -1)
@@ -42,6 +102,8 @@ class VersionWatcher:
         if self._pid == os.getpid():
             return
         self._pid = os.getpid()
+        if self._listener is not None:
+            self._listener.forget()  # a connection opened by the parent process is not this one's
         self._stop = threading.Event()
         self._state = self._read()
         self._thread = threading.Thread(target=self._run, name="gate-version-watcher", daemon=True)
@@ -67,9 +129,15 @@ class VersionWatcher:
             self._changed.wait_for(lambda: self._state != than or self._stop.is_set(), timeout=timeout)
             return self._state
 
+    def _wait(self, stop: threading.Event) -> bool:
+        """Wait for the next look at the row; False when the watcher stops."""
+        if self._listener is None or not self._listener.wait(NOTIFY_FALLBACK_SECONDS):
+            return not stop.wait(self._interval)  # polling, or listening failed (an outage): poll meanwhile
+        return not stop.is_set()
+
     def _run(self) -> None:
         stop = self._stop
-        while not stop.wait(self._interval):
+        while self._wait(stop):
             try:
                 state = self._read()
             except Exception as exc:  # the store may blink; streams keep their last version meanwhile
@@ -79,6 +147,16 @@ class VersionWatcher:
                     log.warning("version poll failed", exc_info=True)
                 continue
             if state != self._state:
+                if self._prepare is not None:
+                    try:
+                        self._prepare(state)
+                    except Exception as exc:  # the streams build it themselves then
+                        if is_outage(exc):
+                            OUTAGE.failed(exc)
+                        else:
+                            log.warning("preparing version %s failed", state[0], exc_info=True)
                 with self._changed:
                     self._state = state
                     self._changed.notify_all()
+        if self._listener is not None:
+            self._listener.close()  # here, in its own thread: never under a wait in progress

@@ -1,0 +1,343 @@
+"""A fleet of SDK streams against one `gate serve` (2 workers, its defaults), measured from another process.
+
+Opens N real TCP streams (default 10,000) with a standard-library client on one selector, then:
+- times one change (a kill) from the API call to its patch event on every stream: p50, p95, max;
+- times /healthz and GET /api/v1/features (p50, p99) while the streams are open, and again while 1,000
+  slow clients trickle their request headers (one line every 2 s, reconnecting when dropped);
+- reports the server's resident memory (master and workers);
+- as the baseline of the same run, counts the streams the former serving model (`--worker-class gthread`,
+  32 threads a worker) accepts out of 200.
+With --database-url (PostgreSQL), also times a change made through a second `gate serve` sharing the
+database to the streams of the first (cross-host, p95).
+
+Targets (issue 11): 10,000 streams under 1 GiB; change p95 < 1 s, max < 2 s; API p99 < 100 ms;
+cross-host p95 < 100 ms.
+
+    .venv/bin/python benchmarks/fleet.py [--streams 10000] [--slow 1000] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import resource
+import selectors
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _server import Server
+
+HERE = Path(__file__).resolve()
+STREAM = "/api/v1/sdk/stream?patches=1"
+
+
+def lift_open_files() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Fleet:
+    """N SSE clients multiplexed on one selector: connect, ask for the stream, read every event."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port = port
+        self.request = (
+            f"GET {STREAM} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            "Accept: text/event-stream\r\n\r\n"
+        ).encode()
+        self.selector = selectors.DefaultSelector()
+        self.state: dict[socket.socket, dict[str, object]] = {}
+        self.open_streams = 0
+        self.refused = 0
+        self.broken = 0
+        self.marker = b""
+        self.seen: dict[socket.socket, float] = {}
+
+    def open(self, n: int, *, batch: int = 250, timeout: float = 300) -> None:
+        """Open n streams, at most `batch` handshakes at a time; each counts once its first snapshot is in."""
+        deadline = time.monotonic() + timeout
+        started = 0
+        while (self.open_streams + self.refused + self.broken) < n and time.monotonic() < deadline:
+            pending = started - (self.open_streams + self.refused + self.broken)
+            while started < n and pending < batch:
+                sock = socket.socket()
+                sock.setblocking(False)
+                sock.connect_ex(("127.0.0.1", self.port))
+                self.state[sock] = {"phase": "connecting", "buffer": b""}
+                self.selector.register(sock, selectors.EVENT_WRITE)
+                started += 1
+                pending += 1
+            self.pump(0.05)
+
+    def pump(self, timeout: float) -> None:
+        for key, events in self.selector.select(timeout):
+            sock: socket.socket = key.fileobj  # type: ignore[assignment]
+            state = self.state[sock]
+            if events & selectors.EVENT_WRITE and state["phase"] == "connecting":
+                try:
+                    sock.sendall(self.request)
+                except OSError:
+                    self._drop(sock, broken=True)
+                    continue
+                state["phase"] = "head"
+                self.selector.modify(sock, selectors.EVENT_READ)
+                continue
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                self._drop(sock, broken=state["phase"] != "refused")
+                continue
+            self._feed(sock, state, data)
+
+    def _feed(self, sock: socket.socket, state: dict[str, object], data: bytes) -> None:
+        phase = state["phase"]
+        if phase in ("head", "first"):
+            buffer = state["buffer"] + data  # type: ignore[operator]
+            if phase == "head" and b"\r\n" in buffer:
+                if not buffer.startswith(b"HTTP/1.1 200"):
+                    state["phase"] = "refused"
+                    self.refused += 1
+                    self._drop(sock, broken=False)
+                    return
+                phase = state["phase"] = "first"
+            if phase == "first" and b"event: snapshot" in buffer and buffer.rstrip(b"\r\n").count(b"\n\n") >= 1:
+                if b"\n\n" in buffer.split(b"event: snapshot", 1)[1]:
+                    state["phase"] = "streaming"
+                    self.open_streams += 1
+                    buffer = b""
+            state["buffer"] = buffer[-64:] if state["phase"] == "streaming" else buffer
+            return
+        if self.marker and sock not in self.seen:
+            window = state["buffer"] + data  # type: ignore[operator]
+            if self.marker in window:
+                self.seen[sock] = time.monotonic()
+            state["buffer"] = window[-64:]
+
+    def _drop(self, sock: socket.socket, *, broken: bool) -> None:
+        state = self.state.pop(sock, None)
+        if state is not None and state["phase"] == "streaming":
+            self.open_streams -= 1
+            broken = True
+        if broken:
+            self.broken += 1
+        self.selector.unregister(sock)
+        sock.close()
+
+    def time_change(self, change: object, marker: bytes, timeout: float = 10) -> list[float]:
+        """Run `change()` and return, per open stream, the seconds until `marker` reached it."""
+        self.marker, self.seen = marker, {}
+        waiting = self.open_streams
+        started = time.monotonic()
+        change()  # type: ignore[operator]
+        while len(self.seen) < waiting and time.monotonic() - started < timeout:
+            self.pump(0.01)
+        return sorted(t - started for t in self.seen.values()) + [float("inf")] * (waiting - len(self.seen))
+
+    def idle(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.pump(0.05)
+
+    def close(self) -> None:
+        for sock in list(self.state):
+            self.selector.unregister(sock)
+            sock.close()
+        self.state.clear()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))]
+
+
+# ---- helpers run as their own processes, so the fleet's loop does not share their interpreter ----------
+
+
+def probe(port: int, token: str, count: int) -> None:
+    """Time /healthz and GET /api/v1/features, alternately, each on a kept-alive connection."""
+    times: dict[str, list[float]] = {"/healthz": [], "/api/v1/features": []}
+    conns = {path: http.client.HTTPConnection("127.0.0.1", port, timeout=10) for path in times}
+    for _ in range(count):
+        for path, conn in conns.items():
+            started = time.perf_counter()
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            response = conn.getresponse()
+            response.read()
+            times[path].append(time.perf_counter() - started)
+            assert response.status == 200, (path, response.status)
+        time.sleep(0.01)
+    print(json.dumps(times))
+
+
+def trickle(port: int, count: int, seconds: float) -> None:
+    """`count` slow clients: each sends a request line, then one header every 2 s; reconnects when dropped."""
+    lift_open_files()
+    selector = selectors.DefaultSelector()
+    sent: dict[socket.socket, float] = {}
+
+    def connect() -> None:
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))
+        selector.register(sock, selectors.EVENT_READ)
+        sent[sock] = 0.0
+
+    for _ in range(count):
+        connect()
+    reconnects, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for key, _ in selector.select(0.2):
+            sock: socket.socket = key.fileobj  # type: ignore[assignment]
+            try:
+                data = sock.recv(4096)
+            except OSError:
+                data = b""
+            if not data:  # the server gave up on it: come back, as a slowloris does
+                selector.unregister(sock)
+                sent.pop(sock, None)
+                sock.close()
+                reconnects += 1
+                connect()
+        now = time.monotonic()
+        for sock, last in list(sent.items()):
+            if now - last >= 2.0:
+                try:
+                    sock.send(b"GET /healthz HTTP/1.1\r\n" if last == 0.0 else b"X-Slow: 1\r\n")
+                    sent[sock] = now
+                except OSError:
+                    pass
+    print(json.dumps({"reconnects": reconnects}))
+
+
+def helper(*args: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(HERE), *map(str, args)], stdout=subprocess.PIPE, text=True, cwd=HERE.parent
+    )
+
+
+def api_times(server: Server, token: str, count: int = 300) -> dict[str, float]:
+    process = helper("--probe", server.port, token, count)
+    out, _ = process.communicate(timeout=300)
+    times = json.loads(out)
+    return {f"{path} {q}": percentile(values, p) * 1000 for path, values in times.items() for q, p in (("p50", 0.5), ("p99", 0.99))}
+
+
+# ---- the run -----------------------------------------------------------------------------------------
+
+
+def gthread_baseline(attempts: int = 200) -> int:
+    server = Server(workers=2, worker_class="gthread")
+    try:
+        fleet = Fleet(server.port, server.token("sdk"))
+        fleet.open(attempts, timeout=60)
+        accepted = fleet.open_streams
+        fleet.close()
+        return accepted
+    finally:
+        server.stop()
+
+
+def kill_and_revive(server: Server, key: str) -> object:
+    state = {"killed": bool(server.session.get(f"{server.url}/api/v1/features/{key}").json()["state"]["killed"])}
+
+    def change() -> None:
+        action = "revive" if state["killed"] else "kill"
+        body = {} if state["killed"] else {"reason": "fleet benchmark"}
+        server.session.post(f"{server.url}/api/v1/features/{key}/{action}", json=body).raise_for_status()
+        state["killed"] = not state["killed"]
+
+    return change
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=10_000)
+    parser.add_argument("--slow", type=int, default=1_000)
+    parser.add_argument("--changes", type=int, default=3)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL: also measure a second host")
+    parser.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--trickle", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.probe:
+        return probe(int(args.probe[0]), args.probe[1], int(args.probe[2]))
+    if args.trickle:
+        return trickle(int(args.trickle[0]), int(args.trickle[1]), float(args.trickle[2]))
+    lift_open_files()
+
+    baseline = gthread_baseline()
+    print(f"baseline, gthread (the former default): {baseline} of 200 streams accepted")
+
+    server = Server(workers=2, database_url=args.database_url)
+    try:
+        doc = "feature: fleet\nname: Fleet\nowner: bench\ncriteria: []\n"
+        server.session.put(
+            f"{server.url}/api/v1/features/fleet/criteria", data=doc, headers={"Content-Type": "application/yaml"}
+        ).raise_for_status()
+        token = server.token("sdk")
+        idle_memory = server.memory_mib()
+        fleet = Fleet(server.port, token)
+        started = time.monotonic()
+        fleet.open(args.streams)
+        print(
+            f"streams: {fleet.open_streams} open of {args.streams} in {time.monotonic() - started:.1f} s "
+            f"({fleet.refused} refused, {fleet.broken} broken)"
+        )
+        fleet.idle(2)
+        memory = server.memory_mib()
+        print(f"server memory: {memory:.0f} MiB with the streams open ({idle_memory:.0f} MiB idle)")
+        change = kill_and_revive(server, "fleet")
+        for i in range(args.changes):
+            delays = fleet.time_change(change, b"event: patch")
+            p50, p95 = percentile(delays, 0.5), percentile(delays, 0.95)
+            print(f"change {i + 1}: reached {sum(d < 99 for d in delays)} streams; p50 {p50 * 1000:.0f} ms, "
+                  f"p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms")
+            fleet.idle(1)
+
+        probe_process = helper("--probe", server.port, server.admin, 300)
+        while probe_process.poll() is None:
+            fleet.pump(0.05)
+        times = json.loads(probe_process.communicate()[0])
+        report = ", ".join(
+            f"{path} p50 {percentile(v, 0.5) * 1000:.1f} ms p99 {percentile(v, 0.99) * 1000:.1f} ms"
+            for path, v in times.items()
+        )
+        print(f"API with the streams open: {report}")
+
+        slow = helper("--trickle", server.port, args.slow, 20)
+        fleet.idle(3)  # the slow clients are all connected and trickling
+        probe_process = helper("--probe", server.port, server.admin, 300)
+        while probe_process.poll() is None:
+            fleet.pump(0.05)
+        times = json.loads(probe_process.communicate()[0])
+        report = ", ".join(
+            f"{path} p50 {percentile(v, 0.5) * 1000:.1f} ms p99 {percentile(v, 0.99) * 1000:.1f} ms"
+            for path, v in times.items()
+        )
+        while slow.poll() is None:
+            fleet.pump(0.05)
+        reconnects = json.loads(slow.communicate()[0])["reconnects"]
+        print(f"API with {args.slow} slow clients as well: {report} (slow clients dropped and back: {reconnects})")
+        print(f"streams still open: {fleet.open_streams}")
+
+        if args.database_url:
+            other = Server(workers=2, database_url=args.database_url, admin=server.admin)
+            try:
+                delays = fleet.time_change(kill_and_revive(other, "fleet"), b"event: patch")
+                print(f"cross-host: a change through a second server reached {len(delays)} streams; "
+                      f"p50 {percentile(delays, 0.5) * 1000:.0f} ms, p95 {percentile(delays, 0.95) * 1000:.0f} ms")
+            finally:
+                other.stop()
+        fleet.close()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
