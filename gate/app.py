@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session
 
 from gate.api import make_api, register_blueprints
+from gate.api import sdk as sdk_api
 from gate.api.boundary import register_boundary
 from gate.api.problems import register_error_handlers
 from gate.api.sdk import StreamSlots
@@ -120,7 +121,7 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
     watcher = VersionWatcher(
         lambda: read_state(engine), interval=STREAM_POLL_SECONDS, prepare=prepare, listener=listener
     )
-    slots = StreamSlots(int(app.config["STREAMS_PER_WORKER"]))
+    slots = sdk_api.HOST_STREAMS or StreamSlots(int(app.config["STREAMS_PER_WORKER"]))
     clock = app.config.get("CLOCK")
     wake = threading.Event()
     services = Services(

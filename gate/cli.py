@@ -86,7 +86,12 @@ def serve(bind: str, workers: int, worker_class: str, threads: int) -> None:
         metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gate-metrics-")
     settings = load_settings()
     if worker_class == "gevent":
-        streams = -(-int(settings["MAX_STREAMS"]) // workers)  # the host's cap, shared by its workers
+        from gate.api import sdk
+
+        # one cap for the host, counted across its workers: the kernel does not spread connections evenly,
+        # so any worker may hold them all
+        streams = int(settings["MAX_STREAMS"])
+        sdk.HOST_STREAMS = sdk.StreamSlots(streams)
         connections = streams + int(settings["CONNECTIONS_BESIDE_STREAMS"])
         _raise_open_files(connections + 256)  # per process: each worker holds its own connections
     else:  # a quarter of each worker's threads stay free for ordinary requests, however many SDKs stream
@@ -228,6 +233,9 @@ class GateServer(BaseApplication):  # type: ignore[misc]
             "threads": connections,
             "worker_connections": connections,
             "backlog": 4096,  # a fleet reconnecting at once after a restart
+            # a listening socket per worker: the kernel spreads connections evenly over them (one shared
+            # socket lets the busiest worker take most), so every core shares a change's fan-out
+            "reuse_port": True,
             "timeout": 60,
             "graceful_timeout": 10,
             # also how long a request's headers may take (gevent): a client trickling them is dropped

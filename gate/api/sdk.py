@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import threading
+import multiprocessing
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -50,16 +50,30 @@ def snapshot() -> Response:
 
 
 class StreamSlots:
-    """Caps the streams one worker holds, so that ordinary requests always find a thread."""
+    """Caps open streams: made before gunicorn forks, one count in shared memory holds for every worker of
+    the host (however unevenly the kernel hands them connections); made in a worker, for that worker."""
 
     def __init__(self, limit: int) -> None:
-        self._slots = threading.BoundedSemaphore(limit)
+        self.limit = limit
+        self._open = multiprocessing.Value("q", 0)  # a lock-guarded counter in memory the forks share
 
     def take(self) -> bool:
-        return self._slots.acquire(blocking=False)
+        with self._open.get_lock():
+            if self._open.value >= self.limit:
+                return False
+            self._open.value += 1
+            return True
 
     def give(self) -> None:
-        self._slots.release()
+        with self._open.get_lock():
+            self._open.value = max(0, self._open.value - 1)
+
+    @property
+    def open(self) -> int:
+        return int(self._open.value)
+
+
+HOST_STREAMS: StreamSlots | None = None  # set by `gate serve` in gunicorn's master, before the fork
 
 
 def _events(

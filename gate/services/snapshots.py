@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from gate.domain.rings import RingsConfig
 from gate.models import Feature, GateState
-from gate.services.context import session
+from gate.services.context import engine
 
 
 @dataclass(frozen=True)
@@ -78,18 +78,16 @@ class SnapshotCache:
             return built
 
     def _build(self, previous: BuiltSnapshot | None) -> BuiltSnapshot:
-        # one statement, so the version and the flags come from the same consistent read
-        rows = (
-            session()
-            .execute(
+        # one statement on a connection of its own, so the version and the flags come from one consistent
+        # read, and the builder never waits for a connection held by a request waiting for this build
+        with engine().connect() as conn:
+            rows = conn.execute(
                 select(GateState.version, Feature.key, Feature.ring, Feature.percent_bp, Feature.killed)
                 .select_from(GateState)
                 .outerjoin(Feature, Feature.archived_at.is_(None))
                 .where(GateState.id == 1)
                 .order_by(Feature.key)
-            )
-            .all()
-        )
+            ).all()
         version = int(rows[0][0])
         flags = {
             key: FlagState(ring, None if ring is None else self._index[ring], bp / 100, killed)

@@ -15,7 +15,7 @@ from gate.domain.roles import ROLES, Principal, Role
 from gate.errors import InvalidInput, NotFound, Unauthorized
 from gate.models import Token
 from gate.services.audit import audit
-from gate.services.context import now, session
+from gate.services.context import engine, now, session
 from gate.services.state import bump_tokens_version
 from gate.services.transactions import transaction
 from gate.services.values import copy_row
@@ -120,9 +120,12 @@ class TokenCache:
 
     def _refresh(self, tokens_version: int) -> None:
         if tokens_version != self._version:
-            rows = session().execute(
-                select(Token.id, Token.name, Token.role, Token.secret_hash).where(Token.revoked_at.is_(None))
-            )
+            # a connection of its own, back in the pool at once: a request that waits later (for a snapshot
+            # build, say) must not sit on a pooled connection meanwhile
+            with engine().connect() as conn:
+                rows = conn.execute(
+                    select(Token.id, Token.name, Token.role, Token.secret_hash).where(Token.revoked_at.is_(None))
+                ).all()
             by_hash = {h: _Entry(Principal(i, n, r), h) for i, n, r, h in rows}
             self._by_hash, self._by_id = by_hash, {e.principal.token_id: e.principal for e in by_hash.values()}
             self._version = tokens_version

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 from typing import Any
 
 from flask import Flask
 
+from gate.api.sdk import StreamSlots
 from gate.runtime import runtime
 from gate.services.watch import VersionWatcher
 from tests.support import Api, FeatureBuilder
@@ -169,3 +171,15 @@ def test_a_full_stream_answers_503_with_retry_after(api: Api, app: Flask) -> Non
     runtime(app).stream_slots.__init__(0)
     refused = api.as_("sdk").get("/api/v1/sdk/stream?patches=1")
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+
+
+def test_one_stream_cap_holds_across_the_forks_of_a_host() -> None:
+    slots = StreamSlots(2)  # as `gate serve` makes it, before gunicorn forks its workers
+    worker = multiprocessing.get_context("fork").Process(target=slots.take)
+    worker.start()
+    worker.join(10)
+    assert slots.open == 1  # taken in another process, counted here
+    assert slots.take() and not slots.take()
+    for _ in range(3):
+        slots.give()
+    assert slots.open == 0
