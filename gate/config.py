@@ -20,6 +20,7 @@ ENV_KEYS = (
     "STREAMS_PER_WORKER",
     "STREAM_KEEPALIVE_SECONDS",
     "STREAM_SEND_TIMEOUT",
+    "STREAM_SEND_BUFFER",
     "MAX_STREAMS",
     "CONNECTIONS_BESIDE_STREAMS",
     "DB_POOL_SIZE",
@@ -88,6 +89,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "STREAMS_PER_WORKER": 24,
         "STREAM_KEEPALIVE_SECONDS": 15,
         "STREAM_SEND_TIMEOUT": 10,
+        "STREAM_SEND_BUFFER": 131_072,  # bytes the kernel may queue for one stream
         "MAX_STREAMS": 12_000,
         "CONNECTIONS_BESIDE_STREAMS": 1_000,
         "DB_POOL_SIZE": 10,

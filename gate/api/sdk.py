@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -120,10 +121,12 @@ class _Stream:
         self._events, self._slots, self._open = events, slots, True
         self._sock, self._timeout = sock, None
         if sock is not None and hasattr(sock, "settimeout"):
-            # a client that stops reading fills its socket buffers (bounded by the kernel); a send that
-            # cannot go on for this long drops it, and the others never wait for it
+            # a client that stops reading fills its stream's bounded send buffer; a send that cannot go on
+            # for STREAM_SEND_TIMEOUT drops it, and the others never wait for it
             self._timeout = sock.gettimeout()
             sock.settimeout(float(current_app.config["STREAM_SEND_TIMEOUT"]))
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, int(current_app.config["STREAM_SEND_BUFFER"]))
 
     def __iter__(self) -> Iterator[bytes]:
         return self._events
