@@ -43,8 +43,15 @@ class Server:
         self.log = self.dir / "gate.log"
         with open(self.log, "w") as out:
             self.process = subprocess.Popen(
-                [GATE, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
-                + ["--worker-class", worker_class],
+                [
+                    GATE,
+                    "serve",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    *("--workers", str(workers)),
+                    "--worker-class",
+                    worker_class,
+                ],
                 cwd=self.dir,
                 env=env,
                 stdout=out,

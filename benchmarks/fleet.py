@@ -24,7 +24,6 @@ import json
 import resource
 import selectors
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -108,11 +107,10 @@ class Fleet:
                     self._drop(sock, broken=False)
                     return
                 phase = state["phase"] = "first"
-            if phase == "first" and b"event: snapshot" in buffer and buffer.rstrip(b"\r\n").count(b"\n\n") >= 1:
-                if b"\n\n" in buffer.split(b"event: snapshot", 1)[1]:
-                    state["phase"] = "streaming"
-                    self.open_streams += 1
-                    buffer = b""
+            if phase == "first" and b"\n\n" in buffer.partition(b"event: snapshot")[2]:
+                state["phase"] = "streaming"
+                self.open_streams += 1
+                buffer = b""
             state["buffer"] = buffer[-64:] if state["phase"] == "streaming" else buffer
             return
         if self.marker and sock not in self.seen:
@@ -222,13 +220,6 @@ def helper(*args: object) -> subprocess.Popen[str]:
     )
 
 
-def api_times(server: Server, token: str, count: int = 300) -> dict[str, float]:
-    process = helper("--probe", server.port, token, count)
-    out, _ = process.communicate(timeout=300)
-    times = json.loads(out)
-    return {f"{path} {q}": percentile(values, p) * 1000 for path, values in times.items() for q, p in (("p50", 0.5), ("p99", 0.99))}
-
-
 # ---- the run -----------------------------------------------------------------------------------------
 
 
@@ -296,8 +287,10 @@ def main() -> None:
         for i in range(args.changes):
             delays = fleet.time_change(change, b"event: patch")
             p50, p95 = percentile(delays, 0.5), percentile(delays, 0.95)
-            print(f"change {i + 1}: reached {sum(d < 99 for d in delays)} streams; p50 {p50 * 1000:.0f} ms, "
-                  f"p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms")
+            print(
+                f"change {i + 1}: reached {sum(d < 99 for d in delays)} streams; p50 {p50 * 1000:.0f} ms, "
+                f"p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms"
+            )
             fleet.idle(1)
 
         probe_process = helper("--probe", server.port, server.admin, 300)
@@ -339,8 +332,10 @@ def main() -> None:
                 for _ in range(10):
                     delays += small.time_change(kill_and_revive(other, "fleet"), b"event: patch")
                     small.idle(0.2)
-                print(f"cross-host: changes through a second server reached {len(delays) // 10} streams each; "
-                      f"p50 {percentile(delays, 0.5) * 1000:.0f} ms, p95 {percentile(delays, 0.95) * 1000:.0f} ms")
+                print(
+                    f"cross-host: changes through a second server reached {len(delays) // 10} streams each; "
+                    f"p50 {percentile(delays, 0.5) * 1000:.0f} ms, p95 {percentile(delays, 0.95) * 1000:.0f} ms"
+                )
             finally:
                 small.close()
                 other.stop()
