@@ -44,7 +44,11 @@ def snapshot() -> Response:
     if unchanged is not None:
         return unchanged
     built = current_snapshot()
-    response = Response(built.body, mimetype="application/json")
+    gzipped = "gzip" in request.accept_encodings
+    response = Response(built.gzipped if gzipped else built.body, mimetype="application/json")
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
     response.headers["ETag"] = built.etag
     response.headers["Cache-Control"] = "no-cache"
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import http.client
 import json
 import socket
@@ -72,12 +73,17 @@ class HttpTransport:
             self._release(conn)
 
     def fetch(self, etag: str | None) -> Fetched:
-        headers = {"If-None-Match": etag} if etag else {}
+        headers = {"Accept-Encoding": "gzip", **({"If-None-Match": etag} if etag else {})}
         status, response_headers, body = self._request("GET", SNAPSHOT_PATH, headers=headers)
         if status == 304:
             return Fetched(304, etag, None)
         if status != 200:
             raise TransportError(f"snapshot: HTTP {status}", status, retry_after(response_headers.get("retry-after")))
+        if response_headers.get("content-encoding", "").lower() == "gzip":
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError) as exc:
+                raise TransportError(f"snapshot: bad gzip body: {exc}") from exc
         return Fetched(200, response_headers.get("etag"), body)
 
     def post_exposures(self, payload: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import multiprocessing
 from typing import Any
@@ -183,3 +184,14 @@ def test_one_stream_cap_holds_across_the_forks_of_a_host() -> None:
     for _ in range(3):
         slots.give()
     assert slots.open == 0
+
+
+def test_the_snapshot_is_gzipped_for_clients_that_accept_it(api: Api) -> None:
+    for i in range(50):
+        api.apply(FeatureBuilder(f"flag-{i:02d}"))
+    sdk = api.as_("sdk")
+    plain = sdk.get("/api/v1/sdk/snapshot")
+    packed = sdk.get("/api/v1/sdk/snapshot", headers={"Accept-Encoding": "gzip, br"})
+    assert "Content-Encoding" not in plain.headers and packed.headers["Content-Encoding"] == "gzip"
+    assert packed.headers["Vary"] == "Accept-Encoding" and packed.headers["ETag"] == plain.headers["ETag"]
+    assert gzip.decompress(packed.data) == plain.data and len(packed.data) * 5 < len(plain.data)
