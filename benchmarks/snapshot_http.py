@@ -36,10 +36,11 @@ def main() -> None:
     parser.add_argument("--flags", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--database-url", default=None, help="e.g. PostgreSQL; default: a scratch SQLite store")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (Debian: apt-get install wrk)")
-    server = Server(workers=2)
+    server = Server(workers=2, database_url=args.database_url)
     try:
         for i in range(args.flags):
             doc = f"feature: flag-{i:05d}\nname: Flag {i}\nowner: bench\ncriteria: []\n"
@@ -72,7 +73,7 @@ def main() -> None:
         server.stop()
     base = statistics.median(results["trivial /healthz"])
     print(
-        f"snapshot: {args.flags} flags, {size / 1024:.0f} KiB; gate serve --workers 2 (gthread); "
+        f"snapshot: {args.flags} flags, {size / 1024:.0f} KiB; gate serve --workers 2 (gevent); "
         f"wrk -t2 -c16, {args.rounds} rounds x {args.seconds}s, medians"
     )
     for name, values in results.items():
