@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -11,6 +12,7 @@ from typing import Any, cast
 
 from flask import Flask, appcontext_pushed, g
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, scoped_session
 
 from gate.api import make_api, register_blueprints
@@ -90,7 +92,6 @@ def engine_options(
     # a silent network drop is an outage, not a hang: connect and pool waits are bounded. A fixed pool, no
     # overflow: requests queue for a connection instead of opening (and closing) sessions under load
     return {
-        "pool_pre_ping": True,
         "pool_size": pool_size,
         "max_overflow": 0,
         "pool_timeout": 5,
@@ -104,6 +105,8 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+        else:
+            event.listen(db.engine, "checkout", _ping_if_idle)
     api = make_api()
     register_blueprints(app, api)
     snapshots = SnapshotCache(rings)
@@ -165,6 +168,25 @@ def _bind_to_app_contexts(app: Flask, services: Services) -> None:
 
     appcontext_pushed.connect(bind_services, app, weak=False)
     app.teardown_appcontext(unbind_services)
+
+
+PING_AFTER_IDLE = 1.0  # seconds; a connection in constant use needs no ping
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Check a pooled connection that sat idle before handing it out (a database restarted meanwhile
+    would fail the request); one in constant use goes out at once, sparing a round trip per request."""
+    now = time.monotonic()
+    idle = now - record.info.get("gate_used", 0.0)
+    record.info["gate_used"] = now
+    if idle < PING_AFTER_IDLE:
+        return
+    try:
+        dbapi_connection.execute("SELECT 1")
+        if not dbapi_connection.autocommit:
+            dbapi_connection.rollback()
+    except Exception as exc:
+        raise sa_exc.DisconnectionError(str(exc)) from exc  # the pool replaces it and tries again
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

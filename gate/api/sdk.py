@@ -44,7 +44,7 @@ def snapshot() -> Response:
     if unchanged is not None:
         return unchanged
     built = current_snapshot()
-    gzipped = "gzip" in request.accept_encodings
+    gzipped = request.accept_encodings.quality("gzip") > 0
     response = Response(built.gzipped if gzipped else built.body, mimetype="application/json")
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"

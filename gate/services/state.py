@@ -21,15 +21,23 @@ def current_state() -> tuple[int, int]:
 def read_state(engine: Engine) -> tuple[int, int]:
     """Read both versions in one pooled DBAPI round trip, no ORM session: it runs on every request."""
     connection = engine.raw_connection()
+    driver = connection.driver_connection
+    # psycopg outside a transaction: no BEGIN before the read and nothing for the pool's reset to roll
+    # back, so one round trip instead of three (a single-row read is consistent on its own)
+    autocommit = engine.dialect.name == "postgresql" and not driver.autocommit  # type: ignore[union-attr]
     try:
+        if autocommit:
+            driver.autocommit = True  # type: ignore[union-attr]
         cursor = connection.cursor()
         cursor.execute(_STATE_SQL)
         row = cursor.fetchone()
         cursor.close()
+        if autocommit:
+            driver.autocommit = False  # type: ignore[union-attr]
     except BaseException:
         connection.invalidate()  # broken mid-statement (a server stopping): never back to the pool
         raise
-    connection.close()  # back to the pool, which rolls back
+    connection.close()  # back to the pool
     if row is None:
         raise RuntimeError("the gate_state row is missing: run `gate db upgrade`")
     OUTAGE.succeeded()
