@@ -220,6 +220,18 @@ def helper(*args: object) -> subprocess.Popen[str]:
     )
 
 
+def api_report(server: Server, fleet: Fleet) -> str:
+    """Time the API from another process while the fleet keeps reading its streams."""
+    probe_process = helper("--probe", server.port, server.admin, 300)
+    while probe_process.poll() is None:
+        fleet.pump(0.05)
+    times = json.loads(probe_process.communicate()[0])
+    return ", ".join(
+        f"{path} p50 {percentile(v, 0.5) * 1000:.1f} ms p99 {percentile(v, 0.99) * 1000:.1f} ms"
+        for path, v in times.items()
+    )
+
+
 # ---- the run -----------------------------------------------------------------------------------------
 
 
@@ -293,26 +305,11 @@ def main() -> None:
             )
             fleet.idle(1)
 
-        probe_process = helper("--probe", server.port, server.admin, 300)
-        while probe_process.poll() is None:
-            fleet.pump(0.05)
-        times = json.loads(probe_process.communicate()[0])
-        report = ", ".join(
-            f"{path} p50 {percentile(v, 0.5) * 1000:.1f} ms p99 {percentile(v, 0.99) * 1000:.1f} ms"
-            for path, v in times.items()
-        )
-        print(f"API with the streams open: {report}")
+        print(f"API with the streams open: {api_report(server, fleet)}")
 
         slow = helper("--trickle", server.port, args.slow, 20)
         fleet.idle(3)  # the slow clients are all connected and trickling
-        probe_process = helper("--probe", server.port, server.admin, 300)
-        while probe_process.poll() is None:
-            fleet.pump(0.05)
-        times = json.loads(probe_process.communicate()[0])
-        report = ", ".join(
-            f"{path} p50 {percentile(v, 0.5) * 1000:.1f} ms p99 {percentile(v, 0.99) * 1000:.1f} ms"
-            for path, v in times.items()
-        )
+        report = api_report(server, fleet)
         while slow.poll() is None:
             fleet.pump(0.05)
         reconnects = json.loads(slow.communicate()[0])["reconnects"]
