@@ -6,7 +6,7 @@ client.is_enabled("checkout-v2", {"user": "u1", "tenant": "acme"}, default=False
 """
 
 from gate_sdk._bucket import bucket, in_rollout
-from gate_sdk._client import GateClient
+from gate_sdk._client import ClientStatus, GateClient
 from gate_sdk._evaluate import context_ring, evaluate
 from gate_sdk._result import OPENFEATURE_REASONS, EvaluationDetails, Reason
 from gate_sdk._snapshot import (
@@ -23,6 +23,7 @@ from gate_sdk._version import __version__
 
 __all__ = [
     "OPENFEATURE_REASONS",
+    "ClientStatus",
     "EvaluationDetails",
     "FlagState",
     "GateClient",

@@ -10,6 +10,7 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
@@ -23,6 +24,22 @@ _CLIENTS: weakref.WeakSet[GateClient] = weakref.WeakSet()
 
 
 RECONNECT_CAP = 5.0
+_MISCONFIGURED = {
+    401: "Gate refused the SDK key (401): check it, or whether it was revoked",
+    403: "the SDK key may not read flags (403): use a token with the sdk role",
+    404: "no Gate API at this URL (404): check the client's URL",
+}
+
+
+@dataclass(frozen=True)
+class ClientStatus:
+    """Why the client answers as it does: whether it has flags, and whether Gate is answering it."""
+
+    ready: bool  # a snapshot is loaded (from Gate, the disk cache or a bootstrap)
+    version: int | None  # the snapshot's version
+    connected: bool  # the last contact with Gate succeeded
+    error: str | None  # why it did not, in words
+    http_status: int | None  # the status of that refusal, if Gate answered one
 
 
 class Backoff:
@@ -75,6 +92,8 @@ class GateClient:
         self._snapshot: Snapshot | None = None
         self._etag: str | None = None
         self._stream_advice: float | None = None  # Retry-After of a stream refused at the server's cap
+        self._failure: tuple[int | None, str] | None = None  # the last failed contact: status and words
+        self._contacted = False
         self._flushed: dict[count[int], int] = {}  # each tally's value at the last send
         self._pending: dict[tuple[str, bool], int] = {}
         self._closed = False
@@ -104,6 +123,17 @@ class GateClient:
     def snapshot(self) -> Snapshot | None:
         """The snapshot evaluations run against now."""
         return self._snapshot
+
+    def status(self) -> ClientStatus:
+        """Whether the client has flags and whether Gate answers it; `error` says what is wrong."""
+        snapshot, failure = self._snapshot, self._failure
+        return ClientStatus(
+            ready=snapshot is not None,
+            version=snapshot.version if snapshot is not None else None,
+            connected=self._contacted and failure is None,
+            error=failure[1] if failure is not None else (None if self._contacted else "not in contact with Gate yet"),
+            http_status=failure[0] if failure is not None else None,
+        )
 
     def wait_until_ready(self, timeout: float | None = None) -> bool:
         """Wait until a snapshot is in; True once it is."""
@@ -219,10 +249,11 @@ class GateClient:
                 fetched = self._transport.fetch(self._etag)
                 if fetched.body is not None:
                     self._apply(fetched.body, fetched.etag)
+                self._succeeded()
                 poll_backoff.reset()
                 delay = self._poll_interval
             except (TransportError, ValueError, SnapshotError) as exc:
-                log.debug("snapshot poll failed: %s", exc)
+                self._failed(exc)
                 delay = poll_backoff.next()
                 advice = getattr(exc, "retry_after", None)
                 if advice is not None:  # the server said when: follow it, spread a little so a fleet does not stampede
@@ -237,6 +268,8 @@ class GateClient:
         last = str(self._snapshot.version) if self._snapshot is not None and self._etag else None
         try:
             for event in self._transport.stream(last):
+                if not delivered:
+                    self._succeeded()
                 delivered = True
                 if stop.is_set():
                     return True
@@ -245,11 +278,31 @@ class GateClient:
                 elif event.event == "patch":
                     self._patch(event.data)
         except StreamUnavailable as exc:
-            log.info("stream unavailable (%s); polling", exc)
+            if exc.status in _MISCONFIGURED:
+                self._failed(exc)
+            else:
+                log.info("stream unavailable (%s); polling", exc)
             self._stream_advice = exc.retry_after
         except (TransportError, ValueError, SnapshotError) as exc:
             log.debug("stream broke: %s", exc)
         return delivered
+
+    def _failed(self, exc: Exception) -> None:
+        """Record why Gate did not answer; a wrong key or URL is logged at ERROR once, and again only when
+        the reason changes (the client keeps backing off and retrying meanwhile)."""
+        status = getattr(exc, "status", None)
+        words = _MISCONFIGURED.get(status, str(exc)) if status is not None else str(exc)
+        failure = (status, words)
+        if status in _MISCONFIGURED and failure != self._failure:
+            log.error("%s; answering from %s", words, "the last snapshot" if self._snapshot else "defaults")
+        else:
+            log.debug("contact with Gate failed: %s", exc)
+        self._failure = failure
+
+    def _succeeded(self) -> None:
+        if self._failure is not None and self._failure[0] in _MISCONFIGURED:
+            log.warning("Gate answers again")
+        self._failure, self._contacted = None, True
 
     # ---- exposures ---------------------------------------------------------------------------------
 

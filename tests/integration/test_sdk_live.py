@@ -240,3 +240,17 @@ def test_the_thread_count_stays_constant_over_fifty_reconnects(served: Served, c
     assert wait_for(lambda: client.snapshot is not None and client.snapshot.version == version, timeout=5)
     assert threading.active_count() == threads_before
     assert sorted(t.name for t in client._threads) == ["gate-sdk-exposures", "gate-sdk-updates"]
+
+
+def test_a_wrong_key_or_url_is_said_once_at_error_and_by_status(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="gate_sdk"):
+        with GateClient(served.url, "gate_not-a-key") as wrong_key:
+            assert wait_for(lambda: wrong_key.status().http_status == 401, timeout=10)
+            time.sleep(1.5)  # a few more refusals: still one ERROR line
+            assert "SDK key" in (wrong_key.status().error or "") and not wrong_key.status().ready
+        with GateClient(served.url + "/not-gate", served.token("fleet", "sdk")) as wrong_url:
+            assert wait_for(lambda: wrong_url.status().http_status == 404, timeout=10)
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2 and "401" in errors[0] and "404" in errors[1]

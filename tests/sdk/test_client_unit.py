@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gate_sdk import GateClient, Reason, StreamUnavailable, TransportError
+from gate_sdk import ClientStatus, GateClient, Reason, StreamUnavailable, TransportError
 from gate_sdk._client import Backoff
 from gate_sdk._http import HttpTransport, _parse_events
 from gate_sdk._transport import Event, Fetched
@@ -290,3 +290,40 @@ def test_a_stream_refused_at_the_cap_comes_back_when_told(monkeypatch: pytest.Mo
     with GateClient("http://gate", "k", transport=transport, poll_interval=0.01) as client:
         assert wait(lambda: client.snapshot is not None and client.snapshot.version == 7)
     assert (1.0, 1.5) in spread  # Retry-After, spread over half as much again
+
+
+def test_a_wrong_key_is_logged_once_and_said_by_status(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gate_sdk._client.RECONNECT_CAP", 0.01)  # back off, but briefly, for the test
+    refused = TransportError("snapshot: HTTP 401", 401)
+    missing = TransportError("snapshot: HTTP 404", 404)
+    transport = Scripted(stream=[StreamUnavailable("stream: HTTP 401", 401)], polls=[refused] * 5 + [missing] * 500)
+    with caplog.at_level("DEBUG", logger="gate_sdk"):
+        client = GateClient("http://gate", "wrong", transport=transport, poll_interval=0.01)
+        try:
+            assert client.status().error is not None
+            assert wait(lambda: len(transport.polls) < 490, timeout=10)  # well into the 404s, far from their end
+            status = client.status()
+            assert not status.ready and not status.connected and status.version is None
+            assert status.http_status == 404 and "URL" in (status.error or "")
+        finally:
+            client.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2  # the 401 once however often it came, then the 404 once
+    assert "SDK key" in errors[0] and "404" in errors[1]
+
+
+def test_status_says_connected_once_gate_answers_again(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gate_sdk._client.RECONNECT_CAP", 0.01)
+    transport = Scripted(polls=[TransportError("snapshot: HTTP 403", 403), document(4)] + [None] * 50)
+    with caplog.at_level("WARNING", logger="gate_sdk"):
+        client = GateClient("http://gate", "k", transport=transport, stream=False, poll_interval=0.01)
+        try:
+            assert wait(lambda: client.status().connected)
+            assert client.status() == ClientStatus(True, 4, True, None, None)
+        finally:
+            client.close()
+    assert any("answers again" in r.getMessage() for r in caplog.records)

@@ -27,6 +27,7 @@ def test_the_public_surface_is_pinned() -> None:
         "etag_for",
         "EvaluationDetails",
         "FlagState",
+        "ClientStatus",
         "GateClient",
         "PatchGap",
         "Reason",
