@@ -20,6 +20,8 @@ ENV_KEYS = (
     "STREAMS_PER_WORKER",
     "STREAM_KEEPALIVE_SECONDS",
     "STREAM_SEND_TIMEOUT",
+    "WEBHOOK_URLS",
+    "WEBHOOK_SECRET",
     "STREAM_SEND_BUFFER",
     "MAX_STREAMS",
     "CONNECTIONS_BESIDE_STREAMS",
@@ -41,6 +43,8 @@ class Alerting:
     smtp_url: str | None = None
     alert_from: str = "gate@localhost"
     alert_email: str | None = None
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str = ""
 
     @property
     def pages(self) -> bool:
@@ -61,6 +65,8 @@ class Alerting:
             smtp_url=settings.get("SMTP_URL") or None,
             alert_from=str(settings.get("ALERT_FROM") or "gate@localhost"),
             alert_email=settings.get("ALERT_EMAIL") or None,
+            webhook_urls=tuple(u.strip() for u in str(settings.get("WEBHOOK_URLS") or "").split(",") if u.strip()),
+            webhook_secret=str(settings.get("WEBHOOK_SECRET") or ""),
         )
 
 

@@ -21,6 +21,7 @@ class Pager:
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
+        self.raw: list[tuple[bytes, dict[str, str]]] = []  # each accepted body as sent, with its headers
         self.requests = 0
         self.fail_first = 0
         self.stall_first = 0.0
@@ -47,6 +48,7 @@ class Pager:
                     return
                 with pager.lock:
                     pager.events.append(json.loads(body))
+                    pager.raw.append((body, dict(self.headers.items())))
                 self.send_response(202)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from gate.models import AuditEntry
+from gate.services import webhooks
 from gate.services.context import session
 from gate.services.values import copy_row
 
@@ -44,3 +45,4 @@ def audit(*, actor: str, action: str, target: str, feature: str | None, before: 
             actor=actor, action=action, target=target, feature=feature, before=before, after=after, at=at
         )
     )
+    webhooks.queue(event=action, feature=feature, actor=actor, at=at, detail=after)  # if it is one they carry

@@ -30,6 +30,7 @@ from sqlalchemy import CursorResult, insert, or_, select, update
 
 from gate.domain.incidents import Alert
 from gate.models import OutboxMessage
+from gate.services import webhooks
 from gate.services.context import Services, now, session
 from gate.services.outage import OUTAGE, is_outage
 
@@ -62,15 +63,20 @@ def retry_delay(attempts: int) -> float:
 
 def send_page(url: str, body: dict[str, Any], timeout: float = 10.0) -> None:
     """POST a PagerDuty Events API v2 event."""
-    request = urllib.request.Request(  # noqa: S310 - the operator's configured pager URL
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    post_json(url, json.dumps(body).encode(), {}, timeout, "pager")
+
+
+def post_json(url: str, data: bytes, headers: dict[str, str], timeout: float, who: str) -> None:
+    """POST a JSON body; any answer but 2xx, or none, is a DeliveryError (retried)."""
+    request = urllib.request.Request(  # noqa: S310 - the operator's configured pager or webhook URL
+        url, data=data, headers={"Content-Type": "application/json", **headers}, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             if not 200 <= response.status < 300:  # pragma: no cover - urllib raises on most non-2xx
-                raise DeliveryError(f"pager answered {response.status}")
+                raise DeliveryError(f"{who} answered {response.status}")
     except (urllib.error.URLError, OSError) as exc:
-        raise DeliveryError(f"pager: {exc}") from exc
+        raise DeliveryError(f"{who}: {exc}") from exc
 
 
 def send_email(smtp_url: str, sender: str, recipient: str, subject: str, text: str, timeout: float = 10.0) -> None:
@@ -241,7 +247,10 @@ class Dispatcher:
 
     def _send(self, kind: str, body: dict[str, Any]) -> None:
         alerting = self.services.alerting
-        if kind == "page":
+        if kind == "webhook":
+            url, data, headers = webhooks.request_for(body["url"], body["payload"], alerting.webhook_secret)
+            post_json(url, data, headers, SEND_TIMEOUT, "webhook")
+        elif kind == "page":
             send_page(str(alerting.pager_url), body, timeout=SEND_TIMEOUT)
         else:
             send_email(
