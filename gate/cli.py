@@ -12,15 +12,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import click
 from flask import Flask
 
 from gate.config import load_settings
 from gate.domain.errors import ParseError
-from gate.domain.exposure import format_percent
 from gate.domain.roles import ROLES
+from gate.remote import Remote, remote_options
+from gate.remote import register as register_remote
 
 
 def _fail(message: str) -> None:
@@ -53,7 +56,8 @@ def _cli_actor() -> str:
         return "cli"
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gate", message="gate %(version)s")
 def main() -> None:
     """Gate: release gates and feature flags for ring deployments."""
 
@@ -393,8 +397,15 @@ def criteria_apply(paths: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("feature")
-def status(feature: str) -> None:
-    """Ring, rollout and gate of a feature."""
+@remote_options
+def status(feature: str, remote: Remote | None) -> None:
+    """Ring, rollout and gate of a feature (locally, or from the server with --url)."""
+    if remote is not None:
+        shown, gate = remote.call("GET", f"/features/{feature}"), remote.call("GET", f"/features/{feature}/gate")
+        if not remote.json:
+            print_status(shown, gate)
+        return
+    from gate.api.schemas import FeatureOut, GateOut
     from gate.errors import GateError
     from gate.services.features import get_feature
     from gate.services.releases import gate_for
@@ -405,12 +416,21 @@ def status(feature: str) -> None:
             result = gate_for(key=feature, ring=None)
         except GateError as exc:
             _fail(exc.detail)
-        where = "off" if view.ring is None else f"{view.ring} at {format_percent(view.percent_bp)}"
-        click.echo(f"{view.key} — {view.name} (owner {view.owner})")
-        click.echo(f"exposure: {where}{' — KILLED' if view.killed else ''}   snapshot version {view.version}")
-        click.echo(f"gate for {result.ring}: {'PASSES' if result.passed else 'REFUSED'}")
-        for check in result.checks:
-            click.echo(f"  [{'x' if check.passed else ' '}] {check.name}: {check.detail}")
+        print_status(FeatureOut().dump(view), GateOut().dump(result))  # the API's words, locally too
+
+
+def print_status(feature: dict[str, Any], gate: dict[str, Any]) -> None:
+    state = feature["state"]
+    where = "off" if state["ring"] is None else f"{state['ring']} at {state['percent']:g}%"
+    click.echo(f"{feature['key']} — {feature['name']} (owner {feature['owner']})")
+    click.echo(f"exposure: {where}{' — KILLED' if state['killed'] else ''}   snapshot version {feature['version']}")
+    print_gate(gate)
+
+
+def print_gate(gate: dict[str, Any], err: bool = False) -> None:
+    click.echo(f"gate for {gate['ring']}: {'PASSES' if gate['passed'] else 'REFUSED'}", err=err)
+    for check in gate["checks"]:
+        click.echo(f"  [{'x' if check['passed'] else ' '}] {check['name']}: {check['detail']}", err=err)
 
 
 # ---- dora ----------------------------------------------------------------------------------------
@@ -419,8 +439,16 @@ def status(feature: str) -> None:
 @main.command("dora")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
 @click.option("--benchmark", default=None, help="DORA report year of the level table")
-def dora_command(days: int, benchmark: str | None) -> None:
-    """The DORA metrics over the last N UTC days, for a terminal."""
+@remote_options
+def dora_command(days: int, benchmark: str | None, remote: Remote | None) -> None:
+    """The DORA metrics over the last N UTC days, for a terminal (locally, or from the server with --url)."""
+    if remote is not None:
+        query = f"?days={days}" + (f"&benchmark={quote(benchmark)}" if benchmark else "")
+        answer = remote.call("GET", "/metrics/dora" + query)
+        if not remote.json:
+            answer["since"], answer["until"] = (datetime.fromisoformat(answer[k]) for k in ("since", "until"))
+            print_dora(answer, days)
+        return
     from gate.errors import GateError
     from gate.services.dora import metrics
 
@@ -429,6 +457,11 @@ def dora_command(days: int, benchmark: str | None) -> None:
             m = metrics(days=days, benchmark=benchmark)
         except GateError as exc:
             _fail(exc.detail)
+    print_dora(m, days)
+
+
+def print_dora(m: dict[str, Any], days: int) -> None:
+    """The four metrics in words: the same lines from the local store and from a server."""
 
     def hours(value: float | None) -> str:
         return "no data" if value is None else f"{value:g} h"
@@ -456,3 +489,6 @@ def dora_command(days: int, benchmark: str | None) -> None:
         f"  Time to restore       median {hours(restore['median'])} over {restore['incidents']} incidents  "
         f"[{restore['level'] or '-'}]"
     )
+
+
+register_remote(main, print_gate)  # features, show, check, wait, apply, vote, promote … against a server
