@@ -31,10 +31,36 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+def _check_local_setup() -> None:
+    """Say what is missing for a local command, naming the paths and variables, before anything is created."""
+    from sqlalchemy.engine import make_url
+
+    from gate import migrate
+    from gate.config import sqlite_path
+
+    settings = load_settings()
+    hint = "(or give --url and --token to work against a server)"
+    rings = os.path.abspath(settings["RINGS_FILE"])
+    if not os.path.exists(rings):
+        _fail(f"no rings file at {rings}: set GATE_RINGS_FILE or run from the folder that holds it {hint}")
+    url = settings["DATABASE_URL"]
+    path = sqlite_path(url)
+    if path is not None and not os.path.exists(path):
+        _fail(f"no database at {path}: run `gate db upgrade` there, or set GATE_DATABASE_URL {hint}")
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        current = migrate.is_current(url)
+    except Exception as exc:
+        _fail(f"cannot use the database {shown} (GATE_DATABASE_URL): {exc.__class__.__name__}")
+    if not current:
+        _fail(f"the database {shown} is not at the newest migration: run `gate db upgrade`")
+
+
 @contextmanager
 def _app() -> Iterator[Flask]:
     from gate.app import create_app
 
+    _check_local_setup()
     try:
         app = create_app()
     except ParseError as exc:

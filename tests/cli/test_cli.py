@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -103,4 +104,20 @@ def test_the_cli_reports_a_bad_rings_file_instead_of_a_traceback(
     monkeypatch.setenv("GATE_DATABASE_URL", database_url)
     monkeypatch.setenv("GATE_RINGS_FILE", str(tmp_path / "missing.yaml"))
     result = CliRunner().invoke(main, ["token", "list"])
-    assert result.exit_code == 1 and "cannot read the rings file" in result.output
+    assert result.exit_code == 1 and f"no rings file at {tmp_path / 'missing.yaml'}" in result.output
+    assert "GATE_RINGS_FILE" in result.output and "Traceback" not in result.output
+
+
+def test_a_local_command_names_what_is_missing_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATE_RINGS_FILE", str(RINGS))
+    store = tmp_path / "elsewhere" / "gate.db"
+    monkeypatch.setenv("GATE_DATABASE_URL", f"sqlite:///{store}")
+    result = CliRunner().invoke(main, ["status", "checkout"])
+    assert result.exit_code == 1 and f"no database at {store}" in result.output and "gate db upgrade" in result.output
+    assert not store.exists() and not store.parent.exists()  # no empty store left behind
+    store.parent.mkdir()
+    sqlite3.connect(store).close()  # a file, but never migrated
+    result = CliRunner().invoke(main, ["status", "checkout"])
+    assert result.exit_code == 1 and "not at the newest migration" in result.output
