@@ -35,7 +35,7 @@ $(DEV): $(STAMP) pyproject.toml
 
 # the unit layers only (domain, SDK, spec vectors, API and dashboard in-process): seconds, for the edit loop
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q tests/domain tests/services tests/sdk tests/spec tests/api tests/web tests/cli tests/db -m "not integration" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q tests/domain tests/services tests/ops tests/sdk tests/spec tests/api tests/web tests/cli tests/db -m "not integration" $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(BIN)/ruff check gate sdk tests benchmarks

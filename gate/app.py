@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, scoped_session
 
+from gate import logs
 from gate.api import make_api, register_blueprints
 from gate.api import sdk as sdk_api
 from gate.api.boundary import register_boundary
@@ -60,7 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # "off → internal", not "off \u2192 internal"
-    logging.basicConfig(level=str(settings["LOG_LEVEL"]).upper())
+    logs.configure(str(settings["LOG_LEVEL"]), str(settings["LOG_FORMAT"]))
     rings = load_rings_file(settings["RINGS_FILE"])
     register_boundary(app)
     register_extensions(app, rings)

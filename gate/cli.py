@@ -255,6 +255,9 @@ class GateServer(BaseApplication):  # type: ignore[misc]
     def __init__(
         self, *, bind: str, workers: int, worker_class: str, connections: int, database_ready: bool = True
     ) -> None:
+        from gate.logs import gunicorn_config
+
+        settings = load_settings()
         # gevent: a stream is a greenlet and a socket; gthread: a stream holds a thread, never a whole worker
         self.options: dict[str, Any] = {
             "bind": bind,
@@ -270,7 +273,9 @@ class GateServer(BaseApplication):  # type: ignore[misc]
             "graceful_timeout": 10,
             # also how long a request's headers may take (gevent): a client trickling them is dropped
             "keepalive": 5,
-            "accesslog": None,
+            "accesslog": "-",  # one line a request, in GATE_LOG_FORMAT (an SDK stream: when it ends)
+            "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+            "logconfig_dict": gunicorn_config(str(settings["LOG_LEVEL"]), str(settings["LOG_FORMAT"])),
             "child_exit": _child_exit,
             "post_worker_init": _post_worker_init,
             "control_socket_disable": True,  # gunicorn's control socket is one per user, shared by every server

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +14,9 @@ from gate.models import AuditEntry
 from gate.services import webhooks
 from gate.services.context import session
 from gate.services.values import copy_row
+
+log = logging.getLogger("gate.audit")  # one INFO line for every write that took effect
+PENDING = "gate_audit_lines"
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,12 @@ def list_audit(*, feature: str | None, limit: int, before: int | None) -> list[A
     return [copy_row(AuditView, row) for row in session().scalars(query)]
 
 
+def log_committed(lines: list[str]) -> None:
+    """The audit lines of a transaction that committed: who did what."""
+    for line in lines:
+        log.info("%s", line)
+
+
 def audit(*, actor: str, action: str, target: str, feature: str | None, before: Any, after: Any, at: datetime) -> None:
     """Append one audit entry to the current transaction."""
     session().execute(
@@ -46,3 +57,5 @@ def audit(*, actor: str, action: str, target: str, feature: str | None, before: 
         )
     )
     webhooks.queue(event=action, feature=feature, actor=actor, at=at, detail=after)  # if it is one they carry
+    line = f"{action} {target} by {actor}: {json.dumps(after, ensure_ascii=False, default=str)}"
+    session().info.setdefault(PENDING, []).append(line)  # logged by the transaction once it commits

@@ -218,6 +218,7 @@ class Dispatcher:
             log.error("alert %s (%s) can never be delivered, giving up: %r", message_id, kind, exc)
             return 0
         self._record(message_id, attempt, {"delivered_at": now(), "locked_until": None})
+        log.info("%s %s delivered (attempt %s)", kind, message_id, attempt)
         return 1
 
     def _record(self, message_id: int, attempt: int, values: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gate.errors import Conflict
+from gate.services.audit import PENDING, log_committed
 from gate.services.context import current, session
 
 
@@ -23,6 +24,7 @@ def transaction() -> Iterator[Session]:
     try:
         yield s
         s.commit()
+        log_committed(s.info.pop(PENDING, []))
     except IntegrityError:
         s.rollback()
         raise Conflict("a concurrent change got there first; read again and retry") from None
@@ -39,6 +41,8 @@ def transaction() -> Iterator[Session]:
     except BaseException:
         s.rollback()
         raise
+    finally:
+        s.info.pop(PENDING, None)  # a transaction that did not commit logs nothing
 
 
 def changed(statement: Any) -> bool:
