@@ -153,10 +153,10 @@ def register(main: click.Group, print_gate: Callable[[dict[str, Any], bool], Non
     @needs_server
     def features(owner: str | None, remote: Remote) -> None:
         """List live features and where each stands."""
-        status, answer = remote.request("GET", "/features")
+        status, answer = remote.request("GET", "/features" + (f"?owner={quote(owner)}" if owner else ""))
         if status >= 400:
             remote.refuse(status, answer)
-        listed = [f for f in answer if owner is None or f["owner"] == owner]
+        listed = answer
         if remote.json:
             click.echo(json.dumps(listed, ensure_ascii=False))
             return

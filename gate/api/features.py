@@ -56,11 +56,11 @@ def put_criteria(key: str) -> features.FeatureView:
 @blp.route("/features")
 class FeatureList(MethodView):
     @blp.requires(*ANY)
-    @blp.arguments(s.PageQuery, location="query")
+    @blp.arguments(s.FeatureQuery, location="query")
     @blp.response(200, s.FeatureSummaryOut(many=True))
     def get(self, args: dict[str, Any]) -> list[features.FeatureSummary]:
-        """List live features with their state and when they were last evaluated."""
-        return features.list_features(**page(args))
+        """List live features with their state and when they were last evaluated; ?owner=, ?q= filter."""
+        return features.list_features(owner=args["owner"], q=args["q"], **page(args))
 
 
 @blp.route("/features/<key>")

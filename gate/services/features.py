@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from gate.domain.exposure import percent_number
 from gate.domain.features import CriterionSpec, FeatureSpec, plan_criteria
@@ -172,11 +172,20 @@ def get_feature(key: str) -> FeatureView:
     return FeatureView.of(feature, criteria_views(current_revisions(feature.id)), state_version())
 
 
-def list_features(*, limit: int, before: int | None) -> list[FeatureSummary]:
-    """Live features, newest first."""
+def list_features(
+    *, limit: int, before: int | None, owner: str | None = None, q: str | None = None
+) -> list[FeatureSummary]:
+    """Live features, newest first; `owner`: only theirs; `q`: key or name containing it, in any case."""
     query = select(Feature).where(Feature.archived_at.is_(None)).order_by(Feature.id.desc()).limit(limit)
     if before is not None:
         query = query.where(Feature.id < before)
+    if owner is not None:
+        query = query.where(Feature.owner == owner)
+    if q:
+        pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(func.lower(Feature.key).like(pattern, escape="\\"), func.lower(Feature.name).like(pattern, escape="\\"))
+        )
     return [copy_row(FeatureSummary, feature) for feature in session().scalars(query)]
 
 

@@ -140,3 +140,14 @@ def test_rings_are_listed_as_loaded(api: Api) -> None:
     assert rings[1]["audience"] == {"users": [], "tenants": ["fabrikam", "northwind"], "groups": []}
     assert rings[1]["bucket_by"] == "tenant"
     assert rings[2]["gate"] == {"soak": 259200, "block_on_incidents": 2, "zero_bug_bounce": True, "rca_complete": True}
+
+
+def test_the_listing_filters_by_owner_and_by_text(api: Api) -> None:
+    api.apply(FeatureBuilder("checkout-v2", owner="payments", name="New checkout"))
+    api.apply(FeatureBuilder("search", owner="discovery", name="Search 50%_off"))
+    keys = lambda query: [f["key"] for f in api.get("/api/v1/features" + query).json]  # noqa: E731
+    assert keys("?owner=payments") == ["checkout-v2"]
+    assert keys("?q=CHECK") == ["checkout-v2"] and keys("?q=new") == ["checkout-v2"]
+    assert keys("?q=%25_") == ["search"] and keys("?q=_") == ["search"]  # wildcards are themselves
+    assert keys("?q=%25") == ["search"]  # a percent sign is itself, not a wildcard
+    assert keys("?owner=nobody") == [] and api.get("/api/v1/features?owner=").status_code == 422

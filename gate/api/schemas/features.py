@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from gate.api.schemas.base import CheckOut, Percent, StrictSchema, Text
+from gate.api.schemas.base import CheckOut, PageQuery, Percent, StrictSchema, Text
 
 
 class GateQuery(Schema):
@@ -69,6 +69,13 @@ class CriterionOut(Schema):
     yes = fields.List(fields.String(), attribute="status.yes")
     no = fields.List(fields.String(), attribute="status.no")
     votes = fields.List(fields.Nested(CurrentVoteOut))
+
+
+class FeatureQuery(PageQuery):
+    owner = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    q = fields.String(
+        load_default=None, validate=validate.Length(max=200), metadata={"description": "in the key or name"}
+    )
 
 
 class FeatureSummaryOut(Schema):
