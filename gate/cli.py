@@ -22,6 +22,7 @@ from flask import Flask
 from gate.config import load_settings
 from gate.domain.errors import ParseError
 from gate.domain.roles import ROLES
+from gate.domain.words import counted
 from gate.remote import Remote, remote_options
 from gate.remote import register as register_remote
 
@@ -501,23 +502,23 @@ def print_dora(m: dict[str, Any], days: int) -> None:
         m[k] for k in ("deployment_frequency", "lead_time_hours", "change_fail_rate", "time_to_restore_hours")
     )
     click.echo(
-        f"DORA metrics, {m['since']:%Y-%m-%d} to {m['until']:%Y-%m-%d %H:%M} UTC ({days} days), "
+        f"DORA metrics, {m['since']:%Y-%m-%d} to {m['until']:%Y-%m-%d %H:%M} UTC ({counted(days, 'day')}), "
         f"levels from the {m['benchmark']} report"
     )
     click.echo(
-        f"  Deployment frequency  {freq['deployments']} deployments on {freq['deploy_days']} days, "
-        f"{freq['per_week']:g} a week  [{freq['level']}]"
+        f"  Deployment frequency  {counted(freq['deployments'], 'deployment')} on "
+        f"{counted(freq['deploy_days'], 'day')}, {freq['per_week']:g} a week  [{freq['level']}]"
     )
     click.echo(
         f"  Lead time             median {hours(lead['median'])}, p90 {hours(lead['p90'])} over "
-        f"{lead['changes']} changes  [{lead['level'] or '-'}]"
+        f"{counted(lead['changes'], 'change')}  [{lead['level'] or '-'}]"
     )
     percent = "no data" if fail["percent"] is None else f"{fail['percent']}%"
     click.echo(
         f"  Change fail rate      {percent} ({fail['failed']} of {fail['deployments']})  [{fail['level'] or '-'}]"
     )
     click.echo(
-        f"  Time to restore       median {hours(restore['median'])} over {restore['incidents']} incidents  "
+        f"  Time to restore       median {hours(restore['median'])} over {counted(restore['incidents'], 'incident')}  "
         f"[{restore['level'] or '-'}]"
     )
 

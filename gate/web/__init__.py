@@ -10,6 +10,7 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import inspect, select
 
 from gate.domain.exposure import format_percent, percent_number
+from gate.domain.words import counted
 from gate.extensions import db
 from gate.models import GateState
 from gate.services.outage import OUTAGE, is_outage
@@ -79,7 +80,7 @@ def register_web(app: Flask) -> None:
     secure = app.config.get("SESSION_COOKIE_SECURE", False)
     app.config["SESSION_COOKIE_SECURE"] = secure is True or str(secure).lower() in ("1", "true", "yes", "on")
     app.jinja_env.globals.update(csrf_token=csrf_token, bar_chart=charts.bar_chart)
-    app.jinja_env.filters.update(percent=format_percent, percent_number=percent_number)
+    app.jinja_env.filters.update(percent=format_percent, percent_number=percent_number, counted=counted)
     app.register_blueprint(views.web)
     app.after_request(_security_headers)
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from gate.domain.exposure import FULL, format_percent, is_released
 from gate.domain.gate import GateFacts, GateResult, evaluate_gate, next_ring
 from gate.domain.rings import RingsConfig
+from gate.domain.words import counted
 from gate.models import AuditEntry, CriterionRevision, Feature, Vote
 from gate.services.context import now, rings, session
 from gate.services.facts import gather, gather_many
@@ -88,13 +89,13 @@ def stale_reason(config: RingsConfig, feature: Feature, at: datetime) -> str | N
     if released(config, feature) and feature.full_since:
         age = at - feature.full_since
         if age >= RELEASED_LONG_AGO:
-            return f"released to everyone {age.days} days ago: time to remove the flag"
+            return f"released to everyone {counted(age.days, 'day')} ago: time to remove the flag"
     if feature.ring is not None and not feature.killed:
         if feature.last_evaluated_at is None:
             return "exposed but never evaluated by an SDK"
         idle = at - feature.last_evaluated_at
         if idle >= NOT_EVALUATED_FOR:
-            return f"not evaluated for {idle.days} days"
+            return f"not evaluated for {counted(idle.days, 'day')}"
     return None
 
 
