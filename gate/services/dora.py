@@ -129,7 +129,10 @@ def metrics(*, days: int = 30, benchmark: str | None = None) -> dict[str, Any]:
     tables = level_tables()
     year = benchmark or tables["default"]
     if year not in tables["reports"]:
-        raise InvalidInput(f"no DORA table for {year}", errors={"benchmark": [f"one of {sorted(tables['reports'])}"]})
+        known = ", ".join(sorted(tables["reports"]))
+        raise InvalidInput(
+            f"no DORA table for {year}: the reports known are {known}", errors={"benchmark": [f"one of {known}"]}
+        )
     table = tables["reports"][year]
     since, until = window(days, now())
     f = figures(since, until)

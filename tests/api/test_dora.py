@@ -129,7 +129,8 @@ def test_levels_come_from_the_named_report(api: Api, history: None) -> None:
     assert body["benchmark"] == "2023"
     assert body["lead_time_hours"]["level"] == "elite"  # 2023: elite below a day
     assert body["deployment_frequency"]["level"] == "medium"  # 2023: high needs a deployment day every week
-    assert api.get("/api/v1/metrics/dora?benchmark=1999").status_code == 422
+    unknown = api.get("/api/v1/metrics/dora?benchmark=1999")
+    assert unknown.status_code == 422 and unknown.json["detail"].endswith("the reports known are 2021, 2023")
 
 
 def test_an_auto_kill_restores_in_no_time(api: Api, clock: Clock) -> None:
