@@ -41,18 +41,29 @@ class InMemoryClient:
         self._version += 1
         self.snapshot = Snapshot.from_dict({"version": self._version, "rings": self._rings, "flags": self._flags})
 
-    def set_flag(self, key: str, *, ring: str | None = None, percent: float = 100, killed: bool = False) -> None:
-        """Expose `key` up to `ring` (None: off) at `percent` there."""
+    def set_flag(
+        self,
+        key: str,
+        enabled: bool | None = None,
+        *,
+        ring: str | None = None,
+        percent: float = 100,
+        killed: bool = False,
+    ) -> None:
+        """Set a flag for the test: `set_flag("checkout", True)` is on for everyone and `False` off; or
+        expose it up to `ring` (None: off) at `percent` there, and `killed=True` kills it."""
+        if enabled is not None:
+            ring = self._rings[-1]["name"] if enabled else None
         self._flags[key] = {"ring": ring, "percent": percent if ring is not None else 0, "killed": killed}
         self._rebuild()
 
     def enable(self, key: str) -> None:
         """On for everyone."""
-        self.set_flag(key, ring=self._rings[-1]["name"])
+        self.set_flag(key, True)
 
     def disable(self, key: str) -> None:
         """Off for everyone."""
-        self.set_flag(key, ring=None)
+        self.set_flag(key, False)
 
     def remove_flag(self, key: str) -> None:
         """Forget `key`: evaluations answer the default, UNKNOWN_FLAG."""

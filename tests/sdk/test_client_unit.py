@@ -327,3 +327,13 @@ def test_status_says_connected_once_gate_answers_again(
         finally:
             client.close()
     assert any("answers again" in r.getMessage() for r in caplog.records)
+
+
+def test_the_testing_client_takes_an_enabled_value() -> None:
+    client = InMemoryClient()
+    client.set_flag("checkout-v2", True)
+    assert client.is_enabled("checkout-v2", {"user": "anyone"})
+    client.set_flag("checkout-v2", False)
+    assert client.evaluate("checkout-v2", {"user": "anyone"}).reason == Reason.OFF
+    client.set_flag("checkout-v2", True, killed=True)
+    assert client.evaluate("checkout-v2", {"user": "anyone"}).reason == Reason.KILLED
