@@ -151,6 +151,10 @@ class Fleet:
         self.state.clear()
 
 
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
 def percentile(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
@@ -226,9 +230,13 @@ def api_report(server: Server, fleet: Fleet) -> str:
     while probe_process.poll() is None:
         fleet.pump(0.05)
     times = json.loads(probe_process.communicate()[0])
-    return ", ".join(
-        f"{path} p50 {percentile(v, 0.5) * 1000:.1f} ms p99 {percentile(v, 0.99) * 1000:.1f} ms"
-        for path, v in times.items()
+    p99 = max(percentile(v, 0.99) for v in times.values())
+    return (
+        ", ".join(
+            f"{path} p50 {percentile(v, 0.5) * 1000:.1f} ms p99 {percentile(v, 0.99) * 1000:.1f} ms"
+            for path, v in times.items()
+        )
+        + f"  (target p99 < 100 ms: {verdict(p99 < 0.1)})"
     )
 
 
@@ -290,18 +298,23 @@ def main() -> None:
         fleet.open(args.streams)
         print(
             f"streams: {fleet.open_streams} open of {args.streams} in {time.monotonic() - started:.1f} s "
-            f"({fleet.refused} refused, {fleet.broken} broken)"
+            f"({fleet.refused} refused, {fleet.broken} broken)  "
+            f"(target all: {verdict(fleet.open_streams == args.streams)})"
         )
         fleet.idle(2)
         memory = server.memory_mib()
-        print(f"server memory: {memory:.0f} MiB with the streams open ({idle_memory:.0f} MiB idle)")
+        print(
+            f"server memory: {memory:.0f} MiB with the streams open ({idle_memory:.0f} MiB idle)  "
+            f"(target < 1024 MiB: {verdict(memory < 1024)})"
+        )
         change = kill_and_revive(server, "fleet")
         for i in range(args.changes):
             delays = fleet.time_change(change, b"event: patch")
             p50, p95 = percentile(delays, 0.5), percentile(delays, 0.95)
             print(
                 f"change {i + 1}: reached {sum(d < 99 for d in delays)} streams; p50 {p50 * 1000:.0f} ms, "
-                f"p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms"
+                f"p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms  "
+                f"(target p95 < 1 s, max < 2 s: {verdict(p95 < 1 and delays[-1] < 2)})"
             )
             fleet.idle(1)
 
@@ -333,7 +346,8 @@ def main() -> None:
                     small.idle(0.2)
                 print(
                     f"cross-host: changes through a second server reached {len(delays) // 10} streams each; "
-                    f"p50 {percentile(delays, 0.5) * 1000:.0f} ms, p95 {percentile(delays, 0.95) * 1000:.0f} ms"
+                    f"p50 {percentile(delays, 0.5) * 1000:.0f} ms, p95 {percentile(delays, 0.95) * 1000:.0f} ms  "
+                    f"(target p95 < 100 ms: {verdict(percentile(delays, 0.95) < 0.1)})"
                 )
             finally:
                 small.close()

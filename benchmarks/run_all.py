@@ -1,4 +1,9 @@
-"""Run every benchmark in turn (make bench). Each prints its figures and whether its target is met."""
+"""Run every benchmark in turn (make bench); exit non-zero when any fails or misses a target.
+
+Each script prints its figures and, for each target, `met` or `NOT met`. GATE_TEST_POSTGRES_URL adds
+PostgreSQL where a script measures both stores; GATE_BENCH_POSTGRES_URL gives the fleet benchmark a
+PostgreSQL database of its own (it starts servers that migrate it).
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,34 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["snapshot_http.py", "gate_queries.py", "sdk_eval.py", "sdk_live.py", "fleet.py"]
+SCRIPTS = [
+    "snapshot_http.py",
+    "gate_queries.py",
+    "dora_metrics.py",
+    "dashboard_pages.py",
+    "sdk_eval.py",
+    "sdk_live.py",
+    "fleet.py",
+]
 
 
 def main() -> int:
-    failed = 0
+    missed = []
     for script in SCRIPTS:
         args = [sys.executable, str(HERE / script)]
-        if script == "gate_queries.py" and os.environ.get("GATE_TEST_POSTGRES_URL"):
+        if script in ("gate_queries.py", "dora_metrics.py") and os.environ.get("GATE_TEST_POSTGRES_URL"):
             args += ["--postgres", os.environ["GATE_TEST_POSTGRES_URL"]]
-        if script == "fleet.py" and os.environ.get("GATE_BENCH_POSTGRES_URL"):  # a database of its own
+        if script == "fleet.py" and os.environ.get("GATE_BENCH_POSTGRES_URL"):
             args += ["--database-url", os.environ["GATE_BENCH_POSTGRES_URL"]]
         print(f"\n== {script}", flush=True)
-        failed += subprocess.run(args, cwd=HERE, check=False).returncode != 0
-    return 1 if failed else 0
+        run = subprocess.run(args, cwd=HERE, check=False, capture_output=True, text=True)
+        sys.stdout.write(run.stdout)
+        sys.stderr.write(run.stderr)
+        if run.returncode != 0 or "NOT met" in run.stdout:
+            missed.append(script)
+    print(f"\n{len(SCRIPTS) - len(missed)} of {len(SCRIPTS)} benchmarks met every target", end="")
+    print(f"; missed or failed: {', '.join(missed)}" if missed else "")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
