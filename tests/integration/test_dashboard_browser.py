@@ -119,8 +119,8 @@ def test_a_release_walked_through_in_the_browser(gate: Served, browser: Any, tmp
         )
     page.get_by_role("link", name="DORA").click()
     assert page.get_by_role("heading", name="Change fail rate").is_visible()
-    assert page.get_by_text("1 deployments on 1 days").is_visible()
-    assert page.get_by_text("over 1 changes").is_visible()
+    assert page.get_by_text("1 deployment on 1 day").is_visible()
+    assert page.get_by_text("over 1 change").is_visible()
     assert page.get_by_role("img", name="Deployments per week").is_visible()
     shot(page, "dora", tmp_path)
 
