@@ -23,7 +23,7 @@ from gate.config import load_settings
 from gate.domain.errors import ParseError
 from gate.domain.roles import ROLES
 from gate.domain.words import counted
-from gate.remote import Remote, remote_options
+from gate.remote import Remote, check_line, exposure_words, remote_options
 from gate.remote import register as register_remote
 
 
@@ -452,17 +452,15 @@ def status(feature: str, remote: Remote | None) -> None:
 
 
 def print_status(feature: dict[str, Any], gate: dict[str, Any]) -> None:
-    state = feature["state"]
-    where = "off" if state["ring"] is None else f"{state['ring']} at {state['percent']:g}%"
     click.echo(f"{feature['key']} — {feature['name']} (owner {feature['owner']})")
-    click.echo(f"exposure: {where}{' — KILLED' if state['killed'] else ''}   snapshot version {feature['version']}")
+    click.echo(f"exposure: {exposure_words(feature['state'])}   snapshot version {feature['version']}")
     print_gate(gate)
 
 
 def print_gate(gate: dict[str, Any], err: bool = False) -> None:
     click.echo(f"gate for {gate['ring']}: {'PASSES' if gate['passed'] else 'REFUSED'}", err=err)
     for check in gate["checks"]:
-        click.echo(f"  [{'x' if check['passed'] else ' '}] {check['name']}: {check['detail']}", err=err)
+        click.echo(check_line(check), err=err)
 
 
 # ---- dora ----------------------------------------------------------------------------------------

@@ -77,8 +77,19 @@ class Remote:
         detail = problem.get("detail") or problem.get("title") if isinstance(problem, dict) else None
         click.echo(f"{status}: {detail or 'no detail'}", err=True)
         for check in problem.get("checks", []) if isinstance(problem, dict) else []:
-            click.echo(f"  [{'x' if check['passed'] else ' '}] {check['name']}: {check['detail']}", err=True)
+            click.echo(check_line(check), err=True)
         sys.exit(REFUSED if status == 409 else FAILED)
+
+
+def check_line(check: dict[str, Any]) -> str:
+    """One gate check as the CLI prints it, from a local store or a server."""
+    return f"  [{'x' if check['passed'] else ' '}] {check['name']}: {check['detail']}"
+
+
+def exposure_words(state: dict[str, Any]) -> str:
+    """Where a feature stands, from the API's `ring`, `percent` and `killed`."""
+    where = "off" if state["ring"] is None else f"{state['ring']} at {state['percent']:g}%"
+    return where + (" — KILLED" if state["killed"] else "")
 
 
 def fail(code: int, message: str) -> NoReturn:
@@ -135,8 +146,7 @@ def seconds(text: str) -> float:
 
 
 def _exposure_words(answer: dict[str, Any]) -> str:
-    where = "off" if answer["ring"] is None else f"{answer['ring']} at {answer['percent']:g}%"
-    return f"{answer['feature']}: {where}{' — KILLED' if answer['killed'] else ''} (version {answer['version']})"
+    return f"{answer['feature']}: {exposure_words(answer)} (version {answer['version']})"
 
 
 def _expose(remote: Remote, key: str, action: str, body: dict[str, Any]) -> None:
@@ -153,17 +163,10 @@ def register(main: click.Group, print_gate: Callable[[dict[str, Any], bool], Non
     @needs_server
     def features(owner: str | None, remote: Remote) -> None:
         """List live features and where each stands."""
-        status, answer = remote.request("GET", "/features" + (f"?owner={quote(owner)}" if owner else ""))
-        if status >= 400:
-            remote.refuse(status, answer)
-        listed = answer
-        if remote.json:
-            click.echo(json.dumps(listed, ensure_ascii=False))
-            return
-        for f in listed:
-            state = f["state"]
-            where = "off" if state["ring"] is None else f"{state['ring']} {state['percent']:g}%"
-            click.echo(f"{f['key']:<32} {where:<18} {'KILLED ' if state['killed'] else ''}{f['name']} ({f['owner']})")
+        listed = remote.call("GET", "/features" + (f"?owner={quote(owner)}" if owner else ""))
+        if not remote.json:
+            for f in listed:
+                click.echo(f"{f['key']:<32} {exposure_words(f['state']):<28} {f['name']} ({f['owner']})")
 
     @main.command("show")
     @click.argument("key")
@@ -173,9 +176,7 @@ def register(main: click.Group, print_gate: Callable[[dict[str, Any], bool], Non
         f = remote.call("GET", f"/features/{_k(key)}")
         if remote.json:
             return
-        state = f["state"]
-        where = "off" if state["ring"] is None else f"{state['ring']} at {state['percent']:g}%"
-        click.echo(f"{f['key']} — {f['name']} (owner {f['owner']}): {where}{' — KILLED' if state['killed'] else ''}")
+        click.echo(f"{f['key']} — {f['name']} (owner {f['owner']}): {exposure_words(f['state'])}")
         for c in f["criteria"]:
             votes = ", ".join(f"{v['voter']} {v['vote']}" for v in c["votes"]) or "no votes"
             mark = "x" if c["passed"] else " "
