@@ -34,7 +34,7 @@ from gate.services.snapshots import SnapshotCache
 from gate.services.state import read_state
 from gate.services.tokens import TokenCache
 from gate.services.watch import Listener, VersionWatcher
-from gate.web import register_web
+from gate.web import SECURITY_HEADERS, register_web
 
 STREAM_POLL_SECONDS = 0.05  # how soon a change made through any process reaches every stream
 
@@ -67,6 +67,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_web(app)
     register_error_handlers(app)
     register_metrics(app)
+    app.wsgi_app = sdk_api.Revalidation(app, app.wsgi_app, SECURITY_HEADERS)  # type: ignore[method-assign]
     with app.app_context():
         try:
             check_rings_in_use(db.session(), rings)

@@ -250,6 +250,15 @@ except ImportError:  # pragma: no cover - gunicorn is a dependency; only Windows
     BaseApplication = object
 
 
+def _take_turns(worker: Any, request: Any, environ: Any, response: Any) -> None:
+    """After each answer, let the worker's other connections run (gevent). A request that waits on nothing
+    (a SQLite read, /healthz) never yields, so a keep-alive client sending at once would hold the loop
+    while the others queue: measured, a p99 of 240 ms where every request takes under 1 ms."""
+    import gevent
+
+    gevent.sleep(0)
+
+
 class GateServer(BaseApplication):  # type: ignore[misc]
     """gunicorn running Gate's app factory in each worker."""
 
@@ -281,6 +290,8 @@ class GateServer(BaseApplication):  # type: ignore[misc]
             "post_worker_init": _post_worker_init,
             "control_socket_disable": True,  # gunicorn's control socket is one per user, shared by every server
         }
+        if worker_class == "gevent":
+            self.options["post_request"] = _take_turns
         if not database_ready:
             self.options["when_ready"] = _wait_for_database
         super().__init__()

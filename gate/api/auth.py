@@ -13,22 +13,34 @@ from gate.errors import Forbidden, Unauthorized
 from gate.runtime import runtime
 from gate.services.state import current_state
 
+STATE_READ = "gate.state"  # environ: the state this request read before the app (the snapshot revalidation)
 ANY = PEOPLE
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def authenticate(roles: tuple[str, ...]) -> Principal:
-    """Resolve the bearer token to a principal holding one of `roles` (admin holds all)."""
-    header = request.headers.get("Authorization", "")
+    """Resolve the request's bearer token to a principal holding one of `roles` (admin holds all)."""
+    principal, (g.state_version, g.tokens_version) = bearer(
+        request.headers.get("Authorization", ""), roles, request.environ.get(STATE_READ)
+    )
+    g.principal = principal
+    return principal
+
+
+def bearer(
+    header: str, roles: tuple[str, ...], state: tuple[int, int] | None = None
+) -> tuple[Principal, tuple[int, int]]:
+    """The principal an Authorization header names, if it holds one of `roles`, and the state read for it
+    (snapshot and tokens versions; `state` when this request has read it already): every answer to the
+    request must be at least that new."""
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("send Authorization: Bearer TOKEN")
-    g.state_version, g.tokens_version = current_state()
-    principal = runtime().tokens.authenticate(secret.strip(), g.tokens_version)
+    state = state or current_state()
+    principal = runtime().tokens.authenticate(secret.strip(), state[1])
     if not allowed(principal.role, roles):
         raise Forbidden(f"role {principal.role} may not do this; it takes {' or '.join(roles)}")
-    g.principal = principal
-    return principal
+    return principal, state
 
 
 def authenticated(*roles: str) -> Callable[[F], F]:

@@ -14,6 +14,7 @@ from flask import Flask, Response, g, request
 from flask_smorest import Blueprint as SmorestBlueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser
+from werkzeug.http import parse_etags
 from werkzeug.routing import BaseConverter, ValidationError
 
 from gate.api.auth import authenticated, security_doc
@@ -79,11 +80,16 @@ class BodyLimit:
 
 def not_modified(etag: str) -> Response | None:
     """A 304 when the request's If-None-Match names `etag` (weakly), else None."""
-    if not request.if_none_match.contains_weak(etag.strip('"')):
+    if not names_etag(request.headers.get("If-None-Match"), etag):
         return None
     response = Response(status=304)
     response.headers["ETag"] = etag
     return response
+
+
+def names_etag(if_none_match: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names `etag` (the weak comparison, RFC 9110 13.1.2; `*` names any)."""
+    return parse_etags(if_none_match).contains_weak(etag.strip('"'))
 
 
 def check_request() -> None:

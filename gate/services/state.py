@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Callable
+
 from sqlalchemy import text, update
 from sqlalchemy.engine import Engine
 
@@ -14,8 +18,62 @@ CHANNEL = "gate_state"  # PostgreSQL: each advance is announced here, delivered 
 
 
 def current_state() -> tuple[int, int]:
-    """The snapshot and tokens versions, through the sessions' engine: what every read must be at least as new as."""
-    return read_state(engine())
+    """The snapshot and tokens versions, through the sessions' engine: what every read must be at least as new as.
+
+    Requests that arrive together share one read (see `SharedRead`), so a busy worker reads the row a few
+    hundred times a second however many requests it answers, and every answer still reflects every write
+    acknowledged before its request arrived."""
+    bound = engine()
+    shared = _SHARED.get(bound)
+    if shared is None:
+        with _SHARED_LOCK:
+            shared = _SHARED.setdefault(bound, SharedRead(lambda: read_state(bound)))
+    return shared()
+
+
+class SharedRead:
+    """One read at a time, shared by every caller that arrived before it started.
+
+    A caller never takes the answer of a read already in flight when it arrived: that read may have begun
+    before a write the caller has seen acknowledged. It waits for the next read to start (or starts it),
+    whose statement begins after the caller arrived and so sees every commit before that. Under load the
+    callers that pile up during one round trip all share the next one: the consistency of a read per
+    request at the cost of one read per round trip. A failed read fails the callers that waited for it.
+    """
+
+    def __init__(self, read: Callable[[], tuple[int, int]]) -> None:
+        self._read = read
+        self._changed = threading.Condition(threading.Lock())
+        self._started = 0  # reads begun, numbered from 1; at most one runs at a time
+        self._finished = 0  # the number of the last read that ended
+        self._running = False
+        self._outcome: tuple[int, int] | BaseException = (0, 0)
+
+    def __call__(self) -> tuple[int, int]:
+        with self._changed:
+            wanted = self._started + 1  # the first read that begins after this moment
+            while self._finished < wanted and self._running:
+                self._changed.wait()
+            if self._finished < wanted:  # nobody is reading: this caller reads for itself and the rest
+                self._running, self._started = True, wanted
+                outcome: tuple[int, int] | BaseException | None = None
+            else:
+                outcome = self._outcome
+        if outcome is None:
+            try:
+                outcome = self._read()
+            except BaseException as error:
+                outcome = error
+            with self._changed:
+                self._running, self._finished, self._outcome = False, wanted, outcome
+                self._changed.notify_all()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+_SHARED: weakref.WeakKeyDictionary[Engine, SharedRead] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
 
 
 def read_state(engine: Engine) -> tuple[int, int]:

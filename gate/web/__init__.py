@@ -85,4 +85,4 @@ def register_web(app: Flask) -> None:
     app.after_request(_security_headers)
 
 
-__all__ = ["register_web"]
+__all__ = ["SECURITY_HEADERS", "register_web"]

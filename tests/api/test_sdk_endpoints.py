@@ -7,6 +7,7 @@ import json
 import multiprocessing
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from gate.api.sdk import StreamSlots
@@ -195,3 +196,50 @@ def test_the_snapshot_is_gzipped_for_clients_that_accept_it(api: Api) -> None:
     assert "Content-Encoding" not in plain.headers and packed.headers["Content-Encoding"] == "gzip"
     assert packed.headers["Vary"] == "Accept-Encoding" and packed.headers["ETag"] == plain.headers["ETag"]
     assert gzip.decompress(packed.data) == plain.data and len(packed.data) * 5 < len(plain.data)
+
+
+def test_an_unchanged_snapshot_is_answered_304_before_the_framework_by_the_views_rules(
+    api: Api, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.apply(FeatureBuilder("checkout"))
+    sdk = api.as_("sdk")
+    etag = sdk.get("/api/v1/sdk/snapshot").headers["ETag"]
+    before = _count(sdk, "sdk.snapshot", "304")
+    dispatched: list[str] = []
+    full = app.full_dispatch_request
+    monkeypatch.setattr(app, "full_dispatch_request", lambda: dispatched.append("app") or full())
+    for sent in (etag, f"W/{etag}", f'"0", {etag}', "*"):
+        r = sdk.get("/api/v1/sdk/snapshot", headers={"If-None-Match": sent})
+        assert (r.status_code, r.headers["ETag"], r.data) == (304, etag, b""), sent
+        assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+    assert dispatched == []  # none of them reached the framework
+    assert _count(sdk, "sdk.snapshot", "304") == before + 4  # counted like any request
+    version = api.promote("checkout", "internal").json["version"]
+    dispatched.clear()
+    changed = sdk.get("/api/v1/sdk/snapshot", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] == f'"{version}"'
+    assert list(changed.json["flags"]) == ["checkout"]
+    assert dispatched == ["app"]
+
+
+def test_a_revalidation_without_a_valid_sdk_token_gets_the_apps_own_problem(api: Api) -> None:
+    api.apply(FeatureBuilder("checkout"))
+    etag = api.as_("sdk").get("/api/v1/sdk/snapshot").headers["ETag"]
+    client = api.client
+    for headers, status in (
+        ({}, 401),
+        ({"Authorization": "Bearer gate_nothing"}, 401),
+        ({"Authorization": f"Bearer {api.tokens['qa']}"}, 403),
+    ):
+        r = client.get("/api/v1/sdk/snapshot", headers={**headers, "If-None-Match": etag})
+        assert (r.status_code, r.mimetype) == (status, "application/problem+json"), headers
+    assert api.as_("admin").get("/api/v1/sdk/snapshot", headers={"If-None-Match": etag}).status_code == 304
+
+
+def _count(api: Api, endpoint: str, status: str) -> float:
+    text = api.client.get("/metrics").get_data(as_text=True)
+    for line in text.splitlines():
+        labels = (f'endpoint="{endpoint}"', f'status="{status}"')
+        if line.startswith("gate_http_requests_total{") and all(label in line for label in labels):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
