@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -99,6 +100,56 @@ def test_evaluation_never_raises() -> None:
     assert (result.enabled, result.reason) == (True, Reason.ERROR)
     for context in (None, {}, {"user": object()}, {"groups": [[1]]}, {"groups": ({"a": 1},)}):
         assert evaluate(snap(), "ga-ten", context).reason in (Reason.ROLLOUT, Reason.RING)
+
+
+def test_every_answer_without_an_evaluation_names_the_flag_the_default_and_the_version() -> None:
+    """What an application logs when it gets its default: which flag, which snapshot, why."""
+    snapshot = snap()
+    assert evaluate(None, "checkout").astuple() == ("checkout", False, Reason.NOT_READY, None, None)  # off unless told
+    assert evaluate(None, "checkout", {}, True).astuple() == ("checkout", True, Reason.NOT_READY, None, None)
+    assert evaluate(snapshot, "nope").astuple() == ("nope", False, Reason.UNKNOWN_FLAG, None, 7)
+    assert evaluate(snapshot, "nope", {}, True).astuple() == ("nope", True, Reason.UNKNOWN_FLAG, None, 7)
+    assert evaluate(snapshot, "ga-ten", Hostile(), True).astuple() == ("ga-ten", True, Reason.ERROR, None, 7)
+    assert evaluate(snapshot, "ga-ten", Hostile(), False).astuple() == ("ga-ten", False, Reason.ERROR, None, 7)
+
+
+@pytest.mark.parametrize("flag", [123, None, ["ga-ten"], ("ga-ten",)])
+def test_a_flag_key_that_is_not_a_string_is_unknown(flag: Any) -> None:
+    result = evaluate(snap(), flag, {"user": "u"}, True)
+    assert (result.enabled, result.reason, result.version) == (True, Reason.UNKNOWN_FLAG, 7)
+
+
+def test_an_odd_context_is_evaluated_in_its_clean_form() -> None:
+    """A user the fast path cannot look up (a list) is dropped, and the rest of the context still counts."""
+    result = evaluate(snap(), "internal-full", {"user": ["dana"], "groups": ["cs"]}, False)
+    assert result.astuple()[1:] == (True, Reason.ROLLOUT, "internal", 7)
+    result = evaluate(snap(), "internal-full", {"user": ["dana"]}, True)
+    assert result.astuple()[1:] == (False, Reason.NOT_IN_RING, "ga", 7)
+
+
+def test_a_groups_value_that_is_a_string_is_not_a_list_of_its_letters() -> None:
+    snapshot = Snapshot.from_dict(
+        {
+            **SPEC["snapshot"],
+            "rings": [
+                {"name": "internal", "audience": {"users": [], "tenants": [], "groups": ["c"]}, "bucket_by": "user"},
+                {"name": "ga", "audience": "all", "bucket_by": "user"},
+            ],
+            "flags": {"f": {"ring": "internal", "percent": 100, "killed": False}},
+        }
+    )
+    assert evaluate(snapshot, "f", {"groups": ["c"]}).enabled
+    assert evaluate(snapshot, "f", {"groups": "cs"}).astuple()[1:] == (False, Reason.NOT_IN_RING, "ga", 7)
+
+
+def test_a_context_exactly_at_the_percent_is_outside() -> None:
+    """Inside iff the point is below the percent, never equal: a percent set to a context's own point leaves it out."""
+    point = gate_sdk.bucket("u-1", "f")
+    just_over = math.nextafter(point, 101)
+    flags = {"f": {"ring": "ga", "percent": point, "killed": False}}
+    assert not evaluate(snap(**flags), "f", {"user": "u-1"}).enabled
+    flags = {"f": {"ring": "ga", "percent": just_over, "killed": False}}
+    assert evaluate(snap(**flags), "f", {"user": "u-1"}).enabled
 
 
 def test_importing_the_sdk_and_the_domain_loads_no_framework() -> None:

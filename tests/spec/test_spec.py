@@ -109,6 +109,28 @@ def test_evaluation_vectors_against_the_server(api: Api) -> None:
             expected["reason"],
             expected["ring"],
         ), case["name"]
+        _check_ofrep(api, case)
+
+
+def _check_ofrep(api: Api, case: dict[str, Any]) -> None:
+    """The same case through OFREP: the user is the targeting key, Gate's reason and ring in the metadata."""
+    context = dict(case["context"])
+    user = context.pop("user", None)
+    if user is not None and type(user) is not str:
+        return  # OFREP's targeting key is a string by its own schema: a number there is refused as input
+    if user is not None:
+        context["targetingKey"] = user
+    r = api.as_("sdk").post(f"/ofrep/v1/evaluate/flags/{case['flag']}", json={"context": context})
+    expected = case["expected"]
+    if expected["reason"] == "UNKNOWN_FLAG":
+        assert (r.status_code, r.json["errorCode"]) == (404, "FLAG_NOT_FOUND"), case["name"]
+        return
+    assert r.status_code == 200, (case["name"], r.json)
+    assert (r.json["value"], r.json["metadata"]["gateReason"], r.json["metadata"]["ring"]) == (
+        expected["enabled"],
+        expected["reason"],
+        expected["ring"],
+    ), case["name"]
 
 
 @pytest.mark.parametrize("percent", [0.01, 0.5, 1, 12.5, 33.33, 50, 66.67, 99.99, 100])
