@@ -62,3 +62,95 @@ def test_plan_criteria_tells_created_revised_dropped_and_reordered() -> None:
     assert plan.reordered and plan.changed
     same = plan_criteria([a, b], [a, b])
     assert not same.changed
+
+
+RINGS_LIST = ", ".join(RINGS.names)
+
+
+@pytest.mark.parametrize(
+    ("over", "errors"),
+    [
+        ({"feature": "UPPER"}, {"feature": ["must be a key like 'checkout-v2' ([a-z0-9][a-z0-9._-]{0,63})"]}),
+        ({"feature": "other"}, {"feature": ["'other' does not match the feature 'checkout-v2' in the URL"]}),
+        ({"colour": "red", "zebra": 1}, {"colour": ["unknown key"], "zebra": ["unknown key"]}),
+        ({"name": None}, {"name": ["is required"]}),
+        ({"owner": None}, {"owner": ["is required"]}),
+        ({"owner": "  "}, {"owner": ["must be a non-empty string"]}),
+        ({"owner": 5}, {"owner": ["must be a non-empty string"]}),
+        ({"owner": "o" * 201}, {"owner": ["must be at most 200 characters"]}),
+        ({"description": 5}, {"description": ["must be a string"]}),
+        ({"description": "d" * 2001}, {"description": ["must be at most 2000 characters"]}),
+        ({"design": "javascript:alert(1)"}, {"design": ["must be an http or https URL"]}),
+        ({"design": "https://"}, {"design": ["must be an http or https URL"]}),
+        ({"design": " https://d.example"}, {"design": ["must be an http or https URL"]}),
+        ({"design": "http://[::1"}, {"design": ["must be an http or https URL"]}),
+        ({"criteria": None}, {"criteria": ["is required (it may be an empty list)"]}),
+        ({"criteria": {"id": "x"}}, {"criteria": ["must be a list"]}),
+        (
+            {"criteria": [{"id": f"c{i}", "description": "d", "ring": "internal"} for i in range(201)]},
+            {"criteria": ["must hold at most 200 criteria, not 201"]},
+        ),
+        ({"criteria": ["unit"]}, {"criteria[0]": ["must be a mapping with id, description and ring"]}),
+        (
+            {"criteria": [{"id": "Unit", "description": "d", "ring": "internal", "weight": 2}]},
+            {"criteria[0].weight": ["unknown key"], "criteria[0].id": ["must be a key like 'unit-tests'"]},
+        ),
+        (
+            {"criteria": [{"id": "u", "description": "d", "ring": "internal"}] * 2},
+            {"criteria[1].id": ["duplicate criterion id 'u'"]},
+        ),
+        (
+            {"criteria": [{"id": "u", "ring": "moon"}]},
+            {"criteria[0].description": ["is required"], "criteria[0].ring": [f"must be one of the rings: {RINGS_LIST}"]},
+        ),
+        (
+            {"criteria": [{"id": "u", "description": " ", "ring": 3, "required_yes": True}]},
+            {
+                "criteria[0].description": ["must be a non-empty string"],
+                "criteria[0].ring": [f"must be one of the rings: {RINGS_LIST}"],
+                "criteria[0].required_yes": ["must be an integer from 1 to 1000"],
+            },
+        ),
+        (
+            {"criteria": [{"id": "u", "description": "d", "ring": "internal", "required_yes": n} for n in (0, 1001)]},
+            {
+                "criteria[0].required_yes": ["must be an integer from 1 to 1000"],
+                "criteria[1].id": ["duplicate criterion id 'u'"],
+                "criteria[1].required_yes": ["must be an integer from 1 to 1000"],
+            },
+        ),
+    ],
+)
+def test_every_refusal_names_its_path_and_says_why(over: dict, errors: dict[str, list[str]]) -> None:
+    with pytest.raises(ParseError) as refused:
+        parse_feature(doc(**over), RINGS, key="checkout-v2")
+    assert refused.value.errors == errors
+
+
+@pytest.mark.parametrize("data", [None, [], "feature: x", 5])
+def test_a_document_that_is_not_a_mapping_is_refused_as_a_whole(data: object) -> None:
+    with pytest.raises(ParseError) as refused:
+        parse_feature(data, RINGS)
+    assert refused.value.errors == {"$": ["must be a mapping with feature, name, owner and criteria"]}
+
+
+def test_the_limits_themselves_are_allowed() -> None:
+    spec = parse_feature(
+        doc(
+            name="n" * 200,
+            owner="o" * 200,
+            description="d" * 2000,
+            design="HTTP://d.example/x",
+            criteria=[
+                {"id": f"c{i}", "description": "d", "ring": "internal", "required_yes": 1000 if i else 1}
+                for i in range(200)
+            ],
+        ),
+        RINGS,
+    )
+    assert (len(spec.name), len(spec.owner), len(spec.description or "")) == (200, 200, 2000)
+    assert spec.design == "HTTP://d.example/x" and spec.key == "checkout-v2"
+    assert len(spec.criteria) == 200 and spec.criteria[0].required_yes == 1 and spec.criteria[1].required_yes == 1000
+    assert spec.criteria[0] == CriterionSpec("c0", "d", "internal", 1)
+    empty = parse_feature(doc(criteria=[]), RINGS)
+    assert (empty.criteria, empty.description, empty.design) == ((), None, None)
