@@ -127,3 +127,114 @@ def test_bad_durations(text: object) -> None:
 )
 def test_format_duration(seconds: int, text: str) -> None:
     assert format_duration(timedelta(seconds=seconds)) == text
+
+
+def test_every_error_says_why_in_words() -> None:
+    data = good()
+    data["colour"] = "blue"
+    data["rings"][0]["gate"] = {
+        "soak": "ten minutes",
+        "zero_bug_bounce": "yes",
+        "wait": 1,
+        "block_on_incidents": True,
+        "rca_complete": 1,
+    }
+    data["rings"][1].update(name="internal", bucket_by="country", description=5)
+    data["rings"][2]["audience"] = {"users": "everyone", "teams": []}
+    data["incidents"] = {"auto_kill_at_or_above": 7, "x": 1}
+    severity = ["must be a severity from 0 to 3"]
+    assert errors_of(data) == {
+        "colour": ["unknown key; expected one of incidents, rings, version"],
+        "rings[0].gate.wait": ["unknown key; expected one of block_on_incidents, rca_complete, soak, zero_bug_bounce"],
+        "rings[0].gate.soak": ["'ten minutes' is not a duration like 30m, 24h or 3d"],
+        "rings[0].gate.block_on_incidents": severity,
+        "rings[0].gate.zero_bug_bounce": ["must be true or false"],
+        "rings[0].gate.rca_complete": ["must be true or false"],
+        "rings[1].description": ["must be a string"],
+        "rings[1].bucket_by": ["must be user or tenant"],
+        "rings[1].name": ["duplicate ring name 'internal'"],
+        "rings[2].audience.teams": ["unknown key; expected one of groups, tenants, users"],
+        "rings[2].audience.users": ["must be a list of strings"],
+        "rings[2].audience": ["names nobody: give users, tenants or groups", "the last ring's audience must be all"],
+        "incidents.x": ["unknown key; expected one of auto_kill_at_or_above"],
+        "incidents.auto_kill_at_or_above": severity,
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        (None, {"$": ["must be a mapping with version and rings"]}),
+        ({"version": True, "rings": []}, {"version": ["must be 1"], "rings": ["must not be empty"]}),
+        ({"version": 2, "rings": "all"}, {"version": ["must be 1"], "rings": ["must be a list of rings"]}),
+        (
+            {"version": 1, "rings": [5, {"name": "Bad Name", "audience": "all", "gate": []}]},
+            {
+                "rings[0]": ["must be a mapping"],
+                "rings[1].name": ["must be a name like 'preview' ([a-z0-9][a-z0-9._-]{0,63})"],
+                "rings[1].gate": ["must be a mapping"],
+            },
+        ),
+        (
+            {"version": 1, "rings": [{"name": "a", "audience": "all"}, {"name": "b", "audience": {"users": ["u"]}}]},
+            {
+                "rings[0].audience": ["only the last ring may reach all; later rings would be unreachable"],
+                "rings[1].audience": ["the last ring's audience must be all"],
+            },
+        ),
+        (
+            {"version": 1, "rings": [{"name": "a", "audience": {}}, {"name": "b", "audience": ["x"]}], "incidents": [1]},
+            {
+                "rings[0].audience": ["names nobody: give users, tenants or groups"],
+                "rings[1].audience": [
+                    "must be all or a mapping of users, tenants and groups",
+                    "the last ring's audience must be all",
+                ],
+                "incidents": ["must be a mapping"],
+            },
+        ),
+        (
+            {
+                "version": 1,
+                "rings": [
+                    {"name": "a", "audience": {"groups": [1]}},
+                    {"name": "b", "audience": "all", "gate": {"block_on_incidents": 4}},
+                ],
+                "incidents": {"auto_kill_at_or_above": False},
+            },
+            {
+                "rings[0].audience.groups": ["must be a list of strings"],
+                "rings[0].audience": ["names nobody: give users, tenants or groups"],
+                "rings[1].gate.block_on_incidents": ["must be a severity from 0 to 3"],
+                "incidents.auto_kill_at_or_above": ["must be a severity from 0 to 3"],
+            },
+        ),
+    ],
+)
+def test_each_refusal_in_full(data: object, errors: dict[str, list[str]]) -> None:
+    assert errors_of(data) == errors
+
+
+def test_what_a_minimal_file_means() -> None:
+    config = parse_rings(
+        {
+            "version": 1,
+            "rings": [
+                {"name": "staff", "audience": {"groups": ["cs"]}, "gate": {"block_on_incidents": 0, "soak": "0s"}},
+                {"name": "all", "description": "everyone", "bucket_by": "tenant", "audience": "all"},
+            ],
+            "incidents": {"auto_kill_at_or_above": 0},
+        }
+    )
+    staff, everyone = config.rings
+    assert (staff.name, staff.index, staff.description, staff.bucket_by) == ("staff", 0, "", "user")
+    assert staff.gate.block_on_incidents == 0 and staff.gate.soak == timedelta(0)
+    assert not staff.gate.zero_bug_bounce and not staff.gate.rca_complete
+    assert staff.audience.to_dict() == {"users": [], "tenants": [], "groups": ["cs"]}
+    assert (everyone.index, everyone.description, everyone.bucket_by) == (1, "everyone", "tenant")
+    assert everyone.audience.to_dict() == "all" and everyone.gate.soak is None
+    assert everyone.gate.block_on_incidents is None
+    assert config.auto_kill_at_or_above == 0 and config.index("all") == 1 and config.index("moon") is None
+    assert config.last is everyone
+    quiet = parse_rings({"version": 1, "rings": [{"name": "all", "audience": "all"}]})
+    assert quiet.auto_kill_at_or_above is None and quiet.names == ("all",)
