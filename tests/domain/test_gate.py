@@ -146,3 +146,60 @@ def test_each_voter_counts_once_with_their_latest_vote_in_the_order_they_last_vo
     latest = latest_votes(votes, lambda v: v[0])
     assert list(latest.items()) == [("alice", ("alice", "no")), ("carol", ("carol", "yes")), ("bob", ("bob", "yes"))]
     assert latest_votes([], lambda v: v) == {}
+
+
+def test_every_check_in_words_for_every_case() -> None:
+    """The gate's answer is read by people: each line's name, verdict and words are pinned."""
+    at = Exposure
+    cases = [
+        (check_order, PREVIEW, facts(exposure=at(ring="preview", percent=40)), "order", False,
+         "already in preview; use rollout to change the percent"),
+        (check_order, INTERNAL, facts(exposure=at(ring="preview", percent=100)), "order", False,
+         "already past internal (in preview); use rollback to go back"),
+        (check_order, PREVIEW, facts(), "order", False,
+         "the next ring after off is internal; preview cannot be skipped to"),
+        (check_order, PREVIEW, facts(exposure=at(ring="internal", percent=5)), "order", True, "internal → preview"),
+        (check_order, INTERNAL, facts(exposure=at(killed=True)), "order", False, "killed in off; revive first"),
+        (check_soak, INTERNAL, facts(), "soak", True, "not required"),
+        (check_soak, PREVIEW, facts(exposure=at(ring="internal", percent=100, killed=True, full_since=NOW)),
+         "soak", False, "killed; soak in internal starts again at revive"),
+        (check_soak, PREVIEW, facts(exposure=at(ring="internal", percent=99.99, full_since=NOW)), "soak", False,
+         "at 99.99% in internal; soak starts at 100%"),
+        (check_soak, PREVIEW, facts(exposure=at(ring="internal", percent=100)), "soak", False,
+         "at 100% in internal; soak starts at 100%"),
+        (check_soak, PREVIEW, facts(exposure=at(ring="internal", percent=100, full_since=NOW - timedelta(hours=24))),
+         "soak", True, "served 1d of 1d in internal"),
+        (check_soak, PREVIEW, facts(exposure=at(ring="internal", percent=100, full_since=NOW - timedelta(hours=23))),
+         "soak", False, "served 23h of 1d in internal; 1h to go"),
+        (check_incidents, INTERNAL, facts(), "incidents", True, "not required"),
+        (check_incidents, PREVIEW, facts(open_incidents=(OpenItem(3, "down", severity=0),)), "incidents", False,
+         "open incident #3 (severity 0: down)"),
+        (check_incidents, PREVIEW, facts(open_incidents=(OpenItem(3, "untriaged"),)), "incidents", True,
+         "no open incident of severity 0 to 1"),
+        (check_bugs, PREVIEW, facts(), "zero-bug-bounce", True, "not required"),
+        (check_bugs, GA, facts(open_bugs=(OpenItem(7, "crash"),)), "zero-bug-bounce", False, "1 open bug: #7 (crash)"),
+        (check_rca, PREVIEW, facts(), "rca", True, "not required"),
+        (check_rca, GA, facts(open_rca_items=(OpenItem(1, "alert"), OpenItem(2, "test"))), "rca", False,
+         "2 open RCA items: #1 (alert), #2 (test)"),
+    ]  # fmt: skip
+    for check, ring, given, name, passed, detail in cases:
+        assert one(check, ring, given) == Check(name, passed, detail), detail
+
+
+def test_criteria_lines_carry_each_criterions_verdict_and_votes() -> None:
+    signed = criterion_status(id="u", ring="internal", required_yes=2, revision=3, votes=[("a", "yes"), ("b", "yes")])
+    blocked = criterion_status(id="e", ring="internal", required_yes=1, revision=1, votes=[("a", "yes"), ("q", "no")])
+    assert (signed.revision, signed.yes, signed.no) == (3, ("a", "b"), ())
+    assert blocked.no == ("q",) and not blocked.passed
+    lines = list(check_criteria(RINGS, INTERNAL, facts(criteria=(signed, blocked)), NOW))
+    assert lines == [
+        Check("criterion:u", True, "2 of 2 yes votes"),
+        Check("criterion:e", False, "1 of 1 yes vote; no from q"),
+    ]
+
+
+def test_a_gate_result_names_its_ring_and_passes_only_when_every_check_does() -> None:
+    ready = facts(exposure=Exposure(ring="internal", percent=100, full_since=NOW - timedelta(days=2)))
+    result = evaluate_gate(RINGS, PREVIEW, ready, now=NOW)
+    assert (result.ring, result.passed, result.failed) == ("preview", True, ())
+    assert next_ring(RINGS, "internal").name == "preview"

@@ -116,14 +116,28 @@ def test_durations(text: str, seconds: int) -> None:
     assert format_duration(parse_duration(text)) == text
 
 
-@pytest.mark.parametrize("text", ["24", "1w", "-1h", "1.5h", "", 24, None, "h"])
+@pytest.mark.parametrize("text", ["24", "1w", "-1h", "1.5h", "", 24, None, "h", "1h\n"])
 def test_bad_durations(text: object) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as refused:
         parse_duration(text)  # type: ignore[arg-type]
+    assert str(refused.value) == f"{text!r} is not a duration like 30m, 24h or 3d"
 
 
 @pytest.mark.parametrize(
-    ("seconds", "text"), [(0, "0s"), (59, "59s"), (61, "1m01s"), (3661, "1h01m"), (5400, "90m"), (7200, "2h")]
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (59, "59s"),
+        (60, "1m"),
+        (61, "1m01s"),
+        (181, "3m01s"),
+        (3600, "1h"),
+        (3661, "1h01m"),
+        (5400, "90m"),
+        (7141, "1h59m"),
+        (7200, "2h"),
+        (18003, "5h00m"),  # seconds past whole minutes are dropped once there are hours
+    ],
 )
 def test_format_duration(seconds: int, text: str) -> None:
     assert format_duration(timedelta(seconds=seconds)) == text
