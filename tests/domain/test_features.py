@@ -101,7 +101,10 @@ RINGS_LIST = ", ".join(RINGS.names)
         ),
         (
             {"criteria": [{"id": "u", "ring": "moon"}]},
-            {"criteria[0].description": ["is required"], "criteria[0].ring": [f"must be one of the rings: {RINGS_LIST}"]},
+            {
+                "criteria[0].description": ["is required"],
+                "criteria[0].ring": [f"must be one of the rings: {RINGS_LIST}"],
+            },
         ),
         (
             {"criteria": [{"id": "u", "description": " ", "ring": 3, "required_yes": True}]},

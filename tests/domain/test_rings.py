@@ -197,7 +197,11 @@ def test_every_error_says_why_in_words() -> None:
             },
         ),
         (
-            {"version": 1, "rings": [{"name": "a", "audience": {}}, {"name": "b", "audience": ["x"]}], "incidents": [1]},
+            {
+                "version": 1,
+                "rings": [{"name": "a", "audience": {}}, {"name": "b", "audience": ["x"]}],
+                "incidents": [1],
+            },
             {
                 "rings[0].audience": ["names nobody: give users, tenants or groups"],
                 "rings[1].audience": [
