@@ -17,9 +17,12 @@ def nested(depth: int) -> object:
     return value
 
 
-def refused(document: object, root: str = "$") -> dict[str, list[str]]:
+def refused(document: object, root: str | None = None) -> dict[str, list[str]]:
     with pytest.raises(UnsafeDocument) as caught:
-        check_document(document, root=root)
+        if root is None:
+            check_document(document)
+        else:
+            check_document(document, root=root)
     return caught.value.errors
 
 
@@ -89,3 +92,18 @@ def test_text_problem(value: str, problem: str | None) -> None:
 )
 def test_number_problem(value: float, problem: str | None) -> None:
     assert number_problem(value) == problem
+
+
+def test_one_refusal_does_not_stop_the_walk() -> None:
+    """After a bad key, a too-deep branch or a bad value, every other place is still checked."""
+    assert refused({1: "a", "\x00": "b", "ok": "\x00", "deep": nested(MAX_DEPTH), "last": math.nan}) == {
+        "'\\x00'": ["a mapping key must not contain a NUL character"],
+        "1": ["a mapping key must be a string"],
+        "deep" + "[0]" * (MAX_DEPTH - 1): ["is nested more than 64 levels deep"],
+        "last": ["must be a finite number"],
+        "ok": ["must not contain a NUL character"],
+    }
+    assert refused([nested(MAX_DEPTH), "\x00"]) == {
+        "$[0]" + "[0]" * (MAX_DEPTH - 1): ["is nested more than 64 levels deep"],
+        "$[1]": ["must not contain a NUL character"],
+    }

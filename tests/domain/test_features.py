@@ -84,6 +84,7 @@ RINGS_LIST = ", ".join(RINGS.names)
         ({"design": "https://"}, {"design": ["must be an http or https URL"]}),
         ({"design": " https://d.example"}, {"design": ["must be an http or https URL"]}),
         ({"design": "http://[::1"}, {"design": ["must be an http or https URL"]}),
+        ({"design": 5}, {"design": ["must be a string"]}),
         ({"criteria": None}, {"criteria": ["is required (it may be an empty list)"]}),
         ({"criteria": {"id": "x"}}, {"criteria": ["must be a list"]}),
         (
@@ -91,6 +92,13 @@ RINGS_LIST = ", ".join(RINGS.names)
             {"criteria": ["must hold at most 200 criteria, not 201"]},
         ),
         ({"criteria": ["unit"]}, {"criteria[0]": ["must be a mapping with id, description and ring"]}),
+        (
+            {"criteria": [7, {"id": "u", "description": "d", "ring": "moon"}]},
+            {
+                "criteria[0]": ["must be a mapping with id, description and ring"],
+                "criteria[1].ring": [f"must be one of the rings: {RINGS_LIST}"],
+            },
+        ),
         (
             {"criteria": [{"id": "Unit", "description": "d", "ring": "internal", "weight": 2}]},
             {"criteria[0].weight": ["unknown key"], "criteria[0].id": ["must be a key like 'unit-tests'"]},

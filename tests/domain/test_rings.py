@@ -256,3 +256,33 @@ def test_what_a_minimal_file_means() -> None:
     assert config.last is everyone
     quiet = parse_rings({"version": 1, "rings": [{"name": "all", "audience": "all"}]})
     assert quiet.auto_kill_at_or_above is None and quiet.names == ("all",)
+
+
+def test_a_ring_s_unknown_keys_and_bad_names_are_named_by_ring() -> None:
+    data = {
+        "version": 1,
+        "rings": [
+            {"name": "Staff", "audience": {"users": ["u"]}, "colour": "red"},
+            {"name": "Everyone", "audience": "all"},
+        ],
+    }
+    name = "must be a name like 'preview' ([a-z0-9][a-z0-9._-]{0,63})"
+    assert errors_of(data) == {  # two bad names are two errors, not also a duplicate
+        "rings[0].colour": ["unknown key; expected one of audience, bucket_by, description, gate, name"],
+        "rings[0].name": [name],
+        "rings[1].name": [name],
+    }
+
+
+def test_a_parse_error_says_every_problem_in_one_line() -> None:
+    from gate.domain.errors import Problems
+
+    problems = Problems()
+    problems.add("", "must be a mapping")
+    problems.add("rings[0].name", "is bad")
+    problems.add("rings[0].name", "is taken")
+    with pytest.raises(ParseError) as raised:
+        problems.raise_if_any()
+    assert raised.value.errors == {"$": ["must be a mapping"], "rings[0].name": ["is bad", "is taken"]}
+    assert str(raised.value) == "$: must be a mapping; rings[0].name: is bad; rings[0].name: is taken"
+    Problems().raise_if_any()  # nothing recorded: nothing raised

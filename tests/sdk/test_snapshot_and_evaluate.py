@@ -219,3 +219,127 @@ def test_a_malformed_patch_is_refused(patch: Any, message: str) -> None:
     with pytest.raises(SnapshotError) as refused:
         snap().apply_patch(patch)
     assert str(refused.value) == message
+
+
+def _count(snapshot: Snapshot, flag: str, context: dict[str, Any], times: int) -> None:
+    for _ in range(times):
+        next(evaluate(snapshot, flag, context)._hits)  # what GateClient does for each evaluation
+
+
+def test_each_flag_tallies_its_evaluations_by_result_and_newer_snapshots_keep_the_tallies() -> None:
+    """The exposure counts a client sends: per flag and result, never lost to a snapshot update or a patch."""
+    from gate_sdk._result import tally
+
+    old = snap()
+    _count(old, "ga-full", {}, 12)
+    _count(old, "ga-ten", {"user": "user-0"}, 3)  # outside the 10%
+    _count(old, "ga-ten", {"user": "user-8"}, 1)  # inside
+    assert {k: (tally(off), tally(on)) for k, (off, on) in old.tallies.items()} == {
+        "ga-full": (0, 12),
+        "ga-ten": (3, 1),
+    }
+    newer = Snapshot.from_dict({**old.to_dict(), "version": 8}, previous=old)
+    _count(newer, "ga-full", {}, 1)
+    assert tally(newer.tallies["ga-full"][True]) == 13
+    patched = newer.apply_patch({"base": 8, "version": 9, "flags": {"ga-ten": None, "nope": None}})
+    _count(patched, "ga-full", {}, 1)
+    assert set(patched.tallies) == {"ga-full"} and tally(patched.tallies["ga-full"][True]) == 14
+    fresh = Snapshot.from_dict(old.to_dict())
+    assert fresh.tallies == {}  # without `previous`, counting starts again
+
+
+def test_results_name_their_flag_and_describe_themselves() -> None:
+    result = evaluate(snap(), "ga-full", {})
+    assert result.flag == "ga-full" and result._asdict() == {
+        "flag": "ga-full",
+        "enabled": True,
+        "reason": Reason.ROLLOUT,
+        "ring": "ga",
+        "version": 7,
+    }
+    outside = evaluate(snap(), "ga-ten", {"user": "user-0"})
+    assert outside.astuple() == ("ga-ten", False, Reason.ROLLOUT, "ga", 7)
+
+
+def test_the_writer_keeps_whole_percents_whole_and_defaults_what_is_left_out() -> None:
+    snapshot = Snapshot.from_dict(
+        {
+            "version": 3,
+            "rings": [
+                {"name": "staff", "audience": {"users": ["dana"]}},
+                {"name": "everyone", "audience": "all", "bucket_by": "tenant"},
+            ],
+            "flags": {"plain": {"ring": "everyone"}, "half": {"ring": "staff", "percent": 12.5, "killed": True}},
+        }
+    )
+    assert snapshot.flags["plain"].percent == 0 and snapshot.flags["plain"].killed is False
+    written = snapshot.to_dict()
+    assert written["rings"] == [
+        {"name": "staff", "audience": {"users": ["dana"], "tenants": [], "groups": []}, "bucket_by": "user"},
+        {"name": "everyone", "audience": "all", "bucket_by": "tenant"},
+    ]
+    assert written["flags"] == {
+        "plain": {"ring": "everyone", "percent": 0, "killed": False},
+        "half": {"ring": "staff", "percent": 12.5, "killed": True},
+    }
+    assert '"percent": 0,' in json.dumps(written) and '"percent": 12.5' in json.dumps(written)
+
+
+@pytest.mark.parametrize(
+    ("audience", "message"),
+    [
+        ({"tenants": "acme"}, "rings[0].audience.tenants: not a list"),
+        ({"groups": [None]}, "rings[0].audience.groups: not a list of strings"),
+    ],
+)
+def test_each_audience_list_is_named_when_refused(audience: dict[str, Any], message: str) -> None:
+    with pytest.raises(SnapshotError) as refused:
+        Snapshot.from_dict({**SPEC["snapshot"], "rings": [{"name": "a", "audience": audience}]})
+    assert str(refused.value) == message
+
+
+def test_a_patch_says_which_versions_do_not_meet_and_names_a_bad_flag() -> None:
+    from gate_sdk import PatchGap
+
+    with pytest.raises(PatchGap) as gap:
+        snap().apply_patch({"base": 5, "version": 9, "flags": {}})
+    assert str(gap.value) == "patch from version 5, but this snapshot is version 7"
+    with pytest.raises(SnapshotError) as refused:
+        snap().apply_patch({"base": 7, "version": 8, "flags": {"x": {"ring": None, "percent": "ten"}}})
+    assert str(refused.value) == "flags.x.percent: not a number"
+    added = snap().apply_patch({"base": 7, "version": 8, "flags": {"x": {"ring": "ga", "percent": 100}}})
+    assert evaluate(added, "x", {}).astuple() == ("x", True, Reason.ROLLOUT, "ga", 8)
+
+
+def test_the_threshold_of_zero_percent_is_zero() -> None:
+    from gate_sdk._bucket import threshold
+
+    assert threshold(0) == 0 and threshold(100) == 2**32 - 1
+
+
+@pytest.mark.parametrize("n", [0, 1, 9, 10, 12, 1234])
+def test_a_tally_reads_its_count_without_advancing_it(n: int) -> None:
+    from itertools import count
+
+    from gate_sdk._result import tally
+
+    hits = count()
+    for _ in range(n):
+        next(hits)
+    assert tally(hits) == n and tally(hits) == n
+
+
+def test_the_openfeature_shape() -> None:
+    from gate_sdk._openfeature import flag_metadata, gate_context, variant
+
+    assert gate_context("u1", {"tenant": "acme", "groups": ["cs"], "user": "ignored"}) == {
+        "tenant": "acme",
+        "groups": ["cs"],
+        "user": "u1",
+    }
+    assert gate_context(None, {"user": "u2"}) == {"user": "u2"} and gate_context("", {"user": "u3"}) == {"user": "u3"}
+    assert gate_context(None, {}) == {}
+    on = evaluate(snap(), "ga-full", {})
+    assert flag_metadata(on) == {"gateReason": "ROLLOUT", "version": 7, "ring": "ga"} and variant(on) == "on"
+    off = evaluate(None, "ga-full")
+    assert flag_metadata(off) == {"gateReason": "NOT_READY"} and variant(off) == "off"
