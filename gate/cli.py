@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import click
@@ -26,6 +26,9 @@ from gate.domain.roles import ROLES
 from gate.domain.words import counted
 from gate.remote import Remote, check_line, exposure_words, remote_options
 from gate.remote import register as register_remote
+
+if TYPE_CHECKING:
+    from gate.domain.rings import RingsConfig
 
 
 def _fail(message: str) -> None:
@@ -395,9 +398,10 @@ def rings_check(path: str) -> None:
 
     try:
         config = load_rings_file(path)
+        against = _check_rings_against_database(config)
     except ParseError as exc:
         _fail("\n".join(f"{where}: {msg}" for where, msgs in exc.errors.items() for msg in msgs))
-    click.echo(f"{path}: {len(config.rings)} rings: {' → '.join(config.names)}")
+    click.echo(f"{path}: {len(config.rings)} rings: {' → '.join(config.names)} ({against})")
     for ring in config.rings:
         asks = []
         if ring.gate.soak:
@@ -409,6 +413,37 @@ def rings_check(path: str) -> None:
         if ring.gate.rca_complete:
             asks.append("RCA closed")
         click.echo(f"  {ring.name}: {', '.join(asks) or 'criteria only'}")
+
+
+def _check_rings_against_database(config: RingsConfig) -> str:
+    """Refuse (ParseError) a rings file that drops a ring the configured database still uses, as `serve`
+    would at start; say what the file was checked against."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.orm import Session
+
+    from gate import migrate
+    from gate.config import sqlite_path
+    from gate.ringsfile import check_rings_in_use
+
+    url = load_settings()["DATABASE_URL"]
+    shown = make_url(url).render_as_string(hide_password=True)
+    path = sqlite_path(url)
+    if path is not None and not os.path.exists(path):
+        return f"no database at {path} yet: the file alone was checked"
+    try:
+        current = migrate.is_current(url)
+    except Exception as exc:  # unreachable or not a database: the file alone is still worth checking
+        return f"the database {shown} cannot be read ({exc.__class__.__name__}): the file alone was checked"
+    if not current:
+        return f"the database {shown} is not migrated: the file alone was checked"
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            check_rings_in_use(session, config)
+    finally:
+        engine.dispose()
+    return f"every ring in use in {shown} is still there"
 
 
 @main.group()

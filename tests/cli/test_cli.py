@@ -51,6 +51,37 @@ def test_rings_check_summarises_a_good_file(cli: CliRunner) -> None:
     assert "  ga: soak 3d, no open incident of severity ≤ 2, zero bugs, RCA closed" in result.stdout
 
 
+def test_rings_check_refuses_a_file_that_drops_a_ring_the_database_still_uses(
+    cli: CliRunner, api: Api, tmp_path: Path
+) -> None:
+    api.apply(FeatureBuilder("checkout").criterion("soak-ok", ring="ga"))
+    fewer = tmp_path / "rings.yaml"
+    fewer.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "rings": [
+                    {"name": "internal", "audience": {"groups": ["cs"]}},
+                    {"name": "everyone", "audience": "all"},
+                ],
+            }
+        )
+    )
+    result = cli.invoke(main, ["rings", "check", str(fewer)])
+    assert result.exit_code == 1
+    assert "ring 'ga' is gone but still used by" in result.output and "checkout" in result.output
+    same = cli.invoke(main, ["rings", "check", str(RINGS)])
+    assert same.exit_code == 0 and "(every ring in use in " in same.stdout and "is still there)" in same.stdout
+
+
+def test_rings_check_without_a_database_checks_the_file_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATE_DATABASE_URL", f"sqlite:///{tmp_path}/none/gate.db")
+    result = CliRunner().invoke(main, ["rings", "check", str(RINGS)])
+    assert result.exit_code == 0, result.output
+    assert f"(no database at {tmp_path}/none/gate.db yet: the file alone was checked)" in result.stdout
+    assert not (tmp_path / "none").exists()  # checking creates nothing
+
+
 def test_rings_check_lists_every_error_with_its_path(cli: CliRunner, tmp_path: Path) -> None:
     bad = tmp_path / "rings.yaml"
     bad.write_text("version: 1\nrings:\n  - name: a\n    audience: {groups: [x]}\n    gate: {soak: soon}\n")
@@ -121,3 +152,16 @@ def test_a_local_command_names_what_is_missing_and_creates_nothing(
     sqlite3.connect(store).close()  # a file, but never migrated
     result = CliRunner().invoke(main, ["status", "checkout"])
     assert result.exit_code == 1 and "not at the newest migration" in result.output
+
+
+def test_rings_check_says_when_the_database_could_not_be_consulted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    monkeypatch.setenv("GATE_DATABASE_URL", f"sqlite:///{empty}")
+    result = CliRunner().invoke(main, ["rings", "check", str(RINGS)])
+    assert result.exit_code == 0 and "is not migrated: the file alone was checked)" in result.stdout
+    monkeypatch.setenv("GATE_DATABASE_URL", f"sqlite:///{tmp_path}")  # a folder, not a database
+    result = CliRunner().invoke(main, ["rings", "check", str(RINGS)])
+    assert result.exit_code == 0 and "cannot be read (" in result.stdout
