@@ -39,6 +39,8 @@ def test_percents_are_read_into_hundredths(given: object, hundredths: int) -> No
         ("ten", "must be a number"),
         (float("nan"), "must be greater than 0 and at most 100"),
         (float("inf"), "must be greater than 0 and at most 100"),
+        (type("Fifty", (), {"__str__": lambda self: "50"})(), "must be a number"),  # numeric text is not a number
+        ([50], "must be a number"),
     ],
 )
 def test_a_percent_outside_the_rules_is_refused_with_its_reason(given: object, message: str) -> None:

@@ -343,3 +343,17 @@ def test_the_openfeature_shape() -> None:
     assert flag_metadata(on) == {"gateReason": "ROLLOUT", "version": 7, "ring": "ga"} and variant(on) == "on"
     off = evaluate(None, "ga-full")
     assert flag_metadata(off) == {"gateReason": "NOT_READY"} and variant(off) == "off"
+
+
+def test_evaluation_never_raises_even_when_bucketing_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fault below the evaluator (here the hash) is the caller's default with ERROR, never an exception."""
+    import gate_sdk._evaluate as evaluator
+
+    def broken(key: str) -> int:
+        raise OSError("sha256 unavailable")
+
+    monkeypatch.setattr(evaluator, "hash32", broken)
+    for default in (True, False):
+        result = evaluate(snap(), "ga-ten", {"user": "user-8"}, default)
+        assert result.astuple() == ("ga-ten", default, Reason.ERROR, None, 7)
+    assert evaluate(snap(), "ga-full", {"user": "u"}).enabled  # no bucketing needed: unaffected
