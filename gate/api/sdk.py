@@ -25,6 +25,9 @@ from gate.services.snapshots import BuiltSnapshot
 blp = Blueprint("sdk", __name__, description="For SDKs: snapshot, stream, evaluation, exposures")
 
 
+ROLE_HEADER = "Gate-Token-Role"  # on what SDKs fetch: the SDK warns when its key is not an sdk token
+
+
 class StreamsFull(Unavailable):
     title, type = "Too many streams", "/problems/streams-full"
     retry_after = 5  # SDKs poll meanwhile, and come back spread over 5 to 7.5 s
@@ -43,6 +46,7 @@ def snapshot() -> Response:
     """Every ring and flag, for local evaluation. ETag is the version; If-None-Match answers 304."""
     unchanged = not_modified(etag_for(g.state_version))
     if unchanged is not None:
+        unchanged.headers[ROLE_HEADER] = principal().role
         return unchanged
     built = current_snapshot()
     gzipped = request.accept_encodings.quality("gzip") > 0
@@ -52,6 +56,7 @@ def snapshot() -> Response:
     response.headers["Vary"] = "Accept-Encoding"
     response.headers["ETag"] = built.etag
     response.headers["Cache-Control"] = "no-cache"
+    response.headers[ROLE_HEADER] = principal().role
     return response
 
 
@@ -81,14 +86,14 @@ class Revalidation:
         started = time.perf_counter()
         try:
             with self.app.app_context():
-                _, state = bearer(environ.get("HTTP_AUTHORIZATION", ""), ("sdk",))
+                who, state = bearer(environ.get("HTTP_AUTHORIZATION", ""), ("sdk",))
         except Exception:  # the app answers it, with the problem document it deserves
             return self.wsgi(environ, start_response)
         environ[STATE_READ] = state
         etag = etag_for(state[0])
         if not names_etag(environ["HTTP_IF_NONE_MATCH"], etag):
             return self.wsgi(environ, start_response)
-        start_response("304 NOT MODIFIED", [("ETag", etag), *self.headers])
+        start_response("304 NOT MODIFIED", [("ETag", etag), (ROLE_HEADER, who.role), *self.headers])
         observe("GET", "sdk.snapshot", 304, started)
         return []
 
@@ -219,6 +224,7 @@ def stream(args: dict[str, Any]) -> Response:
     )
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
+    response.headers[ROLE_HEADER] = principal().role
     return response
 
 

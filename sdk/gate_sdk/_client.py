@@ -94,6 +94,7 @@ class GateClient:
         self._stream_advice: float | None = None  # Retry-After of a stream refused at the server's cap
         self._failure: tuple[int | None, str] | None = None  # the last failed contact: status and words
         self._contacted = False
+        self._role_said: str | None = None  # the non-sdk role last warned about
         self._flushed: dict[count[int], int] = {}  # each tally's value at the last send
         self._pending: dict[tuple[str, bool], int] = {}
         self._closed = False
@@ -185,6 +186,18 @@ class GateClient:
         self._ready.set()
         if body is not None and self._cache_path is not None:
             self._persist(body)
+        self._say_role()
+
+    def _say_role(self) -> None:
+        """Warn once (and again if it changes) when Gate says the key is not an sdk token."""
+        role = getattr(self._transport, "role", None)
+        if role and role != "sdk" and role != self._role_said:
+            self._role_said = role
+            log.warning(
+                "the SDK key is a token of role %s, not sdk: give services a key of role sdk, "
+                "which reads flags and can change nothing",
+                role,
+            )
 
     def _persist(self, body: bytes) -> None:
         """Write the on-disk cache atomically: a reader sees the old file or the new one."""

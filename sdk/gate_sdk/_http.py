@@ -38,6 +38,7 @@ class HttpTransport:
         self._headers = {"Authorization": f"Bearer {sdk_key}", "User-Agent": f"gate-sdk-python/{__version__}"}
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self.role: str | None = None  # the key's role, as Gate last said it (Gate-Token-Role)
         self._lock = threading.Lock()
         self._open: set[http.client.HTTPConnection] = set()
 
@@ -75,6 +76,7 @@ class HttpTransport:
     def fetch(self, etag: str | None) -> Fetched:
         headers = {"Accept-Encoding": "gzip", **({"If-None-Match": etag} if etag else {})}
         status, response_headers, body = self._request("GET", SNAPSHOT_PATH, headers=headers)
+        self.role = response_headers.get("gate-token-role", self.role)
         if status == 304:
             return Fetched(304, etag, None)
         if status != 200:
@@ -103,6 +105,7 @@ class HttpTransport:
                 headers["Last-Event-ID"] = last_event_id
             conn.request("GET", self._prefix + STREAM_PATH, headers=headers)
             response = conn.getresponse()
+            self.role = response.getheader("gate-token-role", self.role)
             if response.status != 200:
                 advice = retry_after(response.getheader("retry-after"))
                 raise StreamUnavailable(f"stream: HTTP {response.status}", response.status, advice)

@@ -243,3 +243,20 @@ def _count(api: Api, endpoint: str, status: str) -> float:
         if line.startswith("gate_http_requests_total{") and all(label in line for label in labels):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def test_what_sdks_fetch_says_the_role_of_the_key(api: Api) -> None:
+    """So an SDK given an admin or release key can warn that it should have an sdk key."""
+    api.apply(FeatureBuilder("checkout"))
+    for role in ("sdk", "admin"):
+        caller = api.as_(role)
+        full = caller.get("/api/v1/sdk/snapshot")
+        etag = full.headers["ETag"]
+        fast = caller.get("/api/v1/sdk/snapshot", headers={"If-None-Match": etag})
+        slow = caller.get("/api/v1/sdk/snapshot?x=1", headers={"If-None-Match": etag})  # the framework's own 304
+        stream = caller.get("/api/v1/sdk/stream", buffered=False)
+        try:
+            assert [r.status_code for r in (full, fast, slow, stream)] == [200, 304, 304, 200]
+            assert {r.headers["Gate-Token-Role"] for r in (full, fast, slow, stream)} == {role}
+        finally:
+            stream.close()

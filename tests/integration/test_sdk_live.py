@@ -254,3 +254,19 @@ def test_a_wrong_key_or_url_is_said_once_at_error_and_by_status(
             assert wait_for(lambda: wrong_url.status().http_status == 404, timeout=10)
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 2 and "401" in errors[0] and "404" in errors[1]
+
+
+def test_a_key_of_another_role_is_warned_about_and_still_served(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    setup_flag(served)
+    with caplog.at_level("WARNING", logger="gate_sdk"):
+        with GateClient(served.url, served.admin) as admin:
+            assert admin.wait_until_ready(10)
+        with GateClient(served.url, served.token("svc-ok", "sdk")) as sdk:
+            assert sdk.wait_until_ready(10)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "the SDK key is a token of role admin, not sdk: give services a key of role sdk, "
+        "which reads flags and can change nothing"
+    ]

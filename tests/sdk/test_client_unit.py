@@ -337,3 +337,23 @@ def test_the_testing_client_takes_an_enabled_value() -> None:
     assert client.evaluate("checkout-v2", {"user": "anyone"}).reason == Reason.OFF
     client.set_flag("checkout-v2", True, killed=True)
     assert client.evaluate("checkout-v2", {"user": "anyone"}).reason == Reason.KILLED
+
+
+def test_a_key_that_is_not_an_sdk_token_is_warned_about_once_per_role(caplog: pytest.LogCaptureFixture) -> None:
+    transport = Scripted(stream=[[document(1), document(2), document(3)]])
+    transport.role = "admin"  # type: ignore[attr-defined]  # what HttpTransport learns from Gate-Token-Role
+    with caplog.at_level("WARNING", logger="gate_sdk"), GateClient("http://gate", "k", transport=transport) as client:
+        assert wait(lambda: client.snapshot is not None and client.snapshot.version == 3)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "the SDK key is a token of role admin, not sdk: give services a key of role sdk, "
+        "which reads flags and can change nothing"
+    ]
+
+
+def test_an_sdk_key_is_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    transport = Scripted(stream=[[document(1)]])
+    transport.role = "sdk"  # type: ignore[attr-defined]
+    with caplog.at_level("WARNING", logger="gate_sdk"), GateClient("http://gate", "k", transport=transport) as client:
+        assert wait(lambda: client.snapshot is not None)
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []
