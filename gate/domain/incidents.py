@@ -15,6 +15,12 @@ RESPONSE_TIME = {
     2: timedelta(hours=24),  # degraded, with a workaround
     3: timedelta(hours=48),  # user-reported
 }
+MEANING = {
+    0: "outage, data loss, DDoS",
+    1: "a major feature down",
+    2: "degraded, with a workaround",
+    3: "user-reported",
+}
 PAGED = (0, 1)
 EMAILED = (2,)
 RESTORE_COUNTS_AT_OR_BELOW = 2  # incidents of severity 0..2 count for time to restore and change failure

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Request, Response, request
@@ -10,7 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import inspect, select
 
 from gate.domain.exposure import format_percent, percent_number
-from gate.domain.words import counted
+from gate.domain.words import counted, duration
 from gate.extensions import db
 from gate.models import GateState
 from gate.services.outage import OUTAGE, is_outage
@@ -72,6 +73,11 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def _duration(span: timedelta | float) -> str:
+    """A span in words for pages: '47 h 59 min', '1 day'."""
+    return duration(span.total_seconds() if isinstance(span, timedelta) else span)
+
+
 def register_web(app: Flask) -> None:
     """Mount the dashboard at /."""
     app.secret_key = app.config.get("SECRET_KEY") or None  # else read from the store on first use
@@ -80,7 +86,9 @@ def register_web(app: Flask) -> None:
     secure = app.config.get("SESSION_COOKIE_SECURE", False)
     app.config["SESSION_COOKIE_SECURE"] = secure is True or str(secure).lower() in ("1", "true", "yes", "on")
     app.jinja_env.globals.update(csrf_token=csrf_token, bar_chart=charts.bar_chart)
-    app.jinja_env.filters.update(percent=format_percent, percent_number=percent_number, counted=counted)
+    app.jinja_env.filters.update(
+        percent=format_percent, percent_number=percent_number, counted=counted, duration=_duration
+    )
     app.register_blueprint(views.web)
     app.after_request(_security_headers)
 

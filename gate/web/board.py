@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gate.domain.exposure import FULL, format_percent, is_released
-from gate.domain.gate import GateFacts, GateResult, evaluate_gate, next_ring
+from gate.domain.gate import GateFacts, GateResult, evaluate_gate, latest_votes, next_ring
 from gate.domain.rings import RingsConfig
 from gate.domain.words import counted
 from gate.models import AuditEntry, CriterionRevision, Feature, Vote
@@ -148,10 +148,11 @@ class FeaturePage:
     history: dict[str, list[PastVote]]  # criterion id → every vote, newest first
     timeline: list[AuditEntry]
     stale: str | None
+    my_votes: dict[str, PastVote]  # criterion id → the viewer's vote that counts now (the QA form starts there)
 
 
-def feature_page(key: str) -> FeaturePage:
-    """Everything the feature page shows, in a handful of queries."""
+def feature_page(key: str, viewer: str | None = None) -> FeaturePage:
+    """Everything the feature page shows, in a handful of queries; `viewer`'s current votes pre-fill the form."""
     config, at = rings(), now()
     view = get_feature(key)
     feature = find_feature(key)
@@ -175,4 +176,9 @@ def feature_page(key: str) -> FeaturePage:
     timeline = list(
         session().scalars(select(AuditEntry).where(AuditEntry.feature == key).order_by(AuditEntry.id.desc()).limit(200))
     )
-    return FeaturePage(view, gate, history, timeline, stale_reason(config, feature, at))
+    my_votes = {}
+    for criterion, votes in history.items():
+        counting = latest_votes(reversed([v for v in votes if not v.stale]), lambda v: v.voter)
+        if viewer in counting:
+            my_votes[criterion] = counting[viewer]
+    return FeaturePage(view, gate, history, timeline, stale_reason(config, feature, at), my_votes)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -15,8 +14,10 @@ from werkzeug.wrappers import Response
 
 from gate.api import schemas
 from gate.api.problems import invalid_input
+from gate.domain.incidents import MEANING, RESPONSE_TIME, SEVERITIES, auto_kills, notification
 from gate.domain.roles import PEOPLE as ANY
 from gate.domain.roles import Principal, allowed
+from gate.domain.words import duration
 from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
 from gate.runtime import runtime
 from gate.services import dora, incidents, releases, votes
@@ -143,17 +144,22 @@ def board_page() -> str:
 @web.route("/features/<key>")
 @signed_in(*ANY)
 def feature(key: str) -> str:
-    return render_template("feature.html", page=board.feature_page(key))
+    return render_template("feature.html", page=board.feature_page(key, me().name))
 
 
-def _act(key: str, action: Callable[[], Any], done: str | None = None) -> Response:
+def _act(key: str | None, action: Callable[[], Any], done: str | None = None) -> Response:
+    """Run a form's action, say how it went, and go back to the feature's page (or the incidents')."""
     try:
         action()
         if done is not None:
             flash(done, "ok")
     except GateError as error:
         flash(error.detail, "error")
-    return redirect(url_for("web.feature", key=key))
+    return redirect(url_for("web.feature", key=key) if key is not None else url_for("web.incidents_page"))
+
+
+_NUMBERS = {"percent": lambda text: _number(text), "severity": lambda text: _integer(text)}
+_NOT_FIELDS = {"csrf", "confirm"}
 
 
 def _form(schema: Schema, **defaults: Any) -> dict[str, Any]:
@@ -161,13 +167,24 @@ def _form(schema: Schema, **defaults: Any) -> dict[str, Any]:
     data: dict[str, Any] = dict(defaults)
     for name, raw in request.form.items():
         value = raw.strip()
-        if name == "csrf" or not value:
+        if name in _NOT_FIELDS or not value:
             continue  # an empty optional field is an absent one
-        data[name] = _number(value) if name == "percent" else value
+        data[name] = _NUMBERS[name](value) if name in _NUMBERS else value
     try:
         return cast(dict[str, Any], schema.load(data))
     except ValidationError as exc:
         raise invalid_input(exc.messages) from None
+
+
+def _integer(text: str) -> Any:
+    """A typed whole number as JSON would carry it; anything else stays text, for the schema to refuse."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else text
+
+
+def _confirmed(what: str) -> None:
+    """Destructive forms carry an "I am sure" box: a second, deliberate step before they act."""
+    if request.form.get("confirm") != "yes":
+        raise InvalidInput(f"tick the box to confirm the {what}", errors={"confirm": ["must be ticked"]})
 
 
 def _number(text: str) -> Any:
@@ -215,6 +232,7 @@ def rollout(key: str) -> Response:
 @signed_in("release")
 def rollback(key: str) -> Response:
     def act() -> None:
+        _confirmed("rollback")
         body = _form(schemas.RollbackIn(), ring=None)
         releases.rollback(key=key, actor=me().name, **body)
         flash(f"Rolled back to {body['ring'] or 'off'}.", "ok")
@@ -226,6 +244,7 @@ def rollback(key: str) -> Response:
 @signed_in("release")
 def kill(key: str) -> Response:
     def act() -> None:
+        _confirmed("kill")
         releases.kill(key=key, actor=me().name, **_form(schemas.KillIn()))
         flash("Killed.", "ok")
 
@@ -243,7 +262,69 @@ def revive(key: str) -> Response:
 def incidents_page() -> str:
     open_ = incidents.list_incidents(status="open", limit=500, before=None)
     resolved = incidents.list_incidents(status="resolved", limit=20, before=None)
-    return render_template("incidents.html", open_incidents=open_, resolved=resolved, at=now(), timedelta=timedelta)
+    return render_template(
+        "incidents.html", open_incidents=open_, resolved=resolved, at=now(), severities=_severity_choices()
+    )
+
+
+def _severity_choices() -> list[tuple[int, str]]:
+    """Each severity with what it means, who is told and how soon: '0 · outage, …: pages on-call, 30 min to respond'."""
+    told = {"page": "pages on-call", "email": "e-mails", None: "tells no one"}
+    choices = []
+    for sev in SEVERITIES:
+        within = duration(RESPONSE_TIME[sev].total_seconds())
+        choices.append((sev, f"{sev} · {MEANING[sev]}: {told[notification(sev)]}, {within} to respond"))
+    return choices
+
+
+@web.route("/incidents", methods=["POST"])
+@signed_in("reporter")
+def report_incident() -> Response:
+    def act() -> None:
+        body = _form(schemas.IncidentIn())
+        view, _ = incidents.open_incident(actor=me().name, **body)
+        told = {"page": "on-call paged", "email": "e-mail sent"}.get(view.notified, "no one told")
+        killed = " The flag was killed at once." if view.feature and _auto_kills(view.severity) else ""
+        flash(f"Incident #{view.id} opened: {told}.{killed}", "ok")
+
+    return _act(None, act)
+
+
+def _auto_kills(severity: int) -> bool:
+    return auto_kills(severity, rings().auto_kill_at_or_above)
+
+
+@web.route("/incidents/<id:incident_id>/ack", methods=["POST"])
+@signed_in("reporter")
+def acknowledge_incident(incident_id: int) -> Response:
+    return _act(None, lambda: incidents.acknowledge(incident_id=incident_id, actor=me().name), "Acknowledged.")
+
+
+@web.route("/incidents/<id:incident_id>/resolve", methods=["POST"])
+@signed_in("reporter")
+def resolve_incident(incident_id: int) -> Response:
+    def act() -> None:
+        _confirmed("resolution")
+        incidents.resolve(incident_id=incident_id, actor=me().name)
+        flash(f"Incident #{incident_id} resolved.", "ok")
+
+    return _act(None, act)
+
+
+@web.route("/incidents/<id:incident_id>/rca-items", methods=["POST"])
+@signed_in("reporter")
+def add_rca_item(incident_id: int) -> Response:
+    def act() -> None:
+        item = incidents.open_rca_item(incident_id=incident_id, actor=me().name, **_form(schemas.RcaIn()))
+        flash(f"RCA item #{item.id} added.", "ok")
+
+    return _act(None, act)
+
+
+@web.route("/rca-items/<id:item_id>/close", methods=["POST"])
+@signed_in("reporter")
+def close_rca_item(item_id: int) -> Response:
+    return _act(None, lambda: incidents.close_rca_item(item_id=item_id, actor=me().name), "RCA item closed.")
 
 
 @web.route("/dora")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gate.domain.dora import frequency_level, upper_bound_level
-from gate.domain.words import counted
+from gate.domain.words import counted, duration
 
 TABLE = {  # the shape of gate/dora_levels.json (the 2021 report's cut-offs)
     "deployment_frequency": {
@@ -52,3 +52,24 @@ def test_an_at_most_bound_includes_itself(value: float, level: str) -> None:
 def test_counted_words_agree_with_their_number() -> None:
     assert [counted(n, "day") for n in (0, 1, 2)] == ["0 days", "1 day", "2 days"]
     assert counted(1, "child", "children") == "1 child" and counted(3, "child", "children") == "3 children"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (0, "0 s"),
+        (-30, "0 s"),
+        (40.9, "40 s"),
+        (60, "1 min"),
+        (299, "4 min"),
+        (3600, "1 h"),
+        (3660, "1 h 1 min"),
+        (86400, "1 day"),
+        (86400 + 60, "24 h 1 min"),
+        (2879 * 60, "47 h 59 min"),
+        (2 * 86400, "2 days"),
+        (3 * 86400 + 4 * 3600 + 59, "3 days 4 h"),
+    ],
+)
+def test_durations_in_words(seconds: float, words: str) -> None:
+    assert duration(seconds) == words

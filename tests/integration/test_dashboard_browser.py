@@ -141,3 +141,54 @@ def test_the_sign_in_refuses_bad_and_sdk_tokens(gate: Served, browser: Any) -> N
     assert page.get_by_role("alert").get_by_text("SDK tokens cannot sign in").is_visible()
     cookies = {c["name"]: c for c in browser.cookies()}
     assert cookies["gate_session"]["httpOnly"] is True and cookies["gate_session"]["sameSite"] == "Lax"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_on_call_runs_an_incident_from_a_phone(gate: Served, browser: Any, tmp_path: Path) -> None:
+    """At 390 px: report, acknowledge, RCA, resolve; a kill needs its box ticked; no page scrolls sideways."""
+    assert gate.call("PUT", "/api/v1/features/checkout/criteria", json=FeatureBuilder("checkout").build()).ok
+    assert gate.call("POST", "/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "t"}).ok
+    page = browser.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, gate.url, gate.admin)
+
+    page.goto(gate.url + "/incidents")
+    report = page.locator("#report")
+    report.get_by_label("What is wrong").fill("checkout slow")
+    report.get_by_label("Severity").select_option("2")
+    report.get_by_label("Feature key (optional)").fill("checkout")
+    report.get_by_role("button", name="Report").click()
+    assert page.get_by_role("status").get_by_text("Incident #1 opened").is_visible()
+    row = page.locator("#incident-1")
+    assert row.get_by_text("23 h 59 min left").is_visible()
+    row.get_by_role("button", name="Acknowledge").click()
+    assert page.get_by_role("status").get_by_text("Acknowledged.").is_visible()
+    row = page.locator("#incident-1")
+    row.get_by_label("RCA item").fill("alert on p95 latency")
+    row.get_by_role("button", name="Add").click()
+    assert page.get_by_role("status").get_by_text("RCA item #1 added.").is_visible()
+    shot(page, "incidents-phone", tmp_path)
+    page.locator("#incident-1").get_by_role("button", name="Close").click()
+    assert page.get_by_role("status").get_by_text("RCA item closed.").is_visible()
+    page.locator("#incident-1").get_by_role("button", name="Resolve").click()  # the box is not ticked: the
+    assert page.locator("#incident-1").count() == 1  # browser does not send the form
+    page.locator("#incident-1").get_by_label("restored").check()
+    page.locator("#incident-1").get_by_role("button", name="Resolve").click()
+    assert page.get_by_role("status").get_by_text("Incident #1 resolved.").is_visible()
+    assert gate.call("GET", "/api/v1/incidents/1").json()["resolved_at"] is not None
+
+    page.goto(gate.url + "/features/checkout")
+    kill = page.locator("form.danger")
+    kill.get_by_label("Kill reason").fill("payments failing")
+    kill.get_by_role("button", name="Kill now").click()
+    assert gate.call("GET", "/api/v1/features/checkout").json()["state"]["killed"] is False  # not confirmed
+    kill.get_by_label("I am sure").check()
+    kill.get_by_role("button", name="Kill now").click()
+    assert page.get_by_role("status").get_by_text("Killed.").is_visible()
+    assert gate.call("GET", "/api/v1/features/checkout").json()["state"]["killed"] is True
+    shot(page, "feature-phone", tmp_path)
+
+    for path in ("/", "/features/checkout", "/incidents", "/dora", "/rings"):
+        page.goto(gate.url + path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at 390 px"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from tests.support import Api, Clock, FeatureBuilder, csrf, page_text, sign_in
+from tests.support import Api, Clock, FeatureBuilder, csrf, dump_store, page_text, sign_in
 
 
 def test_pages_need_a_session_and_sessions_need_a_live_token(api: Api) -> None:
@@ -49,9 +47,13 @@ def test_forms_follow_the_api_rules_and_roles(api: Api, clock: Clock) -> None:
     release.post("/features/checkout/rollout", data={"csrf": token, "percent": "abc"})
     assert "percent: must be a number" in page_text(release.get("/features/checkout"))
     release.post("/features/checkout/rollout", data={"csrf": token, "percent": "100"})
-    release.post("/features/checkout/kill", data={"csrf": token, "reason": "boom"})
+    release.post("/features/checkout/kill", data={"csrf": token, "reason": "boom"})  # not confirmed: nothing
+    assert "tick the box to confirm the kill" in page_text(release.get("/features/checkout"))
+    release.post("/features/checkout/kill", data={"csrf": token, "reason": "boom", "confirm": "yes"})
     release.post("/features/checkout/revive", data={"csrf": token})
     release.post("/features/checkout/rollback", data={"csrf": token, "ring": "", "reason": "later"})
+    assert "tick the box to confirm the rollback" in page_text(release.get("/features/checkout"))
+    release.post("/features/checkout/rollback", data={"csrf": token, "ring": "", "reason": "later", "confirm": "yes"})
     kinds = [e["kind"] for e in api.get("/api/v1/features/checkout/deployments").json]
     assert kinds == ["rollback", "revive", "kill", "rollout", "promote"]
     page = page_text(release.get("/features/checkout"))
@@ -89,9 +91,56 @@ def test_incidents_dora_and_rings_pages_show_their_figures(api: Api, clock: Cloc
     client, _ = sign_in(api, "reporter")
     page = page_text(client.get("/incidents"))
     assert f"#{late['id']} down" in page and "deadline missed" in page and "add a dashboard" in page
-    assert f"{int((timedelta(hours=24) - timedelta(minutes=31)).total_seconds() // 60)} min left" in page
+    assert "23 h 29 min left" in page  # 24 h less the 31 min gone, as an on-call reads it
     dora = page_text(client.get("/dora"))
     assert "Deployment frequency" in dora and "<svg" in dora and "Deployments per week" in dora
     rings = page_text(client.get("/rings"))
     assert "tenants: fabrikam, northwind" in rings and "zero open bugs" in rings
     assert client.get("/features/nope").status_code == 404
+
+
+def test_an_incident_runs_from_the_browser(api: Api, database_url: str) -> None:
+    """Report, acknowledge, add and close an RCA item, resolve: each form calls the API's own service."""
+    api.apply(FeatureBuilder("checkout"))
+    api.post("/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "t"})
+    reporter, token = sign_in(api, "reporter")
+    page = page_text(reporter.get("/incidents"))
+    assert "0 · outage, data loss, DDoS: pages on-call, 30 min to respond" in page
+    assert "3 · user-reported: tells no one, 2 days to respond" in page
+    before = dump_store(database_url)
+    for bad in ({"title": "", "severity": "1"}, {"title": "x", "severity": "7"}, {"title": "x", "severity": "one"}):
+        reporter.post("/incidents", data={"csrf": token, **bad})
+    assert dump_store(database_url) == before  # refused forms change nothing
+    assert "severity:" in page_text(reporter.get("/incidents"))
+    reporter.post("/incidents", data={"csrf": token, "title": "checkout down", "severity": "1", "feature": "checkout"})
+    (incident,) = api.get("/api/v1/incidents?status=open").json
+    assert (incident["title"], incident["severity"], incident["feature"]) == ("checkout down", 1, "checkout")
+    page = page_text(reporter.get("/incidents"))
+    assert f"Incident #{incident['id']} opened: no one told. The flag was killed at once." in page  # no pager here
+    assert api.get("/api/v1/features/checkout").json["state"]["killed"] is True
+    reporter.post(f"/incidents/{incident['id']}/ack", data={"csrf": token})
+    reporter.post(f"/incidents/{incident['id']}/rca-items", data={"csrf": token, "title": "add an alert"})
+    (item,) = api.get(f"/api/v1/incidents/{incident['id']}").json["rca_items"]
+    reporter.post(f"/rca-items/{item['id']}/close", data={"csrf": token})
+    reporter.post(f"/incidents/{incident['id']}/resolve", data={"csrf": token})  # not confirmed
+    assert api.get(f"/api/v1/incidents/{incident['id']}").json["resolved_at"] is None
+    reporter.post(f"/incidents/{incident['id']}/resolve", data={"csrf": token, "confirm": "yes"})
+    done = api.get(f"/api/v1/incidents/{incident['id']}").json
+    assert done["acknowledged_at"] and done["resolved_at"] and done["rca_items"][0]["closed_at"]
+    assert done["deadline_met"] is True
+    viewer, viewer_token = sign_in(api, "qa")
+    assert "Report an incident" not in page_text(viewer.get("/incidents"))
+    assert viewer.post(f"/incidents/{incident['id']}/ack", data={"csrf": viewer_token}).status_code == 403
+
+
+def test_the_vote_form_starts_at_your_current_vote(api: Api) -> None:
+    api.apply(FeatureBuilder("checkout").criterion("unit").criterion("e2e"))
+    qa, token = sign_in(api, "qa")
+    qa.post("/features/checkout/criteria/unit/vote", data={"csrf": token, "vote": "yes", "comment": "green"})
+    qa.post("/features/checkout/criteria/unit/vote", data={"csrf": token, "vote": "no", "comment": "flaky"})
+    api.token("qa-2", "qa").post("/api/v1/features/checkout/criteria/e2e/votes", json={"vote": "yes"})
+    page = page_text(qa.get("/features/checkout"))
+    unit = page[page.index('id="criterion-unit"') : page.index('id="criterion-e2e"')]
+    e2e = page[page.index('id="criterion-e2e"') :]
+    assert "Your vote on unit (now: no)" in unit and 'value="no" checked' in unit and 'value="flaky"' in unit
+    assert "(now:" not in e2e and "checked" not in e2e  # another voter's yes is not yours
