@@ -15,7 +15,7 @@ from gate.domain.words import counted, duration
 from gate.extensions import db
 from gate.models import GateState
 from gate.services.outage import OUTAGE, is_outage
-from gate.web import charts, views
+from gate.web import charts, timeline, views
 from gate.web.csrf import csrf_token
 
 
@@ -87,7 +87,11 @@ def register_web(app: Flask) -> None:
     app.config["SESSION_COOKIE_SECURE"] = secure is True or str(secure).lower() in ("1", "true", "yes", "on")
     app.jinja_env.globals.update(csrf_token=csrf_token, bar_chart=charts.bar_chart)
     app.jinja_env.filters.update(
-        percent=format_percent, percent_number=percent_number, counted=counted, duration=_duration
+        percent=format_percent,
+        percent_number=percent_number,
+        counted=counted,
+        duration=_duration,
+        in_words=timeline.in_words,
     )
     app.register_blueprint(views.web)
     app.after_request(_security_headers)

@@ -19,6 +19,7 @@ from gate.services.features import FeatureView, find_feature, get_feature
 
 RELEASED_LONG_AGO = timedelta(days=30)
 NOT_EVALUATED_FOR = timedelta(days=7)
+FIRST_EVALUATION_GRACE = timedelta(minutes=15)  # a flag exposed seconds ago is not "never evaluated" yet
 STATES = ("off", "rolling-out", "released", "killed", "stale")
 
 
@@ -61,10 +62,10 @@ def cells(config: RingsConfig, feature: Feature) -> tuple[Cell, ...]:
     reached = config.index(feature.ring)
     out = []
     for ring in config.rings:
-        if feature.killed:
+        if reached is None or ring.index > reached:
+            out.append(OFF)  # a kill takes nothing from a ring the feature never reached
+        elif feature.killed:
             out.append(KILLED)
-        elif reached is None or ring.index > reached:
-            out.append(OFF)
         elif ring.index < reached or feature.percent_bp == FULL:
             out.append(ON)
         else:
@@ -92,6 +93,8 @@ def stale_reason(config: RingsConfig, feature: Feature, at: datetime) -> str | N
             return f"released to everyone {counted(age.days, 'day')} ago: time to remove the flag"
     if feature.ring is not None and not feature.killed:
         if feature.last_evaluated_at is None:
+            if at - feature.updated_at < FIRST_EVALUATION_GRACE:
+                return None
             return "exposed but never evaluated by an SDK"
         idle = at - feature.last_evaluated_at
         if idle >= NOT_EVALUATED_FOR:
@@ -109,8 +112,11 @@ def state_of_row(config: RingsConfig, feature: Feature) -> str:
     return "rolling-out"
 
 
-def board(*, owner: str | None = None, state: str | None = None) -> tuple[list[BoardRow], list[str]]:
-    """Every live feature with its cells, next gate and staleness, filtered; and the owners to filter by."""
+def board(
+    *, owner: str | None = None, state: str | None = None, search: str | None = None
+) -> tuple[list[BoardRow], list[str]]:
+    """Every live feature with its cells, next gate and staleness, filtered (owner, state, and `search` in
+    the key or name, ignoring case); and the owners to filter by."""
     config, at = rings(), now()
     # rows with the Feature's attribute names, not ORM objects: loading 500 objects costs more than the page
     columns = Feature.__table__.columns
@@ -120,6 +126,9 @@ def board(*, owner: str | None = None, state: str | None = None) -> tuple[list[B
     owners = sorted({f.owner for f in features})
     if owner:
         features = [f for f in features if f.owner == owner]
+    if search:
+        needle = search.casefold()
+        features = [f for f in features if needle in f.key.casefold() or needle in f.name.casefold()]
     facts = gather_many(features)
     rows = []
     for f in features:

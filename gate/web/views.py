@@ -137,8 +137,11 @@ def board_page() -> str:
     state = request.args.get("state") or None
     if state is not None and state not in board.STATES:
         raise InvalidInput(f"state must be one of {', '.join(board.STATES)}")
-    rows, owners = board.board(owner=owner, state=state)
-    return render_template("board.html", rows=rows, owners=owners, owner=owner, state=state, states=board.STATES)
+    search = (request.args.get("q") or "").strip()[:200] or None
+    rows, owners = board.board(owner=owner, state=state, search=search)
+    return render_template(
+        "board.html", rows=rows, owners=owners, owner=owner, state=state, states=board.STATES, search=search
+    )
 
 
 @web.route("/features/<key>")

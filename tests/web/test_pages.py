@@ -57,7 +57,12 @@ def test_forms_follow_the_api_rules_and_roles(api: Api, clock: Clock) -> None:
     kinds = [e["kind"] for e in api.get("/api/v1/features/checkout/deployments").json]
     assert kinds == ["rollback", "revive", "kill", "rollout", "promote"]
     page = page_text(release.get("/features/checkout"))
-    assert "fine" in page and "rollback" in page and "Gate for internal" in page
+    assert "Gate for internal" in page
+    assert "voted yes on unit (revision 1): “fine”" in page
+    assert "promoted: off → internal at 40%" in page and "rollout changed: internal at 40% → internal at 100%" in page
+    assert "killed: internal at 100% → internal at 100% (killed) (boom)" in page
+    assert "rolled back: internal at 100% → off (later)" in page
+    assert "applied the product file: 1 criterion (unit before internal)" in page and "{&#34;" not in page
 
 
 def test_the_board_filters_and_marks_stale_flags(api: Api, clock: Clock) -> None:
@@ -79,7 +84,14 @@ def test_the_board_filters_and_marks_stale_flags(api: Api, clock: Clock) -> None
     clock.advance(days=8)
     assert "not evaluated for 8 days" not in page_text(client.get("/"))  # released long ago says so first
     api.post("/api/v1/features/fresh/promote", json={"ring": "internal", "override_reason": "t"})
+    assert "never evaluated" not in page_text(client.get("/"))  # promoted a moment ago: SDKs get a grace
+    clock.advance(minutes=14)
+    assert "never evaluated" not in page_text(client.get("/"))
+    clock.advance(minutes=1)
     assert "exposed but never evaluated by an SDK" in page_text(client.get("/"))
+    found = page_text(client.get("/?q=FRE"))  # search: key or name, any case
+    assert ">fresh<" in found and ">old<" not in found and "1 feature:" in found
+    assert "0 features:" in page_text(client.get("/?q=nothing-like-it"))
 
 
 def test_incidents_dora_and_rings_pages_show_their_figures(api: Api, clock: Clock) -> None:
