@@ -47,5 +47,5 @@ def revoke(token_id: int) -> tokens.TokenView:
 @blp.arguments(s.AuditQuery, location="query")
 @blp.response(200, s.AuditOut(many=True))
 def list_audit(args: dict[str, Any]) -> list[audit.AuditView]:
-    """Every write that took effect, newest first."""
-    return audit.list_audit(feature=args["feature"], **page(args))
+    """Every write that took effect, newest first; ?feature=, ?actor=, ?action= narrow it."""
+    return audit.list_audit(feature=args["feature"], actor=args["actor"], action=args["action"], **page(args))

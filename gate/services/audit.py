@@ -33,11 +33,19 @@ class AuditView:
     at: datetime
 
 
-def list_audit(*, feature: str | None, limit: int, before: int | None) -> list[AuditView]:
-    """Audit entries, newest first, optionally for one feature."""
+def list_audit(
+    *,
+    feature: str | None,
+    limit: int,
+    before: int | None,
+    actor: str | None = None,
+    action: str | None = None,
+) -> list[AuditView]:
+    """Audit entries, newest first, optionally for one feature, one actor, one action."""
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if feature is not None:
-        query = query.where(AuditEntry.feature == feature)
+    for column, wanted in ((AuditEntry.feature, feature), (AuditEntry.actor, actor), (AuditEntry.action, action)):
+        if wanted is not None:
+            query = query.where(column == wanted)
     if before is not None:
         query = query.where(AuditEntry.id < before)
     return [copy_row(AuditView, row) for row in session().scalars(query)]

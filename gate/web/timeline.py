@@ -64,7 +64,20 @@ _WORDS: dict[str, Callable[[Any], str]] = {
     "incident.open": _incident,
     "bug.open": lambda e: f"bug #{(e.after or {}).get('id', '?')} opened: {(e.after or {}).get('title', '')}",
     "change.report": lambda e: f"recorded change {(e.after or {}).get('sha', '?')}",
+    "token.create": lambda e: f"created token {(e.after or {}).get('name', '?')}" + _role(e.after),
+    "token.revoke": lambda e: f"revoked token {(e.before or {}).get('name', '?')}" + _role(e.before),
+    "incident.ack": lambda e: f"acknowledged {e.target.replace('incident:', 'incident #')}",
+    "incident.resolve": lambda e: f"resolved {e.target.replace('incident:', 'incident #')}",
+    "rca.open": lambda e: (
+        f"added RCA item “{(e.after or {}).get('title', '')}” to incident #{(e.after or {}).get('incident', '?')}"
+    ),
+    "rca.close": lambda e: f"closed RCA item #{e.target.split(':', 1)[-1]}",
 }
+
+
+def _role(after: Any) -> str:
+    role = after.get("role") if isinstance(after, Mapping) else None
+    return f" (role {role})" if role else ""
 
 
 def in_words(entry: Any) -> str:

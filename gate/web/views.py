@@ -16,11 +16,11 @@ from gate.api import schemas
 from gate.api.problems import invalid_input
 from gate.domain.incidents import MEANING, RESPONSE_TIME, SEVERITIES, auto_kills, notification
 from gate.domain.roles import PEOPLE as ANY
-from gate.domain.roles import Principal, allowed
+from gate.domain.roles import ROLES, Principal, allowed
 from gate.domain.words import duration
 from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
 from gate.runtime import runtime
-from gate.services import dora, incidents, releases, votes
+from gate.services import audit, dora, incidents, releases, tokens, votes
 from gate.services.context import now, rings
 from gate.services.state import current_state as load_state
 from gate.services.tokens import TokenCache
@@ -348,3 +348,55 @@ def dora_page() -> str:
 @signed_in(*ANY)
 def rings_page() -> str:
     return render_template("rings.html")
+
+
+# ---- admin ---------------------------------------------------------------------------------------
+
+
+@web.route("/admin/tokens")
+@signed_in("admin")
+def tokens_page() -> str:
+    return _tokens_page(None)
+
+
+def _tokens_page(created: tuple[tokens.TokenView, str] | None) -> str:
+    listed = tokens.list_tokens(limit=1000, before=None)
+    return render_template("tokens.html", tokens=listed, roles=ROLES, created=created)
+
+
+@web.route("/admin/tokens", methods=["POST"])
+@signed_in("admin")
+def create_token() -> Any:
+    """The new secret is shown on this answer only: never stored, never put in a redirect or a flash."""
+    try:
+        body = _form(schemas.TokenIn())
+        created = tokens.create_token(name=body["name"], role=body["role"], actor=me().name)
+    except GateError as error:
+        flash(error.detail, "error")
+        return redirect(url_for("web.tokens_page"))
+    return _tokens_page(created), 201
+
+
+@web.route("/admin/tokens/<id:token_id>/revoke", methods=["POST"])
+@signed_in("admin")
+def revoke_token(token_id: int) -> Response:
+    try:
+        _confirmed("revocation")
+        revoked = tokens.revoke_token(token_id=token_id, actor=me().name)
+        flash(f"Token {revoked.name} revoked: it works nowhere from now on.", "ok")
+    except GateError as error:
+        flash(error.detail, "error")
+    return redirect(url_for("web.tokens_page"))
+
+
+@web.route("/admin/audit")
+@signed_in("admin")
+def audit_page() -> str:
+    try:
+        query = schemas.AuditQuery().load({k: v for k, v in request.args.items() if v.strip()})
+    except ValidationError as exc:
+        raise invalid_input(exc.messages) from None
+    entries = audit.list_audit(
+        feature=query["feature"], actor=query["actor"], action=query["action"], limit=200, before=query["before"]
+    )
+    return render_template("audit.html", entries=entries, query=query)

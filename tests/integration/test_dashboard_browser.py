@@ -29,6 +29,13 @@ def shot(page: Any, name: str, tmp: Path) -> None:
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
+def _as(gate: Served, secret: str) -> Any:
+    """The snapshot as an SDK holding `secret` would fetch it."""
+    import requests
+
+    return requests.get(gate.url + "/api/v1/sdk/snapshot", headers=gate.headers(secret), timeout=10)
+
+
 def sign_in(page: Any, url: str, token: str) -> None:
     page.goto(url + "/")
     assert "/login" in page.url
@@ -192,7 +199,31 @@ def test_an_on_call_runs_an_incident_from_a_phone(gate: Served, browser: Any, tm
     assert gate.call("GET", "/api/v1/features/checkout").json()["state"]["killed"] is True
     shot(page, "feature-phone", tmp_path)
 
-    for path in ("/", "/features/checkout", "/incidents", "/dora", "/rings"):
+    page.get_by_role("link", name="Tokens").click()
+    form = page.locator("#create-token")
+    form.get_by_label("Name (who or what uses it)").fill("checkout-svc")
+    form.get_by_label("Role").select_option("sdk")
+    form.get_by_role("button", name="Create").click()
+    secret = page.locator("#new-secret code").inner_text()
+    assert secret.startswith("gate_") and _as(gate, secret).ok
+    shot(page, "tokens-phone", tmp_path)
+    page.goto(gate.url + "/admin/tokens")  # the list again: the secret is gone for good
+    assert page.locator("#new-secret").count() == 0 and secret not in page.content()
+    row = page.get_by_role("row", name="checkout-svc")
+    row.get_by_label("I am sure").check()
+    row.get_by_role("button", name="Revoke").click()
+    assert page.get_by_role("status").get_by_text("Token checkout-svc revoked").is_visible()
+    assert _as(gate, secret).status_code == 401
+    page.get_by_role("link", name="Audit").click()
+    page.get_by_label("Action").fill("kill")
+    page.get_by_role("button", name="Filter").click()
+    assert page.get_by_role(
+        "cell", name="killed: internal at 100% → internal at 100% (killed) (payments failing)"
+    ).is_visible()
+    assert page.get_by_text("revoked token").count() == 0  # filtered to kills
+    shot(page, "audit-phone", tmp_path)
+
+    for path in ("/", "/features/checkout", "/incidents", "/dora", "/rings", "/admin/tokens", "/admin/audit"):
         page.goto(gate.url + path)
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at 390 px"

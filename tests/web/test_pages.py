@@ -156,3 +156,46 @@ def test_the_vote_form_starts_at_your_current_vote(api: Api) -> None:
     e2e = page[page.index('id="criterion-e2e"') :]
     assert "Your vote on unit (now: no)" in unit and 'value="no" checked' in unit and 'value="flaky"' in unit
     assert "(now:" not in e2e and "checked" not in e2e  # another voter's yes is not yours
+
+
+def test_an_admin_manages_tokens_from_the_page_and_sees_the_secret_once(api: Api, database_url: str) -> None:
+    admin, token = sign_in(api, "admin")
+    before = dump_store(database_url)
+    assert admin.post("/admin/tokens", data={"csrf": token, "name": "svc", "role": "wizard"}).status_code == 302
+    assert dump_store(database_url) == before  # a refused form changes nothing
+    assert "role: Must be one of:" in page_text(admin.get("/admin/tokens"))
+    created = admin.post("/admin/tokens", data={"csrf": token, "name": "checkout-svc", "role": "sdk"})
+    assert created.status_code == 201
+    secret = created.get_data(as_text=True).split('<code class="secret">')[1].split("</code>")[0]
+    assert secret.startswith("gate_")
+    assert api.client.get("/api/v1/sdk/snapshot", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    listing = page_text(admin.get("/admin/tokens"))
+    assert "checkout-svc" in listing and secret not in listing  # shown once, never again
+    (row,) = [t for t in api.get("/api/v1/tokens").json if t["name"] == "checkout-svc"]
+    admin.post(f"/admin/tokens/{row['id']}/revoke", data={"csrf": token})  # not confirmed
+    assert api.client.get("/api/v1/sdk/snapshot", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    admin.post(f"/admin/tokens/{row['id']}/revoke", data={"csrf": token, "confirm": "yes"})
+    assert "Token checkout-svc revoked" in page_text(admin.get("/admin/tokens"))
+    assert api.client.get("/api/v1/sdk/snapshot", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    release, release_token = sign_in(api, "release")
+    assert release.get("/admin/tokens").status_code == 403 and release.get("/admin/audit").status_code == 403
+    assert release.post("/admin/tokens", data={"csrf": release_token, "name": "x", "role": "admin"}).status_code == 403
+    assert "Tokens" not in page_text(release.get("/")) and "Tokens</a>" in page_text(admin.get("/"))
+
+
+def test_the_audit_page_filters_by_feature_actor_and_action(api: Api) -> None:
+    api.apply(FeatureBuilder("checkout").criterion("unit"))
+    api.apply(FeatureBuilder("search"))
+    api.as_("qa").post("/api/v1/features/checkout/criteria/unit/votes", json={"vote": "yes"})
+    api.post("/api/v1/features/search/promote", json={"ring": "internal", "override_reason": "demo"})
+    admin, _ = sign_in(api, "admin")
+    everything = page_text(admin.get("/admin/audit"))
+    assert "voted yes on unit (revision 1)" in everything and "promoted: off → internal at 100% (demo)" in everything
+    mine = page_text(admin.get("/admin/audit?actor=alice"))
+    assert "voted yes on unit" in mine and "promoted" not in mine
+    promotions = page_text(admin.get("/admin/audit?action=promote&feature=search"))
+    assert "promoted: off → internal at 100%" in promotions and "voted" not in promotions
+    assert "Nothing matches." in page_text(admin.get("/admin/audit?feature=nope"))
+    assert admin.get("/admin/audit?before=0").status_code == 422
+    api_view = api.get("/api/v1/audit?actor=alice&action=vote").json
+    assert [e["action"] for e in api_view] == ["vote"]

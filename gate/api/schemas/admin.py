@@ -10,6 +10,8 @@ from gate.domain.roles import ROLES
 
 class AuditQuery(PageQuery):
     feature = fields.String(load_default=None)
+    actor = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    action = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
 
 
 class TokenIn(StrictSchema):
