@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, send_from_directory, session, url_for
 from marshmallow import Schema, ValidationError
 from werkzeug.wrappers import Response
 
@@ -18,7 +18,7 @@ from gate.domain.incidents import MEANING, RESPONSE_TIME, SEVERITIES, auto_kills
 from gate.domain.roles import PEOPLE as ANY
 from gate.domain.roles import ROLES, Principal, allowed
 from gate.domain.words import duration
-from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
+from gate.errors import Forbidden, GateError, InvalidInput, NotFound, Unauthorized
 from gate.runtime import runtime
 from gate.services import audit, dora, incidents, releases, tokens, votes
 from gate.services.context import now, rings
@@ -348,6 +348,26 @@ def dora_page() -> str:
 @signed_in(*ANY)
 def rings_page() -> str:
     return render_template("rings.html")
+
+
+# ---- the API's reference -------------------------------------------------------------------------
+
+_SWAGGER_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"})
+
+
+@web.route("/api/docs")
+def api_docs() -> str:
+    """The REST API's reference (Swagger UI from the swagger-ui-bundle package, over /api/v1/openapi.json)."""
+    return render_template("api_docs.html")
+
+
+@web.route("/api/docs/<name>")
+def api_docs_file(name: str) -> Response:
+    if name not in _SWAGGER_FILES:
+        raise NotFound("no such file")
+    from swagger_ui_bundle import swagger_ui_path
+
+    return send_from_directory(str(swagger_ui_path), name, max_age=86400)
 
 
 # ---- admin ---------------------------------------------------------------------------------------

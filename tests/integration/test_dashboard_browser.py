@@ -22,11 +22,11 @@ def gate(database_url: str, tmp_path: Path) -> Iterator[Served]:
     served.stop()
 
 
-def shot(page: Any, name: str, tmp: Path) -> None:
+def shot(page: Any, name: str, tmp: Path, *, full_page: bool = True) -> None:
     """Save a screenshot; with GATE_SCREENSHOTS=1 into docs/screenshots for the README."""
     folder = ROOT / "docs" / "screenshots" if os.environ.get("GATE_SCREENSHOTS") else tmp
     folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
 
 
 def _as(gate: Served, secret: str) -> Any:
@@ -227,3 +227,18 @@ def test_an_on_call_runs_an_incident_from_a_phone(gate: Served, browser: Any, tm
         page.goto(gate.url + path)
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at 390 px"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_api_reference_renders_in_the_browser(gate: Served, browser: Any, tmp_path: Path) -> None:
+    page = browser.new_page()
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda m: blocked.append(m.text) if "Content Security Policy" in m.text and "script" in m.text else None,
+    )
+    page.goto(gate.url + "/api/docs")
+    page.get_by_text("/api/v1/features/{key}/promote").first.wait_for(timeout=10_000)
+    assert page.get_by_text("Gate", exact=False).first.is_visible()
+    assert blocked == []  # every script came from the server itself
+    shot(page, "api-reference", tmp_path, full_page=False)

@@ -199,3 +199,18 @@ def test_the_audit_page_filters_by_feature_actor_and_action(api: Api) -> None:
     assert admin.get("/admin/audit?before=0").status_code == 422
     api_view = api.get("/api/v1/audit?actor=alice&action=vote").json
     assert [e["action"] for e in api_view] == ["vote"]
+
+
+def test_the_api_reference_is_served_from_the_package_under_the_pages_policy(api: Api) -> None:
+    page = api.client.get("/api/docs")
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["Content-Security-Policy"]
+    html = page_text(page)
+    assert 'src="/api/docs/swagger-ui-bundle.js"' in html and 'data-spec="/api/v1/openapi.json"' in html
+    assert "<script>" not in html  # no inline script: the page's policy allows none
+    with api.client.get("/api/docs/swagger-ui-bundle.js") as bundle:
+        assert bundle.status_code == 200 and bundle.mimetype in ("text/javascript", "application/javascript")
+        assert len(bundle.data) > 100_000  # the real bundle, from the package
+    assert api.client.get("/api/docs/index.html").status_code == 404  # only the files the page uses
+    assert api.client.get("/api/docs/..%2F__init__.py").status_code == 404
+    with api.client.get("/static/api-docs.js") as starter:
+        assert starter.status_code == 200 and b"SwaggerUIBundle" in starter.data
