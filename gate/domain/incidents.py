@@ -52,6 +52,14 @@ def auto_kills(severity: int, threshold: int | None) -> bool:
     return threshold is not None and severity <= threshold
 
 
+AUTO_KILL = "auto-kill: "  # the start of the reason an incident's kill records; pages find it by this
+
+
+def auto_kill_reason(incident_id: int, severity: int) -> str:
+    """The reason an auto-kill records: 'auto-kill: incident #12 (severity 1)'."""
+    return f"{AUTO_KILL}incident #{incident_id} (severity {severity})"
+
+
 def deadline_met(
     deadline: datetime, acknowledged: datetime | None, resolved: datetime | None, now: datetime
 ) -> bool | None:

@@ -226,9 +226,7 @@ def open_incident(
             _alert(incident, feature)
             if row is not None and policy.auto_kills(severity, rings().auto_kill_at_or_above):
                 if not row.killed:
-                    kill_feature(
-                        row, reason=f"auto-kill: incident #{incident.id} (severity {severity})", actor=actor, at=at
-                    )
+                    kill_feature(row, reason=policy.auto_kill_reason(incident.id, severity), actor=actor, at=at)
                 incident.restored_at = at  # the flag is off: restored as of now
     except Conflict:
         existing = _open_by_dedup(dedup_key) if dedup_key is not None else None

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from gate.domain.exposure import FULL, format_percent, is_released
 from gate.domain.gate import GateFacts, GateResult, evaluate_gate, latest_votes, next_ring
+from gate.domain.incidents import AUTO_KILL
 from gate.domain.rings import RingsConfig
 from gate.domain.words import counted
 from gate.models import AuditEntry, CriterionRevision, Feature, Vote
@@ -31,7 +32,8 @@ class Cell:
     text: str  # words and a symbol, so that colour is never the only signal
 
 
-ON, OFF, KILLED = Cell("on", "● on"), Cell("off", "○ off"), Cell("killed", "⨯ killed")  # noqa: RUF001
+KILLED_MARK = "⨯"  # noqa: RUF001  # the cross the board and the banners mark a kill with
+ON, OFF, KILLED = Cell("on", "● on"), Cell("off", "○ off"), Cell("killed", f"{KILLED_MARK} killed")
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,51 @@ class FeaturePage:
     timeline: list[AuditEntry]
     stale: str | None
     my_votes: dict[str, PastVote]  # criterion id → the viewer's vote that counts now (the QA form starts there)
+    banners: tuple[Banner, ...] = ()
+
+
+@dataclass(frozen=True)
+class Banner:
+    """What an operator must see first on a feature's page: why it is killed, how it got where it is."""
+
+    kind: str  # killed, override, blocked
+    text: str
+
+
+def banners(view: FeatureView, gate: GateResult | None, timeline: list[AuditEntry]) -> tuple[Banner, ...]:
+    """The killing entry, an override that let the feature into its current ring, an incident blocking the next."""
+    out: list[Banner] = []
+    if view.killed:
+        kill = next((e for e in timeline if e.action == "kill"), None)
+        if kill is not None:
+            reason = str((kill.after or {}).get("reason") or "")
+            when = kill.at.strftime("%Y-%m-%d %H:%M UTC")
+            if reason.startswith(AUTO_KILL):
+                cause = reason.removeprefix(AUTO_KILL)  # "incident #12 (severity 1)"
+                out.append(
+                    Banner("killed", f"{KILLED_MARK} Killed at once by {cause} at {when} (auto-kill): revive when safe")
+                )
+            else:
+                out.append(
+                    Banner(
+                        "killed", f"{KILLED_MARK} Killed by {kill.actor} at {when}" + (f": {reason}" if reason else "")
+                    )
+                )
+    if view.ring is not None:
+        entered = next(
+            (e for e in timeline if e.action == "promote" and (e.after or {}).get("ring") == view.ring), None
+        )
+        override = next(
+            (e for e in timeline if e.action == "override" and (e.after or {}).get("ring") == view.ring), None
+        )
+        if entered is not None and override is not None and override.at == entered.at:
+            reason = (override.after or {}).get("reason") or ""
+            out.append(Banner("override", f"⚠ Entered {view.ring} with an override by {override.actor}: {reason}"))
+    if gate is not None:
+        blocking = next((c for c in gate.checks if c.name == "incidents" and not c.passed), None)
+        if blocking is not None:
+            out.append(Banner("blocked", f"⛔ {gate.ring} is blocked by an {blocking.detail}"))
+    return tuple(out)
 
 
 def feature_page(key: str, viewer: str | None = None) -> FeaturePage:
@@ -190,4 +237,5 @@ def feature_page(key: str, viewer: str | None = None) -> FeaturePage:
         counting = latest_votes(reversed([v for v in votes if not v.stale]), lambda v: v.voter)
         if viewer in counting:
             my_votes[criterion] = counting[viewer]
-    return FeaturePage(view, gate, history, timeline, stale_reason(config, feature, at), my_votes)
+    page_banners = banners(view, gate, timeline)
+    return FeaturePage(view, gate, history, timeline, stale_reason(config, feature, at), my_votes, page_banners)

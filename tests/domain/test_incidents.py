@@ -100,3 +100,10 @@ def test_an_email_alert_is_a_subject_and_a_text() -> None:
     assert email(subject="Incident #3", text="checkout is down") == Alert(
         "email", {"subject": "Incident #3", "text": "checkout is down"}
     )
+
+
+def test_an_auto_kill_says_which_incident_and_how_severe() -> None:
+    from gate.domain.incidents import AUTO_KILL, auto_kill_reason
+
+    assert auto_kill_reason(12, 1) == "auto-kill: incident #12 (severity 1)"
+    assert auto_kill_reason(12, 1).startswith(AUTO_KILL)

@@ -214,3 +214,31 @@ def test_the_api_reference_is_served_from_the_package_under_the_pages_policy(api
     assert api.client.get("/api/docs/..%2F__init__.py").status_code == 404
     with api.client.get("/static/api-docs.js") as starter:
         assert starter.status_code == 200 and b"SwaggerUIBundle" in starter.data
+
+
+def test_the_feature_page_leads_with_what_matters(api: Api) -> None:
+    """Banners: killed by incident #N (auto-kill), entered a ring with an override, blocked by an incident."""
+    api.apply(FeatureBuilder("checkout").criterion("unit"))
+    api.post("/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "hotfix demo"})
+    client, _ = sign_in(api, "admin")
+    page = page_text(client.get("/features/checkout"))
+    assert "⚠ Entered internal with an override by admin: hotfix demo" in page
+    assert "Killed" not in page and "blocked" not in page
+    api.as_("qa").post("/api/v1/features/checkout/criteria/unit/votes", json={"vote": "yes"})
+    api.as_("reporter").post("/api/v1/incidents", json={"title": "slow", "severity": 2, "feature": "checkout"})
+    page = page_text(client.get("/features/checkout"))
+    assert "⛔ preview is blocked by an open incident #1 (severity 2: slow)" not in page  # preview blocks 0..1
+    incident = api.as_("reporter").post(
+        "/api/v1/incidents", json={"title": "payments down", "severity": 1, "feature": "checkout"}
+    ).json
+    page = page_text(client.get("/features/checkout"))
+    assert f"Killed at once by incident #{incident['id']} (severity 1) at " in page and "(auto-kill)" in page
+    assert f"⛔ preview is blocked by an open incident #{incident['id']} (severity 1: payments down)" in page
+    api.post("/api/v1/features/checkout/revive", json={})
+    api.post("/api/v1/features/checkout/kill", json={"reason": "bad config"})
+    page = page_text(client.get("/features/checkout"))
+    assert "Killed by admin at " in page and ": bad config" in page and "Killed at once" not in page
+    api.post("/api/v1/features/checkout/revive", json={})
+    api.post("/api/v1/features/checkout/rollback", json={"ring": None, "reason": "redo"})
+    page = page_text(client.get("/features/checkout"))
+    assert "with an override" not in page  # off now: no ring was entered by an override
