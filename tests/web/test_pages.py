@@ -228,9 +228,11 @@ def test_the_feature_page_leads_with_what_matters(api: Api) -> None:
     api.as_("reporter").post("/api/v1/incidents", json={"title": "slow", "severity": 2, "feature": "checkout"})
     page = page_text(client.get("/features/checkout"))
     assert "⛔ preview is blocked by an open incident #1 (severity 2: slow)" not in page  # preview blocks 0..1
-    incident = api.as_("reporter").post(
-        "/api/v1/incidents", json={"title": "payments down", "severity": 1, "feature": "checkout"}
-    ).json
+    incident = (
+        api.as_("reporter")
+        .post("/api/v1/incidents", json={"title": "payments down", "severity": 1, "feature": "checkout"})
+        .json
+    )
     page = page_text(client.get("/features/checkout"))
     assert f"Killed at once by incident #{incident['id']} (severity 1) at " in page and "(auto-kill)" in page
     assert f"⛔ preview is blocked by an open incident #{incident['id']} (severity 1: payments down)" in page
