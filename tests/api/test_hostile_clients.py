@@ -82,13 +82,13 @@ def test_forms_obey_the_api_limits(api: Api, database_url: str) -> None:
     admin, admin_token = sign_in(api, "admin")
     before = dump_store(database_url)
     long = "x" * 2001
-    release.post("/features/checkout/kill", data={"csrf": token, "reason": long})
+    release.post("/features/checkout/kill", data={"csrf": token, "reason": long, "confirm": "yes"})
     assert "reason: Longer than maximum length 2000." in release.get("/features/checkout").get_data(as_text=True)
-    release.post("/features/checkout/rollback", data={"csrf": token, "ring": "", "reason": long})
+    release.post("/features/checkout/rollback", data={"csrf": token, "ring": "", "reason": long, "confirm": "yes"})
     release.post("/features/checkout/criteria/unit/vote", data={"csrf": token, "vote": "yes"})  # not QA
     admin.post("/features/checkout/promote", data={"csrf": admin_token, "ring": "preview", "override_reason": long})
     admin.post("/features/checkout/criteria/unit/vote", data={"csrf": admin_token, "vote": "yes", "comment": long})
-    r = admin.post("/features/checkout/kill", data={"csrf": admin_token, "reason": "a\x00b"})
+    r = admin.post("/features/checkout/kill", data={"csrf": admin_token, "reason": "a\x00b", "confirm": "yes"})
     assert r.status_code == 422
     assert dump_store(database_url) == before
 
