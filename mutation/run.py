@@ -84,9 +84,11 @@ def equivalents() -> dict[str, str]:
     return listed
 
 
-def survivors(mutmut: str) -> list[str]:
+def unkilled(mutmut: str) -> dict[str, str]:
+    """Each mutant that was not killed outright, with its status (survived, timeout, ...)."""
     out = subprocess.run([mutmut, "results"], cwd=WORK, capture_output=True, text=True, check=True).stdout
-    return [line.split(":")[0].strip() for line in out.splitlines() if line.strip().endswith(": survived")]
+    statuses = (line.rsplit(": ", 1) for line in out.splitlines() if ": " in line)
+    return {name.strip(): status.strip() for name, status in statuses}
 
 
 def main() -> int:
@@ -105,11 +107,13 @@ def main() -> int:
         return 2
     subprocess.run([mutmut, "export-cicd-stats"], cwd=WORK, capture_output=True, check=True)
     stats = json.loads((WORK / "mutants/mutmut-cicd-stats.json").read_text())
-    left = survivors(mutmut)
+    status = unkilled(mutmut)
+    left = [name for name, state in status.items() if state == "survived"]
     listed = equivalents()
     equivalent = [name for name in left if name in listed]
     unexplained = [name for name in left if name not in listed]
-    stale = sorted(set(listed) - set(left))
+    # a listed mutant that only timed out (a loaded machine) is inconclusive, not killed: the list stays
+    stale = sorted(name for name in set(listed) - set(left) if status.get(name) != "timeout")
     killed = stats["killed"] + stats.get("timeout", 0)
     total = stats["total"]
     score = killed / total if total else 0.0  # equivalents count against it: they were not killed
