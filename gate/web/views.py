@@ -150,15 +150,15 @@ def feature(key: str) -> str:
     return render_template("feature.html", page=board.feature_page(key, me().name))
 
 
-def _act(key: str | None, action: Callable[[], Any], done: str | None = None) -> Response:
-    """Run a form's action, say how it went, and go back to the feature's page (or the incidents')."""
+def _act(back: str, action: Callable[[], Any], done: str | None = None) -> Response:
+    """Run a form's action, say how it went, and go back to the page `back` names."""
     try:
         action()
         if done is not None:
             flash(done, "ok")
     except GateError as error:
         flash(error.detail, "error")
-    return redirect(url_for("web.feature", key=key) if key is not None else url_for("web.incidents_page"))
+    return redirect(back)
 
 
 _NUMBERS = {"percent": lambda text: _number(text), "severity": lambda text: _integer(text)}
@@ -207,7 +207,7 @@ def vote(key: str, criterion: str) -> Response:
         votes.cast_vote(key=key, criterion=criterion, actor=me().name, **body)
         flash(f"Voted {body['vote']} on {criterion}.", "ok")
 
-    return _act(key, cast_vote)
+    return _act(url_for("web.feature", key=key), cast_vote)
 
 
 @web.route("/features/<key>/promote", methods=["POST"])
@@ -218,7 +218,7 @@ def promote(key: str) -> Response:
         releases.promote(key=key, percent_bp=body.pop("percent"), principal=me(), **body)
         flash(f"Promoted to {body['ring']}.", "ok")
 
-    return _act(key, act)
+    return _act(url_for("web.feature", key=key), act)
 
 
 @web.route("/features/<key>/rollout", methods=["POST"])
@@ -228,7 +228,7 @@ def rollout(key: str) -> Response:
         releases.rollout(key=key, percent_bp=_form(schemas.RolloutIn())["percent"], actor=me().name)
         flash("Rollout changed.", "ok")
 
-    return _act(key, act)
+    return _act(url_for("web.feature", key=key), act)
 
 
 @web.route("/features/<key>/rollback", methods=["POST"])
@@ -240,7 +240,7 @@ def rollback(key: str) -> Response:
         releases.rollback(key=key, actor=me().name, **body)
         flash(f"Rolled back to {body['ring'] or 'off'}.", "ok")
 
-    return _act(key, act)
+    return _act(url_for("web.feature", key=key), act)
 
 
 @web.route("/features/<key>/kill", methods=["POST"])
@@ -251,13 +251,13 @@ def kill(key: str) -> Response:
         releases.kill(key=key, actor=me().name, **_form(schemas.KillIn()))
         flash("Killed.", "ok")
 
-    return _act(key, act)
+    return _act(url_for("web.feature", key=key), act)
 
 
 @web.route("/features/<key>/revive", methods=["POST"])
 @signed_in("release")
 def revive(key: str) -> Response:
-    return _act(key, lambda: releases.revive(key=key, actor=me().name), "Revived.")
+    return _act(url_for("web.feature", key=key), lambda: releases.revive(key=key, actor=me().name), "Revived.")
 
 
 @web.route("/incidents")
@@ -290,7 +290,7 @@ def report_incident() -> Response:
         killed = " The flag was killed at once." if view.feature and _auto_kills(view.severity) else ""
         flash(f"Incident #{view.id} opened: {told}.{killed}", "ok")
 
-    return _act(None, act)
+    return _act(url_for("web.incidents_page"), act)
 
 
 def _auto_kills(severity: int) -> bool:
@@ -300,7 +300,11 @@ def _auto_kills(severity: int) -> bool:
 @web.route("/incidents/<id:incident_id>/ack", methods=["POST"])
 @signed_in("reporter")
 def acknowledge_incident(incident_id: int) -> Response:
-    return _act(None, lambda: incidents.acknowledge(incident_id=incident_id, actor=me().name), "Acknowledged.")
+    return _act(
+        url_for("web.incidents_page"),
+        lambda: incidents.acknowledge(incident_id=incident_id, actor=me().name),
+        "Acknowledged.",
+    )
 
 
 @web.route("/incidents/<id:incident_id>/resolve", methods=["POST"])
@@ -311,7 +315,7 @@ def resolve_incident(incident_id: int) -> Response:
         incidents.resolve(incident_id=incident_id, actor=me().name)
         flash(f"Incident #{incident_id} resolved.", "ok")
 
-    return _act(None, act)
+    return _act(url_for("web.incidents_page"), act)
 
 
 @web.route("/incidents/<id:incident_id>/rca-items", methods=["POST"])
@@ -321,13 +325,17 @@ def add_rca_item(incident_id: int) -> Response:
         item = incidents.open_rca_item(incident_id=incident_id, actor=me().name, **_form(schemas.RcaIn()))
         flash(f"RCA item #{item.id} added.", "ok")
 
-    return _act(None, act)
+    return _act(url_for("web.incidents_page"), act)
 
 
 @web.route("/rca-items/<id:item_id>/close", methods=["POST"])
 @signed_in("reporter")
 def close_rca_item(item_id: int) -> Response:
-    return _act(None, lambda: incidents.close_rca_item(item_id=item_id, actor=me().name), "RCA item closed.")
+    return _act(
+        url_for("web.incidents_page"),
+        lambda: incidents.close_rca_item(item_id=item_id, actor=me().name),
+        "RCA item closed.",
+    )
 
 
 @web.route("/dora")
@@ -400,13 +408,12 @@ def create_token() -> Any:
 @web.route("/admin/tokens/<id:token_id>/revoke", methods=["POST"])
 @signed_in("admin")
 def revoke_token(token_id: int) -> Response:
-    try:
+    def act() -> None:
         _confirmed("revocation")
         revoked = tokens.revoke_token(token_id=token_id, actor=me().name)
         flash(f"Token {revoked.name} revoked: it works nowhere from now on.", "ok")
-    except GateError as error:
-        flash(error.detail, "error")
-    return redirect(url_for("web.tokens_page"))
+
+    return _act(url_for("web.tokens_page"), act)
 
 
 @web.route("/admin/audit")
