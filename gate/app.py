@@ -30,6 +30,9 @@ from gate.services.context import Services, bind, unbind
 from gate.services.incidents import escalate_overdue
 from gate.services.outage import OUTAGE, is_outage
 from gate.services.outbox import Dispatcher
+from gate.services.periodic import Periodic
+from gate.services.plans import check_plans
+from gate.services.prometheus import reader
 from gate.services.snapshots import SnapshotCache
 from gate.services.state import read_state
 from gate.services.tokens import TokenCache
@@ -135,6 +138,7 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
         alerting=Alerting.from_settings(app.config),
         sqlite_busy_timeout=float(app.config["SQLITE_BUSY_TIMEOUT"]),
         wake_outbox=wake.set,
+        **({"read_guard": reader(str(app.config["PROMETHEUS_URL"]))} if app.config.get("PROMETHEUS_URL") else {}),
     )
     _bind_to_app_contexts(app, services)
     dispatcher = Dispatcher(
@@ -152,6 +156,9 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
         watcher=watcher,
         stream_slots=slots,
         outbox=dispatcher,
+        plans=Periodic(
+            "gate-plans", check_plans, scope=app.app_context, interval=float(app.config["PLAN_INTERVAL_SECONDS"])
+        ),
     )
 
 

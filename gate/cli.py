@@ -228,10 +228,11 @@ def start_warnings(settings: dict[str, Any]) -> list[str]:
 
 
 def _post_worker_init(worker: Any) -> None:
-    """Start this worker's alert dispatcher; freeze what startup made; on SIGTERM, end its streams at once."""
+    """Start this worker's alert dispatcher and plan checker; freeze what startup made; on SIGTERM, end its streams."""
     from gate.runtime import runtime
 
     runtime(worker.wsgi).outbox.start()
+    runtime(worker.wsgi).plans.start()
     # the app, its modules and its caches live as long as the worker: frozen out of the collector's sight, a
     # full collection scans only what connections made since (with 10,000 streams: 300 ms pauses to 150)
     gc.collect()

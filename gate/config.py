@@ -32,6 +32,8 @@ ENV_KEYS = (
     "SESSION_COOKIE_SECURE",
     "DB_CONNECT_TIMEOUT",
     "SQLITE_BUSY_TIMEOUT",
+    "PROMETHEUS_URL",
+    "PLAN_INTERVAL_SECONDS",
 )
 
 
@@ -106,6 +108,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": False,
         "DB_CONNECT_TIMEOUT": 5,
         "SQLITE_BUSY_TIMEOUT": 30,
+        "PROMETHEUS_URL": None,  # where release plans' guards read their metric
+        "PLAN_INTERVAL_SECONDS": 2,  # how often each worker checks running plans (the contract: at least every 5 s)
     }
     for key in ENV_KEYS:
         value = os.environ.get(f"GATE_{key}")

@@ -296,3 +296,19 @@ class WebSession(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's session id
     token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Plan(Base):
+    """A feature's release plan: the spec from its product file and where the run stands. `rev` settles
+    racing checkers (every worker on every host checks running plans) by compare-and-set."""
+
+    __tablename__ = "plans"
+    feature_id: Mapped[int] = mapped_column(Id, ForeignKey("features.id"), primary_key=True)
+    spec: Mapped[Any] = mapped_column(JSON, nullable=True)  # None: the product file no longer has a plan
+    state: Mapped[str] = mapped_column(String(10), nullable=False, index=True)
+    step: Mapped[int | None] = mapped_column(Integer)  # the last step taken
+    step_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it was taken (its hold counts from then)
+    started_by: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)  # why it is paused or halted
+    rev: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

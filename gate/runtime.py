@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from gate.api.sdk import StreamSlots
     from gate.services.context import Services
     from gate.services.outbox import Dispatcher
+    from gate.services.periodic import Periodic
     from gate.services.snapshots import SnapshotCache
     from gate.services.tokens import TokenCache
     from gate.services.watch import VersionWatcher
@@ -30,6 +31,7 @@ class Runtime:
     watcher: VersionWatcher
     stream_slots: StreamSlots
     outbox: Dispatcher
+    plans: Periodic  # checks running release plans and takes their steps
 
 
 def runtime(app: Flask | None = None) -> Runtime:

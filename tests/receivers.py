@@ -114,3 +114,52 @@ def mailbox() -> Iterator[Mailbox]:
     box = Mailbox()
     yield box
     box.close()
+
+
+class MetricSource:
+    """Answers Prometheus' instant-query API with whatever the test sets: a value, no data, an error, or a 500.
+
+    The API tests use it; the integration test reads a real Prometheus scraping a real exporter."""
+
+    def __init__(self) -> None:
+        self.value: str | None = "0"  # None: no data
+        self.status = 200
+        self.queries: list[str] = []
+        source = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                from urllib.parse import parse_qs, urlsplit
+
+                parts = urlsplit(self.path)
+                source.queries.extend(parse_qs(parts.query).get("query", []))
+                if source.status != 200:
+                    body = {"status": "error", "errorType": "bad_data", "error": "parse error at char 1"}
+                else:
+                    result = [] if source.value is None else [{"metric": {}, "value": [1.0, source.value]}]
+                    body = {"status": "success", "data": {"resultType": "vector", "result": result}}
+                data = json.dumps(body).encode()
+                self.send_response(source.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def metric() -> Iterator[MetricSource]:
+    source = MetricSource()
+    yield source
+    source.close()

@@ -35,6 +35,7 @@ TABLES = (
     "exposure_counts",
     "audit",
     "tokens",
+    "plans",
     "features",
 )
 
@@ -98,7 +99,7 @@ def dump_store(url: str) -> dict[str, list[tuple[Any, ...]]]:
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
-            out = {t: [tuple(r) for r in conn.execute(sql(f"SELECT * FROM {t} ORDER BY id"))] for t in TABLES}
+            out = {t: [tuple(r) for r in conn.execute(sql(f"SELECT * FROM {t} ORDER BY 1"))] for t in TABLES}
             out["tokens"] = [
                 tuple(r)
                 for r in conn.execute(sql("SELECT id, name, role, secret_hash, revoked_at FROM tokens ORDER BY id"))

@@ -8,11 +8,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gate.domain.errors import Problems
+from gate.domain.plans import PlanSpec, parse_plan
 from gate.domain.rings import NAME, RingsConfig
 
 MAX_TEXT = 2000
 MAX_CRITERIA = 200
-_FEATURE_KEYS = {"feature", "name", "owner", "description", "design", "criteria"}
+_FEATURE_KEYS = {"feature", "name", "owner", "description", "design", "criteria", "plan"}
 _CRITERION_KEYS = {"id", "description", "ring", "required_yes"}
 
 
@@ -36,6 +37,7 @@ class FeatureSpec:
     description: str | None
     design: str | None
     criteria: tuple[CriterionSpec, ...]
+    plan: PlanSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ def parse_feature(data: Any, rings: RingsConfig, *, key: str | None = None) -> F
     description = _text(data, "description", problems)
     design = _url(data, "design", problems)
     criteria = _criteria(data.get("criteria"), rings, problems)
+    plan = parse_plan(data["plan"], rings, problems) if data.get("plan") is not None else None
     problems.raise_if_any()
     return FeatureSpec(
         key=str(feature),
@@ -84,6 +87,7 @@ def parse_feature(data: Any, rings: RingsConfig, *, key: str | None = None) -> F
         description=description,
         design=design,
         criteria=criteria,
+        plan=plan,
     )
 
 

@@ -14,6 +14,7 @@ from gate.domain.features import CriterionSpec, FeatureSpec, plan_criteria
 from gate.domain.gate import CriterionStatus, Exposure, criterion_status, latest_votes
 from gate.errors import NotFound
 from gate.models import CriterionRevision, DeploymentEvent, Feature, GateState, Vote
+from gate.services import plan_runs
 from gate.services.audit import audit
 from gate.services.context import now, session
 from gate.services.state import bump_version
@@ -226,6 +227,7 @@ def apply_criteria(*, spec: FeatureSpec, actor: str) -> FeatureView:
                 None,
             )
             feature.exposure_rev += 1
+        plan_runs.store_spec(feature, spec.plan, actor=actor, at=at)
         revisions = current_revisions(feature.id)
         before_fields = {k: getattr(feature, k) for k in ("name", "owner", "description", "design")}
         plan = plan_criteria([_spec_of(r) for r in revisions], spec.criteria)

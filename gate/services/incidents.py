@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from gate.domain import incidents as policy
 from gate.errors import Conflict, InvalidInput, NotFound
 from gate.models import DeploymentEvent, Feature, Incident, RcaItem
+from gate.services import plans
 from gate.services.audit import audit
 from gate.services.context import alerting as current_alerting
 from gate.services.context import current, now, rings, session
@@ -224,10 +225,13 @@ def open_incident(
                 at=at,
             )
             _alert(incident, feature)
+            plan = plans.running_plan(row.id, severity) if row is not None else None
             if row is not None and policy.auto_kills(severity, rings().auto_kill_at_or_above):
                 if not row.killed:
                     kill_feature(row, reason=policy.auto_kill_reason(incident.id, severity), actor=actor, at=at)
                 incident.restored_at = at  # the flag is off: restored as of now
+            if row is not None and plan is not None:  # after any auto-kill, as the contract orders them
+                plans.apply_on_incident(row, plan, incident=incident.id, severity=severity, at=at)
     except Conflict:
         existing = _open_by_dedup(dedup_key) if dedup_key is not None else None
         if existing is None:

@@ -14,6 +14,7 @@ from gate.domain.roles import Principal, Role
 from gate.errors import Conflict, Forbidden, GateRefused, InvalidInput
 from gate.models import Change, DeploymentEvent, Feature, Incident
 from gate.services import facts as facts_service
+from gate.services import plan_runs
 from gate.services.audit import audit
 from gate.services.context import now, rings, session
 from gate.services.features import ExposureChange, find_feature, state_of, state_version
@@ -49,6 +50,7 @@ class Move:
     killed: bool = False
     reason: str | None = None
     overridden: bool = False
+    by_plan: bool = False  # a release plan's own step: it does not pause the plan
 
     @property
     def full_since(self) -> datetime | None:
@@ -68,6 +70,8 @@ def _write(feature: Feature, move: Move) -> ExposureChange:
     event = _record_event(feature.id, origin, move, deployment)
     if deployment:
         _ship_changes(feature.id, move.at)
+    if not move.by_plan:
+        plan_runs.pause_after_manual_change(feature, kind=move.kind, actor=move.actor, at=move.at)
     after = state_of(feature)
     audit(
         actor=move.actor,
@@ -156,27 +160,40 @@ def promote(
     if override_reason is not None and principal.role != Role.ADMIN:
         raise Forbidden("only an admin may override a gate")
     target = _ring(ring)
-    at = now()
     with transaction():
         feature = find_feature(key)
-        facts = facts_service.gather(feature)
-        result = evaluate_gate(rings(), target, facts, now=at)
-        if not result.passed:
-            order_failed = any(c.name == "order" and not c.passed for c in result.checks)
-            if order_failed or override_reason is None:
-                raise GateRefused(_refusal(target.name, result.failed), checks=result.checks)
-        move = Move("promote", principal.name, at, target.name, percent_bp, False, override_reason, not result.passed)
-        change = _write(feature, move)
-        if not result.passed:
-            audit(
-                actor=principal.name,
-                action="override",
-                target=f"feature:{key}",
-                feature=key,
-                before={"failed": [_check_json(c) for c in result.failed]},
-                after={"ring": target.name, "reason": override_reason},
-                at=at,
-            )
+        return promote_feature(feature, target, percent_bp, actor=principal.name, at=now(), override=override_reason)
+
+
+def promote_feature(
+    feature: Feature,
+    target: Ring,
+    percent_bp: int,
+    *,
+    actor: str,
+    at: datetime,
+    override: str | None = None,
+    by_plan: bool = False,
+) -> ExposureChange:
+    """Promote inside the caller's transaction: the gate decides; only an override reason passes a failed one."""
+    facts = facts_service.gather(feature)
+    result = evaluate_gate(rings(), target, facts, now=at)
+    if not result.passed:
+        order_failed = any(c.name == "order" and not c.passed for c in result.checks)
+        if order_failed or override is None:
+            raise GateRefused(_refusal(target.name, result.failed), checks=result.checks)
+    move = Move("promote", actor, at, target.name, percent_bp, False, override, not result.passed, by_plan)
+    change = _write(feature, move)
+    if not result.passed:
+        audit(
+            actor=actor,
+            action="override",
+            target=f"feature:{feature.key}",
+            feature=feature.key,
+            before={"failed": [_check_json(c) for c in result.failed]},
+            after={"ring": target.name, "reason": override},
+            at=at,
+        )
     return change
 
 
@@ -206,6 +223,15 @@ def rollout(*, key: str, percent_bp: int, actor: str) -> ExposureChange:
         return _write(feature, Move("rollout", actor, at, feature.ring, percent_bp))
 
 
+def plan_move(
+    feature: Feature, kind: str, ring: str | None, percent_bp: int, *, actor: str, at: datetime, reason: str | None
+) -> ExposureChange:
+    """A release plan's rollout, or its rollback to an earlier step, inside the caller's transaction."""
+    if kind == "rollout":
+        _refuse_killed(feature, "roll out")
+    return _write(feature, Move(kind, actor, at, ring, percent_bp, feature.killed, reason, by_plan=True))
+
+
 def rollback(*, key: str, ring: str | None, reason: str | None, actor: str) -> ExposureChange:
     """Take a feature back to an earlier ring at 100%, or off (ring None)."""
     at = now()
@@ -232,9 +258,11 @@ def kill(*, key: str, reason: str | None, actor: str) -> ExposureChange:
         return kill_feature(feature, reason=reason, actor=actor, at=at)
 
 
-def kill_feature(feature: Feature, *, reason: str | None, actor: str, at: datetime) -> ExposureChange:
+def kill_feature(
+    feature: Feature, *, reason: str | None, actor: str, at: datetime, by_plan: bool = False
+) -> ExposureChange:
     """Kill inside the caller's transaction; the kill restores the feature's open incidents."""
-    change = _write(feature, Move("kill", actor, at, feature.ring, feature.percent_bp, True, reason))
+    change = _write(feature, Move("kill", actor, at, feature.ring, feature.percent_bp, True, reason, by_plan=by_plan))
     session().execute(
         update(Incident)
         .where(Incident.feature_id == feature.id, Incident.resolved_at.is_(None), Incident.restored_at.is_(None))

@@ -1,4 +1,4 @@
-"""Outgoing webhooks (contract 7.5): every audited exposure change and incident step, to each configured
+"""Outgoing webhooks (contract 7.5): every audited exposure change, incident and plan step, to each configured
 URL, through the alert outbox (written in the change's own transaction, retried until delivered).
 
 A plain URL gets the event as JSON, signed `X-Gate-Signature-256: sha256=HMAC-SHA256(secret, body)`; a
@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from gate.domain.plans import ACTIONS as PLAN_ACTIONS
 from gate.models import GateState, OutboxMessage
 from gate.services.context import alerting, session
 
@@ -29,6 +30,7 @@ EVENTS = frozenset(
         "incident.open",
         "incident.ack",
         "incident.resolve",
+        *PLAN_ACTIONS,
     }
 )
 SLACK = "slack+"
@@ -65,5 +67,6 @@ def slack_text(payload: dict[str, Any]) -> str:
     raw = payload.get("detail")
     detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
     where = f" → {detail['ring']} {detail.get('percent', '')}%".rstrip() if detail.get("ring") else ""
-    reason = f": {detail['reason']}" if detail.get("reason") else ""
+    said = detail.get("reason") or detail.get("detail")  # an exposure change's reason, a plan entry's words
+    reason = f": {said}" if said else ""
     return f"Gate: {payload['event']}{subject}{where} by {payload['actor']} (version {payload['version']}){reason}"

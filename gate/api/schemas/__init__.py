@@ -36,6 +36,7 @@ from gate.api.schemas.incidents import (
     RcaIn,
     RcaOut,
 )
+from gate.api.schemas.plans import NextStepOut, PlanDocument, PlanHistoryOut, PlanOut
 from gate.api.schemas.releases import DeploymentOut, ExposureOut, KillIn, PromoteIn, RollbackIn, RolloutIn
 from gate.api.schemas.sdk import (
     EvaluateIn,
@@ -84,11 +85,15 @@ __all__ = [
     "IncidentPatch",
     "IncidentQuery",
     "KillIn",
+    "NextStepOut",
     "OfrepBulkOut",
     "OfrepFlagOut",
     "OfrepIn",
     "PageQuery",
     "Percent",
+    "PlanDocument",
+    "PlanHistoryOut",
+    "PlanOut",
     "ProblemOut",
     "PromoteIn",
     "RcaIn",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from gate.api.schemas.base import CheckOut, PageQuery, Percent, StrictSchema, Text
+from gate.api.schemas.plans import PlanDocument
 
 
 class GateQuery(Schema):
@@ -30,6 +31,7 @@ class FeatureDocument(StrictSchema):
     description = fields.String()
     design = fields.String()
     criteria = fields.List(fields.Nested(CriterionDocument), required=True)
+    plan = fields.Nested(PlanDocument, metadata={"description": "optional: the steps the feature takes by itself"})
 
 
 class VoteIn(StrictSchema):

@@ -1,0 +1,52 @@
+"""A background thread that runs one unit of work every few seconds (each `gate serve` worker runs its own)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from gate.services.outage import OUTAGE, is_outage
+
+log = logging.getLogger(__name__)
+
+
+class Periodic:
+    """Run `work` inside `scope` every `interval` seconds; a database outage is reported, never fatal."""
+
+    def __init__(
+        self, name: str, work: Callable[[], Any], *, scope: Callable[[], AbstractContextManager[Any]], interval: float
+    ) -> None:
+        self.name = name
+        self.work = work
+        self.scope = scope
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def run_once(self) -> Any:
+        """One pass of the work, in its scope."""
+        with self.scope():
+            return self.work()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.run_once()
+            except Exception as exc:  # the store may blink; keep the thread alive
+                if is_outage(exc):
+                    OUTAGE.failed(exc)
+                else:
+                    log.exception("%s: pass failed", self.name)

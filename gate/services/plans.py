@@ -1,0 +1,341 @@
+"""Release plans: start, pause, resume, cancel, the plan view, incidents, and the check that takes steps.
+
+`check_plans` is what every `gate serve` worker runs every few seconds. It reads every running plan with its
+feature's gate facts in a constant number of queries, decides each with the domain's `next_step`, and takes
+each ready step in a transaction of its own: a compare-and-set on the plan's `rev`, then an ordinary promote
+or rollout under the gate. Two checkers racing for one step: one takes it, the other's compare-and-set fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from gate.domain.plans import ACTIONS, NextStep, PlanSpec, Reading, next_step, plan_from_json, position, stops_plan
+from gate.errors import Conflict, GateError, NotFound
+from gate.models import AuditEntry, Feature, Plan
+from gate.services import facts as facts_service
+from gate.services.context import now, read_guard, rings, session
+from gate.services.features import find_feature
+from gate.services.plan_runs import ACTIVE, actor_of, find_plan, record, set_state
+from gate.services.releases import kill_feature, plan_move, promote_feature
+from gate.services.transactions import transaction
+
+log = logging.getLogger(__name__)
+HISTORY = 200  # the latest entries of the current run a view shows
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One thing that happened to the plan."""
+
+    step: int | None
+    action: str
+    at: datetime
+    actor: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """A feature's plan: its steps, where the run stands, the next step and what blocks it, and its history."""
+
+    feature: str
+    state: str
+    step: int | None
+    step_at: datetime | None
+    started_by: str | None
+    reason: str | None
+    spec: PlanSpec
+    next: NextStep | None
+    history: tuple[HistoryItem, ...]
+
+
+def _spec(plan: Plan) -> PlanSpec:
+    return plan_from_json(plan.spec, rings())
+
+
+def _load(key: str) -> tuple[Feature, Plan, PlanSpec]:
+    feature = find_feature(key)
+    plan = find_plan(feature.id)
+    if plan is None or plan.spec is None:
+        raise NotFound(f"{key} has no release plan; add a plan: block to its product file")
+    return feature, plan, _spec(plan)
+
+
+def get_plan(key: str) -> PlanView:
+    """The plan of a feature, with its next step decided as of now."""
+    feature, plan, spec = _load(key)
+    return _view(feature, plan, spec)
+
+
+def _view(feature: Feature, plan: Plan, spec: PlanSpec) -> PlanView:
+    at = now()
+    step = plan.step if plan.state in ACTIVE else position(spec, rings(), feature.ring, feature.percent_bp)
+    upcoming = None
+    if plan.state != "done":
+        reading = read_guard(spec.guard.query) if spec.guard is not None else None
+        facts = facts_service.gather(feature)
+        step_at = plan.step_at if plan.state in ACTIVE else None
+        upcoming = next_step(spec, rings(), facts, step=step, step_at=step_at, reading=reading, now=at)
+        if upcoming is not None and plan.state != "running":
+            held = "not started" if plan.state == "idle" else f"{plan.state}: {plan.reason or 'by hand'}"
+            upcoming = NextStep(upcoming.step, upcoming.not_before, (f"plan: {held}", *upcoming.blocked_by))
+    return PlanView(
+        feature=feature.key,
+        state=plan.state,
+        step=step,
+        step_at=plan.step_at,
+        started_by=plan.started_by,
+        reason=plan.reason,
+        spec=spec,
+        next=upcoming,
+        history=_history(feature.key),
+    )
+
+
+def _history(key: str) -> tuple[HistoryItem, ...]:
+    """The current run's entries, oldest first: from the latest start (the audit log keeps every run)."""
+    rows = session().scalars(
+        select(AuditEntry)
+        .where(AuditEntry.feature == key, AuditEntry.action.in_(ACTIONS))
+        .order_by(AuditEntry.id.desc())
+        .limit(HISTORY)
+    )
+    items: list[HistoryItem] = []
+    for row in rows:
+        after = row.after if isinstance(row.after, dict) else {}
+        items.append(
+            HistoryItem(
+                after.get("step"), row.action.removeprefix("plan."), row.at, row.actor, str(after.get("detail", ""))
+            )
+        )
+        if row.action == "plan.start":
+            break
+    return tuple(reversed(items))
+
+
+def _where(spec: PlanSpec, step: int | None) -> str:
+    if step is None:
+        return "before its first step"
+    return f"at step {step + 1} of {len(spec.steps)} ({spec.steps[step].describe()})"
+
+
+def start(*, key: str, actor: str) -> PlanView:
+    """Start the plan from where the feature stands: the next step is the first one above its exposure."""
+    at = now()
+    with transaction():
+        feature, plan, spec = _load(key)
+        if plan.state in ACTIVE:
+            raise Conflict(f"the plan of {key} is already {plan.state}; resume or cancel it instead")
+        if feature.killed:
+            raise Conflict(f"{key} is killed; revive it before starting its plan")
+        step = position(spec, rings(), feature.ring, feature.percent_bp)
+        state = "done" if step == len(spec.steps) - 1 else "running"
+        set_state(plan, state=state, step=step, step_at=at, started_by=actor, reason=None, updated_at=at)
+        record(feature, plan, "plan.start", f"started by {actor} {_where(spec, step)}", actor=actor, at=at)
+        return _view(feature, plan, spec)
+
+
+def pause(*, key: str, actor: str) -> PlanView:
+    """Stop taking steps until resumed; the exposure stays where it is."""
+    at = now()
+    with transaction():
+        feature, plan, spec = _load(key)
+        if plan.state != "running":
+            raise Conflict(f"the plan of {key} is {plan.state}, not running")
+        set_state(plan, state="paused", reason=f"paused by {actor}", updated_at=at)
+        record(feature, plan, "plan.pause", f"paused by {actor}", actor=actor, at=at)
+        return _view(feature, plan, spec)
+
+
+def resume(*, key: str, actor: str) -> PlanView:
+    """Go on from where the feature stands now (it may have been moved by hand while paused)."""
+    at = now()
+    with transaction():
+        feature, plan, spec = _load(key)
+        if plan.state not in ("paused", "halted"):
+            raise Conflict(f"the plan of {key} is {plan.state}; only a paused or halted plan resumes")
+        if feature.killed:
+            raise Conflict(f"{key} is killed; revive it before resuming its plan")
+        step = position(spec, rings(), feature.ring, feature.percent_bp)
+        step_at = plan.step_at if step == plan.step else at
+        state = "done" if step == len(spec.steps) - 1 else "running"
+        set_state(plan, state=state, step=step, step_at=step_at, reason=None, updated_at=at)
+        record(feature, plan, "plan.resume", f"resumed by {actor} {_where(spec, step)}", actor=actor, at=at)
+        return _view(feature, plan, spec)
+
+
+def cancel(*, key: str, actor: str) -> PlanView:
+    """End the run; the exposure stays where it is. The plan can be started again."""
+    at = now()
+    with transaction():
+        feature, plan, spec = _load(key)
+        if plan.state not in ACTIVE:
+            raise Conflict(f"the plan of {key} is {plan.state}; there is no run to cancel")
+        set_state(plan, state="idle", reason=f"cancelled by {actor}", updated_at=at)
+        record(feature, plan, "plan.cancel", f"cancelled by {actor}", actor=actor, at=at)
+        return _view(feature, plan, spec)
+
+
+def running_plan(feature_id: int, severity: int) -> Plan | None:
+    """The feature's plan if it is running and an incident this severe stops it (read before an incident's
+    auto-kill pauses it)."""
+    plan = find_plan(feature_id) if stops_plan(severity) else None
+    return plan if plan is not None and plan.state == "running" and plan.spec is not None else None
+
+
+def apply_on_incident(feature: Feature, plan: Plan, *, incident: int, severity: int, at: datetime) -> None:
+    """A severity 0-2 incident opened on a feature whose plan was running: pause, roll back one step, or kill."""
+    spec = _spec(plan)
+    reason = f"incident #{incident} (severity {severity}) opened"
+    actor = actor_of(plan)
+    if spec.on_incident == "pause":
+        set_state(plan, state="paused", reason=reason, updated_at=at)
+        record(feature, plan, "plan.pause", f"paused: {reason}", actor=actor, at=at)
+        return
+    if spec.on_incident == "kill":
+        if not feature.killed:
+            kill_feature(feature, reason=reason, actor=actor, at=at, by_plan=True)
+        set_state(plan, state="halted", reason=reason, updated_at=at)
+        record(feature, plan, "plan.halt", f"halted and killed: {reason}", actor=actor, at=at)
+        return
+    _step_back(feature, plan, spec, reason, at)
+
+
+def _step_back(feature: Feature, plan: Plan, spec: PlanSpec, reason: str, at: datetime) -> None:
+    """Roll back to the step before the last one taken (off, before the first) and halt."""
+    actor = actor_of(plan)
+    back = None if plan.step is None or plan.step == 0 else plan.step - 1
+    if plan.step is not None:
+        target = spec.steps[back] if back is not None else None
+        ring, percent = (target.ring, target.percent_bp) if target is not None else (None, 0)
+        plan_move(feature, "rollback", ring, percent, actor=actor, at=at, reason=reason)
+    set_state(plan, state="halted", step=back, step_at=at, reason=reason, updated_at=at)
+    where = f"step {back + 1} ({spec.steps[back].describe()})" if back is not None else "off"
+    record(feature, plan, "plan.halt", f"halted and rolled back to {where}: {reason}", actor=actor, at=at)
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one check of the running plans did."""
+
+    checked: int
+    taken: int
+    halted: int
+
+
+_SPECS: dict[int, tuple[Any, PlanSpec]] = {}  # feature id → (stored plan, spec): a tick parses only what changed
+
+
+def _cached_spec(plan: Plan) -> PlanSpec:
+    cached = _SPECS.get(plan.feature_id)
+    if cached is None or cached[0] != plan.spec:
+        cached = (plan.spec, _spec(plan))
+        _SPECS[plan.feature_id] = cached
+    return cached[1]
+
+
+def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
+    """Check every running plan once: take each step that is ready, apply each guard breach."""
+    at = now()
+    s = session()
+    running = (
+        select(Plan.feature_id)
+        .join(Feature, Feature.id == Plan.feature_id)
+        .where(Plan.state == "running", Feature.archived_at.is_(None))
+    )
+    rows = s.execute(
+        select(Plan, Feature)
+        .join(Feature, Feature.id == Plan.feature_id)
+        .where(Plan.feature_id.in_(running.scalar_subquery()))
+    ).all()
+    facts = facts_service.gather_many([feature for _, feature in rows], among=running)
+    readings: dict[str, Reading] = {}
+    reader = read or read_guard
+    work: list[tuple[Callable[..., bool], Any]] = []
+    for plan, feature in rows:
+        spec = _cached_spec(plan)
+        reading = None
+        if spec.guard is not None:
+            if spec.guard.query not in readings:
+                readings[spec.guard.query] = reader(spec.guard.query)
+            reading = readings[spec.guard.query]
+            if plan.step is not None and reading.breaches(spec.guard):
+                work.append((_breach, (plan.feature_id, plan.rev, reading.value)))
+                continue
+        upcoming = next_step(
+            spec, rings(), facts[feature.id], step=plan.step, step_at=plan.step_at, reading=reading, now=at
+        )
+        if upcoming is None or upcoming.ready:
+            work.append((_take, (plan.feature_id, plan.rev, upcoming.step if upcoming else None)))
+    s.commit()
+    taken = halted = 0
+    for action, args in work:
+        try:
+            done = action(*args, at=at)
+        except GateError as exc:  # another checker got there first, or the gate closed meanwhile
+            log.info("plan of feature %s: no step this time: %s", args[0], exc)
+            continue
+        if done:
+            taken += action is _take
+            halted += action is _breach
+    return Tick(checked=len(rows), taken=taken, halted=halted)
+
+
+def _claim(feature_id: int, rev: int) -> tuple[Feature, Plan, PlanSpec] | None:
+    """The plan as the check read it, unless it changed since (then another checker or a person acted)."""
+    plan = find_plan(feature_id)
+    if plan is None or plan.rev != rev or plan.state != "running":
+        return None
+    feature = session().get(Feature, feature_id, populate_existing=True)
+    assert feature is not None
+    return feature, plan, _spec(plan)
+
+
+def _take(feature_id: int, rev: int, index: int | None, *, at: datetime) -> bool:
+    """Take step `index` (None: the plan has no step left, so it is done), exactly once."""
+    with transaction():
+        claimed = _claim(feature_id, rev)
+        if claimed is None:
+            return False
+        feature, plan, spec = claimed
+        actor = actor_of(plan)
+        if index is None:
+            set_state(plan, state="done", updated_at=at)
+            record(feature, plan, "plan.step", "done: every step is taken", actor=actor, at=at)
+            return False
+        last = index == len(spec.steps) - 1
+        set_state(plan, step=index, step_at=at, state="done" if last else "running", updated_at=at)
+        step = spec.steps[index]
+        if feature.ring == step.ring:
+            plan_move(feature, "rollout", step.ring, step.percent_bp, actor=actor, at=at, reason=None)
+        else:
+            ring = rings().get(step.ring)
+            assert ring is not None
+            promote_feature(feature, ring, step.percent_bp, actor=actor, at=at, by_plan=True)
+        detail = f"step {index + 1} of {len(spec.steps)}: {step.describe()}" + (" (the last: done)" if last else "")
+        record(feature, plan, "plan.step", detail, actor=actor, at=at)
+    return True
+
+
+def _breach(feature_id: int, rev: int, value: float, *, at: datetime) -> bool:
+    """The guard read above its maximum while a step held: pause, or roll back one step."""
+    with transaction():
+        claimed = _claim(feature_id, rev)
+        if claimed is None:
+            return False
+        feature, plan, spec = claimed
+        assert spec.guard is not None
+        reason = f"the guard read {value:g}, above its maximum {spec.guard.max:g}"
+        if spec.guard.on_breach == "pause":
+            set_state(plan, state="paused", reason=reason, updated_at=at)
+            record(feature, plan, "plan.pause", f"paused: {reason}", actor=actor_of(plan), at=at)
+        else:
+            _step_back(feature, plan, spec, reason, at)
+    return True
