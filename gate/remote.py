@@ -335,3 +335,53 @@ def register(main: click.Group, print_gate: Callable[[dict[str, Any], bool], Non
         answer = remote.call("POST", f"/features/{_k(key)}/changes", {"sha": sha, "committed_at": committed_at})
         if not remote.json:
             click.echo(f"change {answer['id']} ({answer['sha']}) recorded for {key}")
+
+    @main.group("plan")
+    def plan() -> None:
+        """Release plans: start, pause, resume, cancel, show (against a server)."""
+
+    for action in ("start", "pause", "resume", "cancel", "show"):
+
+        def plan_command(key: str, remote: Remote, action: str = action) -> None:
+            path = f"/features/{_k(key)}/plan"
+            answer = remote.call("GET", path) if action == "show" else remote.call("POST", f"{path}/{action}", {})
+            if not remote.json:
+                print_plan(answer)
+
+        plan_command.__doc__ = PLAN_HELP[action]
+        plan.command(action)(click.argument("key")(needs_server(plan_command)))
+
+
+PLAN_HELP = {
+    "start": "Start a feature's release plan from where it stands; its steps act as plan:<you>.",
+    "pause": "Pause a running plan: no more steps until resumed.",
+    "resume": "Resume a paused or halted plan from where the feature stands now.",
+    "cancel": "Cancel the plan's run; the exposure stays where it is.",
+    "show": "Show the plan: its steps, its state, the next step and everything that blocks it, its history.",
+}
+
+
+def print_plan(answer: dict[str, Any]) -> None:
+    """A plan in words: one line per step, the next step and what blocks it, the latest history."""
+    steps, taken = answer["steps"], answer["step"]
+    where = f"step {taken + 1} of {len(steps)}" if taken is not None else f"no step of {len(steps)} taken"
+    click.echo(
+        f"{answer['feature']}: plan {answer['state']}, {where}" + (f" ({answer['reason']})" if answer["reason"] else "")
+    )
+    for i, step in enumerate(steps):
+        mark = (
+            "x"
+            if taken is not None and i <= taken
+            else (">" if answer["next"] and answer["next"]["step"] == i else " ")
+        )
+        hold = f", hold {step['hold']}" if step["hold"] != "0s" else ""
+        click.echo(f"  [{mark}] {i + 1}. {step['ring']} at {step['percent']:g}%{hold}")
+    upcoming = answer["next"]
+    if upcoming is not None:
+        when = f", not before {upcoming['not_before']}" if upcoming["not_before"] else ""
+        blocked = upcoming["blocked_by"]
+        click.echo(f"next: step {upcoming['step'] + 1}{when}" + ("; blocked by:" if blocked else "; ready"))
+        for line in blocked:
+            click.echo(f"  - {line}")
+    for item in answer["history"][-5:]:
+        click.echo(f"  {item['at']}  {item['action']}  {item['actor']}: {item['detail']}")
