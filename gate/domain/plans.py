@@ -32,7 +32,7 @@ MAX_QUERY = 2000
 _PLAN_KEYS = {"steps", "on_incident", "windows", "guard"}
 _STEP_KEYS = {"ring", "percent", "hold"}
 _GUARD_KEYS = {"query", "max", "on_breach"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # PromQL may span lines; nothing else unprintable
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ def _guard(raw: Any, path: str, problems: Problems) -> Guard | None:
     if not isinstance(query, str) or not query.strip():
         problems.add(f"{path}.query", "is required: a PromQL query whose value must stay at or below max")
     elif len(query) > MAX_QUERY or _CONTROL.search(query):
-        problems.add(f"{path}.query", f"must be one line of at most {MAX_QUERY} characters")
+        problems.add(f"{path}.query", f"must be at most {MAX_QUERY} characters, with no control characters")
     limit = raw.get("max")
     if isinstance(limit, bool) or not isinstance(limit, int | float) or not math.isfinite(limit):
         problems.add(f"{path}.max", "is required: a number")
