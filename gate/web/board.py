@@ -13,10 +13,14 @@ from gate.domain.gate import GateFacts, GateResult, evaluate_gate, latest_votes,
 from gate.domain.incidents import AUTO_KILL
 from gate.domain.rings import RingsConfig
 from gate.domain.words import counted
-from gate.models import AuditEntry, CriterionRevision, Feature, Vote
+from gate.errors import NotFound
+from gate.models import AuditEntry, CriterionRevision, Feature, Plan, Vote
 from gate.services.context import now, rings, session
 from gate.services.facts import gather, gather_many
 from gate.services.features import FeatureView, find_feature, get_feature
+from gate.services.plan_runs import ACTIVE
+from gate.services.plans import PlanView, get_plan
+from gate.web.plan_timeline import StepRow, step_rows
 
 RELEASED_LONG_AGO = timedelta(days=30)
 NOT_EVALUATED_FOR = timedelta(days=7)
@@ -43,6 +47,7 @@ class BoardRow:
     gate: GateResult | None  # the next ring's gate; None once released everywhere
     stale: str | None
     state: str
+    plan: str | None = None  # the state of the feature's release plan while it has a run: running, paused, halted
 
     @property
     def gate_class(self) -> str:
@@ -132,10 +137,14 @@ def board(
         needle = search.casefold()
         features = [f for f in features if needle in f.key.casefold() or needle in f.name.casefold()]
     facts = gather_many(features)
+    plans: dict[int, str] = {
+        feature_id: state
+        for feature_id, state in session().execute(select(Plan.feature_id, Plan.state).where(Plan.state.in_(ACTIVE)))
+    }
     rows = []
     for f in features:
         gate = next_gate(config, f, facts[f.id], at)
-        row = BoardRow(f, cells(config, f), gate, stale_reason(config, f, at), state_of_row(config, f))
+        row = BoardRow(f, cells(config, f), gate, stale_reason(config, f, at), state_of_row(config, f), plans.get(f.id))
         if (state == "stale" and row.stale is None) or (state and state != "stale" and row.state != state):
             continue
         rows.append(row)
@@ -161,6 +170,8 @@ class FeaturePage:
     stale: str | None
     my_votes: dict[str, PastVote]  # criterion id → the viewer's vote that counts now (the QA form starts there)
     banners: tuple[Banner, ...] = ()
+    plan: PlanView | None = None
+    plan_steps: tuple[StepRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -238,4 +249,10 @@ def feature_page(key: str, viewer: str | None = None) -> FeaturePage:
         if viewer in counting:
             my_votes[criterion] = counting[viewer]
     page_banners = banners(view, gate, timeline)
-    return FeaturePage(view, gate, history, timeline, stale_reason(config, feature, at), my_votes, page_banners)
+    try:
+        plan: PlanView | None = get_plan(key)
+    except NotFound:
+        plan = None
+    steps = tuple(step_rows(plan, at)) if plan is not None else ()
+    stale = stale_reason(config, feature, at)
+    return FeaturePage(view, gate, history, timeline, stale, my_votes, page_banners, plan, steps)

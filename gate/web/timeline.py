@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gate.domain.exposure import format_percent, parse_percent
+from gate.domain.plans import ACTIONS as PLAN_ACTIONS
 from gate.domain.words import counted
 
 
@@ -72,6 +73,7 @@ _WORDS: dict[str, Callable[[Any], str]] = {
         f"added RCA item “{(e.after or {}).get('title', '')}” to incident #{(e.after or {}).get('incident', '?')}"
     ),
     "rca.close": lambda e: f"closed RCA item #{e.target.split(':', 1)[-1]}",
+    **{action: (lambda e: f"plan: {(e.after or {})['detail']}") for action in PLAN_ACTIONS},
 }
 
 

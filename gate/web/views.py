@@ -20,7 +20,7 @@ from gate.domain.roles import ROLES, Principal, allowed
 from gate.domain.words import duration
 from gate.errors import Forbidden, GateError, InvalidInput, NotFound, Unauthorized
 from gate.runtime import runtime
-from gate.services import audit, dora, incidents, releases, tokens, votes
+from gate.services import audit, dora, incidents, plans, releases, tokens, votes
 from gate.services.context import now, rings
 from gate.services.state import current_state as load_state
 from gate.services.tokens import TokenCache
@@ -258,6 +258,23 @@ def kill(key: str) -> Response:
 @signed_in("release")
 def revive(key: str) -> Response:
     return _act(url_for("web.feature", key=key), lambda: releases.revive(key=key, actor=me().name), "Revived.")
+
+
+PLAN_ACTIONS = {
+    "start": "Plan started.",
+    "pause": "Plan paused.",
+    "resume": "Plan resumed.",
+    "cancel": "Plan cancelled.",
+}
+
+
+@web.route("/features/<key>/plan/<action>", methods=["POST"])
+@signed_in("release")
+def plan_action(key: str, action: str) -> Response:
+    if action not in PLAN_ACTIONS:
+        raise NotFound(f"no plan action {action!r}")
+    use_case = getattr(plans, action)
+    return _act(url_for("web.feature", key=key), lambda: use_case(key=key, actor=me().name), PLAN_ACTIONS[action])
 
 
 @web.route("/incidents")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from tests.support import Api, Clock, FeatureBuilder, csrf, dump_store, page_text, sign_in
 
 
@@ -244,3 +247,51 @@ def test_the_feature_page_leads_with_what_matters(api: Api) -> None:
     api.post("/api/v1/features/checkout/rollback", json={"ring": None, "reason": "redo"})
     page = page_text(client.get("/features/checkout"))
     assert "with an override" not in page  # off now: no ring was entered by an override
+
+
+def shown(response: object) -> str:
+    """The page as a reader sees it: text without tags, whitespace collapsed."""
+    text = re.sub(r"<[^>]+>", " ", html.unescape(page_text(response)))
+    return " ".join(text.split())
+
+
+def test_the_plan_on_the_feature_page_and_the_board(api: Api, clock: Clock) -> None:
+    from gate.runtime import runtime
+
+    plan = {"steps": [{"ring": "internal"}, {"ring": "preview", "percent": 10, "hold": "1h"}, {"ring": "preview"}]}
+    api.apply(FeatureBuilder("checkout").criterion("unit").with_(plan=plan))
+    api.as_("qa").vote("checkout", "unit")
+    api.apply(FeatureBuilder("search"))
+    release, token = sign_in(api, "release")
+    idle = shown(release.get("/features/checkout"))
+    assert "Release plan: idle" in idle and "→ internal at 100% next · not before 2026-11-02 09:00 UTC ✗ plan: not started" in idle
+    assert "Release plan" not in shown(release.get("/features/search"))
+    release.post("/features/checkout/plan/start", data={"csrf": token})
+    runtime(api.client.application).plans.run_once()
+    clock.advance(hours=24)
+    runtime(api.client.application).plans.run_once()
+    clock.advance(minutes=15)
+    page = shown(release.get("/features/checkout"))
+    assert "Release plan: running started by release; its steps act as plan:release" in page
+    assert "✓ internal at 100% done · taken 2026-11-02 09:00 UTC" in page
+    assert "● preview at 10%, hold 1h current · taken 2026-11-03 09:00 UTC; 45 min left of its hold" in page
+    assert "→ preview at 100% next · not before 2026-11-03 10:00 UTC ✗ hold: preview at 10% for 1 h, 45 min left" in page
+    assert "▶ plan running" in shown(release.get("/"))
+    assert (
+        "2026-11-03 09:00:00 plan:release plan: step 2 of 3: preview at 10% "
+        "2026-11-03 09:00:00 plan:release promoted: internal at 100% → preview at 10%"
+    ) in page
+    assert "2026-11-02 09:00:00 release plan: started by release before its first step" in page
+    release.post("/features/checkout/plan/pause", data={"csrf": token})
+    paused = shown(release.get("/features/checkout"))
+    assert "Plan paused." in paused and "Release plan: paused" in paused and "Resume plan" in paused
+    assert "▶ plan paused" in shown(release.get("/"))
+    release.post("/features/checkout/plan/cancel", data={"csrf": token})
+    assert "Release plan: idle" in shown(release.get("/features/checkout"))
+    assert "▶ plan" not in shown(release.get("/"))
+    assert release.post("/features/checkout/plan/launch", data={"csrf": token}).status_code == 404
+    qa, qa_token = sign_in(api, "qa")
+    assert qa.post("/features/checkout/plan/start", data={"csrf": qa_token}).status_code == 403
+    assert "Start plan" not in shown(qa.get("/features/checkout"))
+    release.post("/features/checkout/plan/pause", data={"csrf": token})  # idle: refused, said on the page
+    assert "the plan of checkout is idle, not running" in shown(release.get("/features/checkout"))
