@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from gate.domain.durations import format_duration, parse_duration
 from gate.domain.errors import Problems
@@ -141,8 +141,9 @@ def _steps(raw: Any, rings: RingsConfig, path: str, problems: Problems) -> tuple
             hold = parse_duration(item.get("hold", "0s"))
         except ValueError as exc:
             problems.add(f"{where}.hold", str(exc))
-        if len(problems.errors) != before or index is None:
+        if len(problems.errors) != before:
             continue
+        assert index is not None  # a ring not among the rings was recorded above
         if last is not None and (index, percent) <= last:
             problems.add(where, "steps must go in exposure order: each a later ring, or a higher percent of the same")
         last = (index, percent)
@@ -165,13 +166,12 @@ def _guard(raw: Any, path: str, problems: Problems) -> Guard | None:
     limit = raw.get("max")
     if isinstance(limit, bool) or not isinstance(limit, int | float) or not math.isfinite(limit):
         problems.add(f"{path}.max", "is required: a number")
-        limit = 0.0
     on_breach = raw.get("on_breach", "rollback")
     if on_breach not in ON_BREACH:
         problems.add(f"{path}.on_breach", f"must be one of {', '.join(ON_BREACH)}")
     if len(problems.errors) != before:
         return None
-    return Guard(query=str(query), max=float(limit), on_breach=str(on_breach))
+    return Guard(query=str(query), max=float(cast(float, limit)), on_breach=str(on_breach))
 
 
 def stops_plan(severity: int) -> bool:

@@ -37,12 +37,9 @@ class Window:
             return at
         zone = ZoneInfo(self.timezone)
         local = at.astimezone(zone)
-        for offset in range(8):
-            day = (local + timedelta(days=offset)).date()
-            opening = datetime.combine(day, self.start, tzinfo=zone)
-            if day.weekday() in self.days and opening >= local:
-                return opening.astimezone(at.tzinfo)
-        raise AssertionError("a window with a day opens within a week")  # pragma: no cover - days is never empty
+        days = ((local + timedelta(days=offset)).date() for offset in range(8))
+        openings = (datetime.combine(day, self.start, tzinfo=zone) for day in days)
+        return next(o for o in openings if o.weekday() in self.days and o >= local).astimezone(at.tzinfo)
 
     def local(self, at: datetime) -> str:
         """A moment as the window's zone reads it: 'Mon 09 Nov 09:00 CET'."""
@@ -99,7 +96,7 @@ def _hours(raw: Any, path: str, problems: Problems) -> tuple[time, time | None]:
     match = _HOURS.match(raw) if isinstance(raw, str) else None
     if match is None:
         problems.add(path, "must be hours like '09:00-16:00' (24-hour clock, start before end)")
-        return time(0), None
+        return time.min, None
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     start = time(h1, m1)
     if h2 == 24 and m2:

@@ -8,13 +8,14 @@ or rollout under the gate. Two checkers racing for one step: one takes it, the o
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 
 from gate.domain.plans import ACTIONS, NextStep, PlanSpec, Reading, next_step, plan_from_json, position, stops_plan
 from gate.errors import Conflict, GateError, NotFound
@@ -230,15 +231,17 @@ class Tick:
     halted: int
 
 
-_SPECS: dict[int, tuple[Any, PlanSpec]] = {}  # feature id → (stored plan, spec): a tick parses only what changed
+_SPECS: dict[str, PlanSpec] = {}  # a stored plan's text → its spec: a check parses only plans it has not seen
+_SPECS_KEPT = 10_000
 
 
-def _cached_spec(plan: Plan) -> PlanSpec:
-    cached = _SPECS.get(plan.feature_id)
-    if cached is None or cached[0] != plan.spec:
-        cached = (plan.spec, _spec(plan))
-        _SPECS[plan.feature_id] = cached
-    return cached[1]
+def _spec_of_text(stored: str) -> PlanSpec:
+    spec = _SPECS.get(stored)
+    if spec is None:
+        if len(_SPECS) >= _SPECS_KEPT:
+            _SPECS.clear()
+        spec = _SPECS[stored] = plan_from_json(json.loads(stored), rings())
+    return spec
 
 
 def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
@@ -250,30 +253,39 @@ def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
         .join(Feature, Feature.id == Plan.feature_id)
         .where(Plan.state == "running", Feature.archived_at.is_(None))
     )
+    # plain rows, not ORM objects, and the plan as its stored text: a check reads every running plan
     rows = s.execute(
-        select(Plan, Feature)
-        .join(Feature, Feature.id == Plan.feature_id)
-        .where(Plan.feature_id.in_(running.scalar_subquery()))
+        select(
+            Feature.id,
+            Feature.ring,
+            Feature.percent_bp,
+            Feature.killed,
+            Feature.full_since,
+            Plan.rev,
+            Plan.step,
+            Plan.step_at,
+            cast(Plan.spec, Text).label("spec"),
+        )
+        .join(Plan, Plan.feature_id == Feature.id)
+        .where(Feature.id.in_(running.scalar_subquery()))
     ).all()
-    facts = facts_service.gather_many([feature for _, feature in rows], among=running)
+    facts = facts_service.gather_many(rows, among=running)
     readings: dict[str, Reading] = {}
     reader = read or read_guard
     work: list[tuple[Callable[..., bool], Any]] = []
-    for plan, feature in rows:
-        spec = _cached_spec(plan)
+    for row in rows:
+        spec = _spec_of_text(row.spec)
         reading = None
         if spec.guard is not None:
             if spec.guard.query not in readings:
                 readings[spec.guard.query] = reader(spec.guard.query)
             reading = readings[spec.guard.query]
-            if plan.step is not None and reading.breaches(spec.guard):
-                work.append((_breach, (plan.feature_id, plan.rev, reading.value)))
+            if row.step is not None and reading.breaches(spec.guard):
+                work.append((_breach, (row.id, row.rev, reading.value)))
                 continue
-        upcoming = next_step(
-            spec, rings(), facts[feature.id], step=plan.step, step_at=plan.step_at, reading=reading, now=at
-        )
+        upcoming = next_step(spec, rings(), facts[row.id], step=row.step, step_at=row.step_at, reading=reading, now=at)
         if upcoming is None or upcoming.ready:
-            work.append((_take, (plan.feature_id, plan.rev, upcoming.step if upcoming else None)))
+            work.append((_take, (row.id, row.rev, upcoming.step if upcoming else None)))
     s.commit()
     taken = halted = 0
     for action, args in work:

@@ -165,3 +165,20 @@ def test_the_limits_themselves_are_allowed() -> None:
     assert spec.criteria[0] == CriterionSpec("c0", "d", "internal", 1)
     empty = parse_feature(doc(criteria=[]), RINGS)
     assert (empty.criteria, empty.description, empty.design) == ((), None, None)
+
+
+def test_a_plan_in_the_product_file_is_parsed_with_it_and_its_errors_carry_the_plan_path() -> None:
+    from datetime import timedelta
+
+    from gate.domain.plans import PlanSpec, Step
+
+    spec = parse_feature(doc(plan={"steps": [{"ring": "internal"}, {"ring": "ga", "hold": "1h"}]}), RINGS)
+    assert spec.plan == PlanSpec(steps=(Step("internal"), Step("ga", 10_000, timedelta(hours=1))))
+    assert parse_feature(doc(), RINGS).plan is None
+    assert parse_feature(doc(plan=None), RINGS).plan is None
+    with pytest.raises(ParseError) as refused:
+        parse_feature(doc(name="", plan={"steps": [{"ring": "moon"}]}), RINGS)
+    assert refused.value.errors == {
+        "name": ["must be a non-empty string"],
+        "plan.steps[0].ring": ["must be one of the rings: internal, preview, ga"],
+    }

@@ -71,6 +71,10 @@ def test_a_plan_parses_with_its_defaults() -> None:
     assert parse({"steps": STEPS, "guard": {"query": "up", "max": 0, "on_breach": "pause"}})[0].guard == Guard(
         "up", 0.0, "pause"
     )
+    fifty = [{"ring": "internal", "percent": 2 * (i + 1)} for i in range(50)]
+    assert len(parse({"steps": fifty})[0].steps) == 50
+    longest = parse({"steps": STEPS, "guard": {"query": "u" * 2000, "max": 1}})[0]
+    assert longest is not None and len(longest.guard.query) == 2000
     multiline, _ = parse({"steps": STEPS, "guard": {"query": "sum(\n  rate(errors[5m]))", "max": 1}})
     assert multiline is not None and multiline.guard == Guard("sum(\n  rate(errors[5m]))", 1.0)
     assert Step("ga").percent_bp == 10_000 and Step("ga").hold == timedelta(0)
@@ -89,6 +93,15 @@ def test_a_plan_parses_with_its_defaults() -> None:
         ({"steps": ["ga"]}, {"plan.steps[0]": ["must be a mapping with ring (and optionally percent, hold)"]}),
         ({"steps": [{"ring": "moon"}]}, {"plan.steps[0].ring": ["must be one of the rings: internal, preview, ga"]}),
         ({"steps": [{"ring": 7}]}, {"plan.steps[0].ring": ["must be one of the rings: internal, preview, ga"]}),
+        ({"steps": [{"ring": ["ga"]}]}, {"plan.steps[0].ring": ["must be one of the rings: internal, preview, ga"]}),
+        (
+            {"steps": ["ga", {"ring": "moon"}, {"ring": "mars"}, {"ring": "ga"}]},
+            {
+                "plan.steps[0]": ["must be a mapping with ring (and optionally percent, hold)"],
+                "plan.steps[1].ring": ["must be one of the rings: internal, preview, ga"],
+                "plan.steps[2].ring": ["must be one of the rings: internal, preview, ga"],
+            },
+        ),
         ({"steps": [{"percent": 5}]}, {"plan.steps[0].ring": ["must be one of the rings: internal, preview, ga"]}),
         (
             {"steps": [{"ring": "ga", "percent": 0}]},

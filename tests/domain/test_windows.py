@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ def test_a_window_parses_with_defaults() -> None:
     assert window == Window(days=(0, 1, 2, 3), start=time(9), end=time(16), timezone="Europe/Berlin")
     assert parse({}) == (Window(), {})
     assert Window().days == (0, 1, 2, 3, 4, 5, 6) and Window().timezone == "UTC" and Window().end is None
+    assert parse({"hours": "09:30-16:45"})[0] == Window(start=time(9, 30), end=time(16, 45))
     allday, _ = parse({"days": ["SAT"], "hours": "00:00-24:00"})
     assert allday == Window(days=(5,), start=time(0), end=None)
 
@@ -111,6 +112,13 @@ def test_the_next_opening() -> None:
     opening = window.next_opening(thursday_evening)
     assert opening == datetime(2026, 12, 7, 8, 0, tzinfo=UTC) and opening.tzinfo == UTC
     assert window.local(opening) == "Mon 07 Dec 09:00 CET"
+    # the days are the zone's: Monday 16:30 in Los Angeles is Tuesday in UTC, and today's 17:00 opening comes first
+    evening = Window(days=(0,), start=time(17), end=time(18), timezone="America/Los_Angeles")
+    assert evening.next_opening(datetime(2026, 12, 1, 0, 30, tzinfo=UTC)) == datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    # the answer keeps the caller's zone
+    plus5 = timezone(timedelta(hours=5))
+    answer = window.next_opening(datetime(2026, 11, 30, 21, 0, tzinfo=plus5))
+    assert answer == datetime(2026, 12, 1, 8, 0, tzinfo=UTC) and answer.utcoffset() == timedelta(hours=5)
     sunday_only = Window(days=(6,), start=time(10), end=time(11))
     assert sunday_only.next_opening(datetime(2026, 11, 29, 11, 0, tzinfo=UTC)) == datetime(2026, 12, 6, 10, tzinfo=UTC)
 

@@ -264,7 +264,10 @@ def test_the_plan_on_the_feature_page_and_the_board(api: Api, clock: Clock) -> N
     api.apply(FeatureBuilder("search"))
     release, token = sign_in(api, "release")
     idle = shown(release.get("/features/checkout"))
-    assert "Release plan: idle" in idle and "→ internal at 100% next · not before 2026-11-02 09:00 UTC ✗ plan: not started" in idle
+    assert (
+        "Release plan: idle" in idle
+        and "→ internal at 100% next · not before 2026-11-02 09:00 UTC ✗ plan: not started" in idle
+    )
     assert "Release plan" not in shown(release.get("/features/search"))
     release.post("/features/checkout/plan/start", data={"csrf": token})
     runtime(api.client.application).plans.run_once()
@@ -275,7 +278,9 @@ def test_the_plan_on_the_feature_page_and_the_board(api: Api, clock: Clock) -> N
     assert "Release plan: running started by release; its steps act as plan:release" in page
     assert "✓ internal at 100% done · taken 2026-11-02 09:00 UTC" in page
     assert "● preview at 10%, hold 1h current · taken 2026-11-03 09:00 UTC; 45 min left of its hold" in page
-    assert "→ preview at 100% next · not before 2026-11-03 10:00 UTC ✗ hold: preview at 10% for 1 h, 45 min left" in page
+    assert (
+        "→ preview at 100% next · not before 2026-11-03 10:00 UTC ✗ hold: preview at 10% for 1 h, 45 min left" in page
+    )
     assert "▶ plan running" in shown(release.get("/"))
     assert (
         "2026-11-03 09:00:00 plan:release plan: step 2 of 3: preview at 10% "
