@@ -378,10 +378,15 @@ def print_plan(answer: dict[str, Any]) -> None:
         click.echo(f"  [{mark}] {i + 1}. {step['ring']} at {step['percent']:g}%{hold}")
     upcoming = answer["next"]
     if upcoming is not None:
-        when = f", not before {upcoming['not_before']}" if upcoming["not_before"] else ""
+        when = f", not before {_utc(upcoming['not_before'])}" if upcoming["not_before"] else ""
         blocked = upcoming["blocked_by"]
         click.echo(f"next: step {upcoming['step'] + 1}{when}" + ("; blocked by:" if blocked else "; ready"))
         for line in blocked:
             click.echo(f"  - {line}")
     for item in answer["history"][-5:]:
-        click.echo(f"  {item['at']}  {item['action']}  {item['actor']}: {item['detail']}")
+        click.echo(f"  {_utc(item['at'])}  {item['action']}  {item['actor']}: {item['detail']}")
+
+
+def _utc(stamp: str) -> str:
+    """An API timestamp (always UTC) to the second: '2026-11-30 21:50:25 UTC'."""
+    return stamp[:19].replace("T", " ") + " UTC"

@@ -185,6 +185,15 @@ def check_soak(rings: RingsConfig, ring: Ring, facts: GateFacts, now: datetime) 
             )
 
 
+def soak_ends(rings: RingsConfig, ring: Ring, exposure: Exposure) -> datetime | None:
+    """When the soak for entering `ring` will have been served, if it is being served now (else None)."""
+    soak = ring.gate.soak
+    previous = rings.rings[ring.index - 1].name if ring.index > 0 else None
+    if soak is None or previous is None or exposure.ring != previous or exposure.killed:
+        return None
+    return exposure.full_since + soak if exposure.percent >= 100 and exposure.full_since is not None else None
+
+
 def check_incidents(rings: RingsConfig, ring: Ring, facts: GateFacts, now: datetime) -> Iterable[Check]:
     """No open incident on the feature at or above the ring's blocking severity."""
     limit = ring.gate.block_on_incidents

@@ -11,13 +11,13 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from gate.domain.durations import format_duration, parse_duration
 from gate.domain.errors import Problems
 from gate.domain.exposure import FULL, format_percent, parse_percent, percent_number
-from gate.domain.gate import GateFacts, evaluate_gate, killed_check
-from gate.domain.rings import RingsConfig
+from gate.domain.gate import GateFacts, evaluate_gate, killed_check, soak_ends
+from gate.domain.rings import Ring, RingsConfig
 from gate.domain.windows import Window, parse_window
 from gate.domain.words import duration
 
@@ -163,7 +163,7 @@ def _guard(raw: Any, path: str, problems: Problems) -> Guard | None:
         problems.add(f"{path}.query", "is required: a PromQL query whose value must stay at or below max")
     elif len(query) > MAX_QUERY or _CONTROL.search(query):
         problems.add(f"{path}.query", f"must be at most {MAX_QUERY} characters, with no control characters")
-    limit = raw.get("max")
+    limit: Any = raw.get("max")
     if isinstance(limit, bool) or not isinstance(limit, int | float) or not math.isfinite(limit):
         problems.add(f"{path}.max", "is required: a number")
     on_breach = raw.get("on_breach", "rollback")
@@ -171,7 +171,7 @@ def _guard(raw: Any, path: str, problems: Problems) -> Guard | None:
         problems.add(f"{path}.on_breach", f"must be one of {', '.join(ON_BREACH)}")
     if len(problems.errors) != before:
         return None
-    return Guard(query=str(query), max=float(cast(float, limit)), on_breach=str(on_breach))
+    return Guard(query=str(query), max=float(limit), on_breach=str(on_breach))
 
 
 def stops_plan(severity: int) -> bool:
@@ -240,7 +240,11 @@ def next_step(
             left = duration((ends - now).total_seconds())
             blocked.append(f"hold: {held.describe()} for {duration(held.hold.total_seconds())}, {left} left")
             not_before = ends
-    blocked.extend(_gate_words(rings, target, facts, now))
+    ring = rings.get(target.ring)
+    assert ring is not None  # the plan was parsed against these rings
+    blocked.extend(_gate_words(rings, ring, facts, now))
+    soaked = soak_ends(rings, ring, facts.exposure)  # None inside one ring: there is no soak to serve there
+    not_before = max(not_before, soaked) if soaked is not None else not_before
     if spec.window is not None:
         if not spec.window.contains(now):
             opens = spec.window.next_opening(now)
@@ -251,13 +255,11 @@ def next_step(
     return NextStep(step=index, not_before=not_before, blocked_by=tuple(blocked))
 
 
-def _gate_words(rings: RingsConfig, target: Step, facts: GateFacts, now: datetime) -> list[str]:
+def _gate_words(rings: RingsConfig, ring: Ring, facts: GateFacts, now: datetime) -> list[str]:
     """The gate of the step's ring, when it enters one; inside a ring only the order matters (not killed)."""
     exposure = facts.exposure
-    if exposure.ring == target.ring:
+    if exposure.ring == ring.name:
         return [f"order: {killed_check(exposure.ring).detail}"] if exposure.killed else []
-    ring = rings.get(target.ring)
-    assert ring is not None  # the plan was parsed against these rings
     result = evaluate_gate(rings, ring, facts, now=now)
     return [f"{c.name}: {c.detail}" for c in result.failed]
 

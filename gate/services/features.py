@@ -297,6 +297,7 @@ def archive_feature(*, key: str, actor: str) -> ExposureChange:
         ):
             raise NotFound(f"no feature {key!r}")
         version = bump_version()
+        plan_runs.end_run(feature, reason="the feature was archived", actor=actor, at=at)
         audit(
             actor=actor,
             action="feature.archive",

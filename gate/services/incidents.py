@@ -228,7 +228,9 @@ def open_incident(
             plan = plans.running_plan(row.id, severity) if row is not None else None
             if row is not None and policy.auto_kills(severity, rings().auto_kill_at_or_above):
                 if not row.killed:
-                    kill_feature(row, reason=policy.auto_kill_reason(incident.id, severity), actor=actor, at=at)
+                    # a running plan is not paused by hand here: its on_incident decides, just below
+                    reason = policy.auto_kill_reason(incident.id, severity)
+                    kill_feature(row, reason=reason, actor=actor, at=at, pauses_plan=plan is None)
                 incident.restored_at = at  # the flag is off: restored as of now
             if row is not None and plan is not None:  # after any auto-kill, as the contract orders them
                 plans.apply_on_incident(row, plan, incident=incident.id, severity=severity, at=at)

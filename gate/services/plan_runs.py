@@ -63,6 +63,14 @@ def pause_after_manual_change(feature: Feature, *, kind: str, actor: str, at: da
     record(feature, plan, "plan.pause", reason, actor=actor, at=at)
 
 
+def end_run(feature: Feature, *, reason: str, actor: str, at: datetime) -> None:
+    """Cancel the feature's run, if it has one (the feature leaves: archived)."""
+    plan = find_plan(feature.id)
+    if plan is not None and plan.state in ACTIVE:
+        set_state(plan, state="idle", reason=reason, updated_at=at)
+        record(feature, plan, "plan.cancel", f"cancelled: {reason}", actor=actor, at=at)
+
+
 def store_spec(feature: Feature, spec: PlanSpec | None, *, actor: str, at: datetime) -> None:
     """Keep the plan the product file declares. A running plan goes on under the new one from where the feature
     stands (the hold of the step in progress is the new file's); a plan removed from the file is cancelled."""

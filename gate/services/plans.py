@@ -202,7 +202,7 @@ def apply_on_incident(feature: Feature, plan: Plan, *, incident: int, severity: 
         return
     if spec.on_incident == "kill":
         if not feature.killed:
-            kill_feature(feature, reason=reason, actor=actor, at=at, by_plan=True)
+            kill_feature(feature, reason=reason, actor=actor, at=at, pauses_plan=False)
         set_state(plan, state="halted", reason=reason, updated_at=at)
         record(feature, plan, "plan.halt", f"halted and killed: {reason}", actor=actor, at=at)
         return
@@ -323,14 +323,15 @@ def _take(feature_id: int, rev: int, index: int | None, *, at: datetime) -> bool
             record(feature, plan, "plan.step", "done: every step is taken", actor=actor, at=at)
             return False
         last = index == len(spec.steps) - 1
-        set_state(plan, step=index, step_at=at, state="done" if last else "running", updated_at=at)
         step = spec.steps[index]
+        # the feature's row first, then the plan's, as every exposure change locks them (no deadlock)
         if feature.ring == step.ring:
             plan_move(feature, "rollout", step.ring, step.percent_bp, actor=actor, at=at, reason=None)
         else:
             ring = rings().get(step.ring)
             assert ring is not None
-            promote_feature(feature, ring, step.percent_bp, actor=actor, at=at, by_plan=True)
+            promote_feature(feature, ring, step.percent_bp, actor=actor, at=at, pauses_plan=False)
+        set_state(plan, step=index, step_at=at, state="done" if last else "running", updated_at=at)  # the one taker
         detail = f"step {index + 1} of {len(spec.steps)}: {step.describe()}" + (" (the last: done)" if last else "")
         record(feature, plan, "plan.step", detail, actor=actor, at=at)
     return True

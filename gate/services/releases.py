@@ -50,7 +50,7 @@ class Move:
     killed: bool = False
     reason: str | None = None
     overridden: bool = False
-    by_plan: bool = False  # a release plan's own step: it does not pause the plan
+    pauses_plan: bool = True  # a change by hand pauses a running release plan; the plan's own steps do not
 
     @property
     def full_since(self) -> datetime | None:
@@ -70,7 +70,7 @@ def _write(feature: Feature, move: Move) -> ExposureChange:
     event = _record_event(feature.id, origin, move, deployment)
     if deployment:
         _ship_changes(feature.id, move.at)
-    if not move.by_plan:
+    if move.pauses_plan:
         plan_runs.pause_after_manual_change(feature, kind=move.kind, actor=move.actor, at=move.at)
     after = state_of(feature)
     audit(
@@ -173,7 +173,7 @@ def promote_feature(
     actor: str,
     at: datetime,
     override: str | None = None,
-    by_plan: bool = False,
+    pauses_plan: bool = True,
 ) -> ExposureChange:
     """Promote inside the caller's transaction: the gate decides; only an override reason passes a failed one."""
     facts = facts_service.gather(feature)
@@ -182,7 +182,7 @@ def promote_feature(
         order_failed = any(c.name == "order" and not c.passed for c in result.checks)
         if order_failed or override is None:
             raise GateRefused(_refusal(target.name, result.failed), checks=result.checks)
-    move = Move("promote", actor, at, target.name, percent_bp, False, override, not result.passed, by_plan)
+    move = Move("promote", actor, at, target.name, percent_bp, False, override, not result.passed, pauses_plan)
     change = _write(feature, move)
     if not result.passed:
         audit(
@@ -229,7 +229,7 @@ def plan_move(
     """A release plan's rollout, or its rollback to an earlier step, inside the caller's transaction."""
     if kind == "rollout":
         _refuse_killed(feature, "roll out")
-    return _write(feature, Move(kind, actor, at, ring, percent_bp, feature.killed, reason, by_plan=True))
+    return _write(feature, Move(kind, actor, at, ring, percent_bp, feature.killed, reason, pauses_plan=False))
 
 
 def rollback(*, key: str, ring: str | None, reason: str | None, actor: str) -> ExposureChange:
@@ -259,10 +259,12 @@ def kill(*, key: str, reason: str | None, actor: str) -> ExposureChange:
 
 
 def kill_feature(
-    feature: Feature, *, reason: str | None, actor: str, at: datetime, by_plan: bool = False
+    feature: Feature, *, reason: str | None, actor: str, at: datetime, pauses_plan: bool = True
 ) -> ExposureChange:
     """Kill inside the caller's transaction; the kill restores the feature's open incidents."""
-    change = _write(feature, Move("kill", actor, at, feature.ring, feature.percent_bp, True, reason, by_plan=by_plan))
+    change = _write(
+        feature, Move("kill", actor, at, feature.ring, feature.percent_bp, True, reason, pauses_plan=pauses_plan)
+    )
     session().execute(
         update(Incident)
         .where(Incident.feature_id == feature.id, Incident.resolved_at.is_(None), Incident.restored_at.is_(None))

@@ -191,6 +191,8 @@ def test_an_incident_mid_plan_applies_on_incident(
     if state != "running":
         assert after["reason"] == f"incident #{opened.json['id']} (severity {severity}) opened"
         assert after["history"][-1]["action"] == ("pause" if state == "paused" else "halt")
+    if state != "running":  # one entry: the auto-kill (severity 1) is not a change by hand
+        assert [h["action"] for h in after["history"]] == ["start", "step", "step", after["history"][-1]["action"]]
     if on_incident == "rollback":
         assert after["step"] == 0
         assert after["history"][-1]["detail"].startswith("halted and rolled back to step 1 (internal at 100%)")
@@ -350,3 +352,15 @@ def test_a_killed_feature_cannot_start_or_resume_its_plan(app: Flask, api: Api) 
     act(api, "cancel")
     r = act(api, "start")
     assert r.status_code == 409 and "revive" in r.json["detail"]
+
+
+def test_archiving_the_feature_cancels_its_run(app: Flask, api: Api) -> None:
+    with_plan(api)
+    act(api, "start")
+    tick(app)
+    assert api.as_("product").delete("/api/v1/features/checkout").status_code == 200
+    assert tick(app).checked == 0
+    with_plan(api)  # applied again: back, off, with its plan idle
+    again = plan(api)
+    assert again["state"] == "idle" and exposure(api) == (None, 0, False)
+    assert "cancelled: the feature was archived" in [h["detail"] for h in again["history"]]

@@ -203,3 +203,35 @@ def test_a_gate_result_names_its_ring_and_passes_only_when_every_check_does() ->
     result = evaluate_gate(RINGS, PREVIEW, ready, now=NOW)
     assert (result.ring, result.passed, result.failed) == ("preview", True, ())
     assert next_ring(RINGS, "internal").name == "preview"
+
+
+def test_soak_ends_when_the_previous_ring_has_been_at_100_percent_for_the_soak() -> None:
+    from gate.domain.gate import soak_ends
+
+    since = NOW - timedelta(hours=5)
+    full = Exposure(ring="internal", percent=100.0, full_since=since)
+    assert soak_ends(RINGS, PREVIEW, full) == since + timedelta(hours=24)
+    assert soak_ends(RINGS, GA, Exposure(ring="preview", percent=100.0, full_since=since)) == since + timedelta(
+        hours=72
+    )
+    assert soak_ends(RINGS, INTERNAL, Exposure()) is None  # no soak asked
+    assert soak_ends(RINGS, PREVIEW, Exposure(ring="internal", percent=50.0, full_since=since)) is None
+    assert soak_ends(RINGS, PREVIEW, Exposure(ring="internal", percent=100.0, full_since=None)) is None
+    assert soak_ends(RINGS, PREVIEW, Exposure(ring="internal", percent=100.0, killed=True, full_since=since)) is None
+    assert soak_ends(RINGS, GA, full) is None  # not in the ring before ga
+    assert soak_ends(RINGS, PREVIEW, Exposure(ring=None)) is None
+    from gate.domain.rings import parse_rings
+
+    soaked_first = parse_rings(
+        {
+            "version": 1,
+            "rings": [
+                {"name": "a", "audience": {"groups": ["x"]}, "gate": {"soak": "1h"}},
+                {"name": "b", "audience": "all"},
+            ],
+        }
+    )
+    # the first ring has no ring before it to soak in, whatever the last ring holds
+    assert soak_ends(soaked_first, soaked_first.rings[0], Exposure(ring="b", percent=100.0, full_since=since)) is None
+    # a ring that asks for no soak: nothing to wait for, however long the feature has been in the ring before
+    assert soak_ends(soaked_first, soaked_first.rings[1], Exposure(ring="a", percent=100.0, full_since=since)) is None

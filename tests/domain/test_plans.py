@@ -264,7 +264,8 @@ def test_a_hold_blocks_until_it_is_served() -> None:
 def test_a_new_ring_needs_its_gate_and_inside_a_ring_only_the_order_counts() -> None:
     fresh = signed_off("internal", full_since=NOW - timedelta(hours=2))
     soaking = decide(fresh, 0)
-    assert soaking == NextStep(1, NOW, ("soak: served 2h of 1d in internal; 22h to go",))
+    # not before the soak is served: the feature has been at 100% in internal for 2 h of 24
+    assert soaking == NextStep(1, NOW + timedelta(hours=22), ("soak: served 2h of 1d in internal; 22h to go",))
     incident = OpenItem(7, "checkout down", 0)
     # raising the percent inside preview ignores preview's gate (an open incident would block entering it)
     inside = decide(signed_off("preview", 10.0, open_incidents=(incident,)), 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import GATE, Served
+from tests.integration.conftest import GATE, Served, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +104,49 @@ def test_failures_exit_2_and_never_show_the_token(served: Served) -> None:
         env={k: v for k, v in os.environ.items() if k not in ("GATE_URL", "GATE_TOKEN")},
     )
     assert local_only.returncode == 2 and "--url" in local_only.stderr
+
+
+PLANNED = (
+    PRODUCT
+    + """\
+plan:
+  steps:
+    - {ring: internal}
+    - {ring: preview, percent: 10, hold: 1h}
+    - {ring: preview}
+  on_incident: rollback
+"""
+)
+
+
+def test_a_pipeline_runs_a_release_plan_with_the_cli(served: Served, tmp_path: Path) -> None:
+    product = tmp_path / "checkout.yaml"
+    product.write_text(PLANNED)
+    assert gate(served, "apply", str(product)).returncode == 0
+    idle = gate(served, "plan", "show", "checkout")
+    assert idle.returncode == 0 and idle.stdout.startswith("checkout: plan idle, no step of 3 taken")
+    assert "  [>] 1. internal at 100%" in idle.stdout and "  [ ] 2. preview at 10%, hold 1h" in idle.stdout
+    assert "  - plan: not started" in idle.stdout and "  - criterion:unit: 0 of 1 yes vote" in idle.stdout
+    assert gate(served, "vote", "checkout", "unit", "yes", token=served.token("quinn", "qa")).returncode == 0
+    release = served.token("rita", "release")
+    started = gate(served, "plan", "start", "checkout", token=release)
+    assert started.returncode == 0 and started.stdout.startswith("checkout: plan running")
+
+    def first_step_taken() -> bool:
+        shown = gate(served, "plan", "show", "checkout", "--json")
+        return shown.returncode == 0 and json.loads(shown.stdout)["step"] == 0
+
+    assert wait_for(first_step_taken, timeout=20, interval=0.5)  # every gate serve checks plans every 2 s
+    shown = gate(served, "plan", "show", "checkout").stdout
+    assert "  [x] 1. internal at 100%" in shown and "  [>] 2. preview at 10%, hold 1h" in shown
+    assert "  - soak: served" in shown and "plan:rita" in shown
+    assert gate(served, "plan", "pause", "checkout", token=release).stdout.startswith("checkout: plan paused")
+    again = gate(served, "plan", "pause", "checkout", token=release)
+    assert again.returncode == 1 and "409: the plan of checkout is paused, not running" in again.stderr
+    assert gate(served, "plan", "resume", "checkout", token=release).returncode == 0
+    cancelled = gate(served, "plan", "cancel", "checkout", "--json", token=release)
+    assert cancelled.returncode == 0 and json.loads(cancelled.stdout)["state"] == "idle"
+    forbidden = gate(served, "plan", "start", "checkout", token=served.token("qa2", "qa"))
+    assert forbidden.returncode == 2 and "403" in forbidden.stderr
+    missing = gate(served, "plan", "show", "no-such-feature")
+    assert missing.returncode == 2 and "404" in missing.stderr

@@ -242,3 +242,52 @@ def test_the_api_reference_renders_in_the_browser(gate: Served, browser: Any, tm
     assert page.get_by_text("Gate", exact=False).first.is_visible()
     assert blocked == []  # every script came from the server itself
     shot(page, "api-reference", tmp_path, full_page=False)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_release_manager_runs_a_plan_from_the_browser(database_url: str, browser: Any, tmp_path: Path) -> None:
+    served = start_gate(database_url, tmp_path, workers=2, env={"GATE_PLAN_INTERVAL_SECONDS": "0.3"})
+    try:
+        plan = {
+            "steps": [
+                {"ring": "internal"},
+                {"ring": "preview", "percent": 10, "hold": "1h"},
+                {"ring": "preview"},
+                {"ring": "ga", "percent": 5, "hold": "1d"},
+                {"ring": "ga"},
+            ],
+            "on_incident": "rollback",
+            "windows": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "timezone": "Europe/Berlin"},
+        }
+        doc = FeatureBuilder("search-v2", name="Faster search", owner="discovery").criterion("unit-tests")
+        assert served.call("PUT", "/api/v1/features/search-v2/criteria", json=doc.with_(plan=plan).build()).ok
+        qa, release = served.token("alice", "qa"), served.token("rita", "release")
+        import requests
+
+        voted = requests.post(
+            served.url + "/api/v1/features/search-v2/criteria/unit-tests/votes",
+            json={"vote": "yes"},
+            headers=served.headers(qa),
+            timeout=10,
+        )
+        assert voted.status_code == 201
+        page = browser.new_page()
+        sign_in(page, served.url, release)
+        page.goto(served.url + "/features/search-v2")
+        assert page.get_by_role("heading", name="Release plan: idle").is_visible()
+        page.get_by_role("button", name="Start plan").click()
+        assert page.get_by_role("status").get_by_text("Plan started.").is_visible()
+        page.wait_for_timeout(1500)  # the checker takes the first step within a check or two
+        page.reload()
+        steps = page.locator(".plan-steps")
+        assert steps.locator(".step.done").get_by_text("internal at 100%").is_visible()
+        assert steps.locator(".step.next").get_by_text("soak: served").is_visible()
+        shot(page, "feature-plan", tmp_path)
+        page.goto(served.url + "/")
+        assert page.get_by_role("row", name="search-v2").get_by_text("▶ plan running").is_visible()
+        page.goto(served.url + "/features/search-v2")
+        page.get_by_role("button", name="Pause plan").click()
+        assert page.get_by_role("heading", name="Release plan: paused").is_visible()
+        assert page.get_by_role("button", name="Resume plan").is_visible()
+    finally:
+        served.stop()
