@@ -58,9 +58,9 @@ def pause_after_manual_change(feature: Feature, *, kind: str, actor: str, at: da
     plan = session().scalar(select(Plan).where(Plan.feature_id == feature.id, Plan.state == "running"))
     if plan is None:
         return
-    reason = f"paused: {actor} made a {kind} by hand"
+    reason = f"{actor} made a {kind} by hand"
     set_state(plan, state="paused", reason=reason, updated_at=at)
-    record(feature, plan, "plan.pause", reason, actor=actor, at=at)
+    record(feature, plan, "plan.pause", f"paused: {reason}", actor=actor, at=at)
 
 
 def end_run(feature: Feature, *, reason: str, actor: str, at: datetime) -> None:

@@ -150,7 +150,7 @@ def pause(*, key: str, actor: str) -> PlanView:
         feature, plan, spec = _load(key)
         if plan.state != "running":
             raise Conflict(f"the plan of {key} is {plan.state}, not running")
-        set_state(plan, state="paused", reason=f"paused by {actor}", updated_at=at)
+        set_state(plan, state="paused", reason=f"{actor} paused it", updated_at=at)
         record(feature, plan, "plan.pause", f"paused by {actor}", actor=actor, at=at)
         return _view(feature, plan, spec)
 

@@ -132,8 +132,9 @@ def test_a_manual_exposure_change_pauses_the_plan_and_resume_goes_on_from_there(
     tick(app)
     assert api.as_("release").post("/api/v1/features/checkout/rollout", json={"percent": 40}).status_code == 200
     paused = plan(api)
-    assert paused["state"] == "paused" and paused["reason"] == "paused: release made a rollout by hand"
-    assert paused["next"]["blocked_by"][0] == "plan: paused: paused: release made a rollout by hand"
+    assert paused["state"] == "paused" and paused["reason"] == "release made a rollout by hand"
+    assert paused["next"]["blocked_by"][0] == "plan: paused: release made a rollout by hand"
+    assert paused["history"][-1]["detail"] == "paused: release made a rollout by hand"
     clock.advance(hours=24)
     assert tick(app).checked == 0 and exposure(api) == ("internal", 40, False)
     resumed = act(api, "resume").json

@@ -280,7 +280,7 @@ def test_a_release_manager_runs_a_plan_from_the_browser(database_url: str, brows
         page.wait_for_timeout(1500)  # the checker takes the first step within a check or two
         page.reload()
         steps = page.locator(".plan-steps")
-        assert steps.locator(".step.done").get_by_text("internal at 100%").is_visible()
+        assert steps.locator(".step.current").get_by_text("internal at 100%").is_visible()
         assert steps.locator(".step.next").get_by_text("soak: served").is_visible()
         shot(page, "feature-plan", tmp_path)
         page.goto(served.url + "/")
