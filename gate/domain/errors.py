@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+from typing import Any
+
 
 class DomainError(Exception):
     """A rule of the domain was broken."""
@@ -25,6 +28,11 @@ class Problems:
     def add(self, path: str, message: str) -> None:
         """Record `message` against `path`."""
         self.errors.setdefault(path or "$", []).append(message)
+
+    def unknown_keys(self, data: Mapping[Any, Any], allowed: Collection[str], path: str = "") -> None:
+        """Record each key of `data` that is not `allowed`, at its path, in sorted order."""
+        for key in sorted(set(map(str, data)) - set(allowed)):
+            self.add(f"{path}.{key}" if path else key, "unknown key")
 
     def raise_if_any(self) -> None:
         """Raise a ParseError carrying everything recorded."""

@@ -66,8 +66,7 @@ def parse_feature(data: Any, rings: RingsConfig, *, key: str | None = None) -> F
     if not isinstance(data, Mapping):
         problems.add("$", "must be a mapping with feature, name, owner and criteria")
         problems.raise_if_any()
-    for unknown in sorted(set(map(str, data)) - _FEATURE_KEYS):
-        problems.add(unknown, "unknown key")
+    problems.unknown_keys(data, _FEATURE_KEYS)
     feature = data.get("feature")
     if not is_key(feature):
         problems.add("feature", "must be a key like 'checkout-v2' ([a-z0-9][a-z0-9._-]{0,63})")
@@ -148,8 +147,7 @@ def _criteria(raw: Any, rings: RingsConfig, problems: Problems) -> tuple[Criteri
             problems.add(path, "must be a mapping with id, description and ring")
             continue
         before = len(problems.errors)
-        for unknown in sorted(set(map(str, item)) - _CRITERION_KEYS):
-            problems.add(f"{path}.{unknown}", "unknown key")
+        problems.unknown_keys(item, _CRITERION_KEYS, path)
         cid = item.get("id")
         if not is_key(cid):
             problems.add(f"{path}.id", "must be a key like 'unit-tests'")

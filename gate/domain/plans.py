@@ -88,8 +88,7 @@ def parse_plan(raw: Any, rings: RingsConfig, problems: Problems, path: str = "pl
         problems.add(path, "must be a mapping with steps (and optionally on_incident, windows, guard)")
         return None
     before = len(problems.errors)
-    for unknown in sorted(set(map(str, raw)) - _PLAN_KEYS):
-        problems.add(f"{path}.{unknown}", "unknown key")
+    problems.unknown_keys(raw, _PLAN_KEYS, path)
     steps = _steps(raw.get("steps"), rings, f"{path}.steps", problems)
     on_incident = raw.get("on_incident", "pause")
     if on_incident not in ON_INCIDENT:
@@ -125,8 +124,7 @@ def _steps(raw: Any, rings: RingsConfig, path: str, problems: Problems) -> tuple
             problems.add(where, "must be a mapping with ring (and optionally percent, hold)")
             continue
         before = len(problems.errors)
-        for unknown in sorted(set(map(str, item)) - _STEP_KEYS):
-            problems.add(f"{where}.{unknown}", "unknown key")
+        problems.unknown_keys(item, _STEP_KEYS, where)
         ring = item.get("ring")
         index = rings.index(ring) if isinstance(ring, str) else None
         if index is None:
@@ -156,8 +154,7 @@ def _guard(raw: Any, path: str, problems: Problems) -> Guard | None:
         problems.add(path, "must be a mapping with query and max (and optionally on_breach)")
         return None
     before = len(problems.errors)
-    for unknown in sorted(set(map(str, raw)) - _GUARD_KEYS):
-        problems.add(f"{path}.{unknown}", "unknown key")
+    problems.unknown_keys(raw, _GUARD_KEYS, path)
     query = raw.get("query")
     if not isinstance(query, str) or not query.strip():
         problems.add(f"{path}.query", "is required: a PromQL query whose value must stay at or below max")

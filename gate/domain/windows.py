@@ -67,8 +67,7 @@ def parse_window(raw: Any, path: str, problems: Problems) -> Window | None:
         problems.add(path, "must be a mapping with days, hours and timezone")
         return None
     before = len(problems.errors)
-    for unknown in sorted(set(map(str, raw)) - _KEYS):
-        problems.add(f"{path}.{unknown}", "unknown key")
+    problems.unknown_keys(raw, _KEYS, path)
     days = _days(raw.get("days", list(DAYS)), f"{path}.days", problems)
     start, end = _hours(raw.get("hours", "00:00-24:00"), f"{path}.hours", problems)
     zone = _zone(raw.get("timezone", "UTC"), f"{path}.timezone", problems)

@@ -79,3 +79,11 @@ def _reason(error: BaseException) -> str:
 
 
 OUTAGE = Outage()  # one per process: every thread of a worker shares what it knows of the database
+
+
+def background_failure(exc: Exception, logger: logging.Logger, what: str) -> None:
+    """A background pass failed: an outage is told once by OUTAGE, anything else is logged with its trace."""
+    if is_outage(exc):
+        OUTAGE.failed(exc)
+    else:
+        logger.error("%s failed", what, exc_info=exc)

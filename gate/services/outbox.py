@@ -32,7 +32,7 @@ from gate.domain.incidents import Alert
 from gate.models import OutboxMessage
 from gate.services import webhooks
 from gate.services.context import Services, now, session
-from gate.services.outage import OUTAGE, is_outage
+from gate.services.outage import OUTAGE, background_failure, is_outage
 
 log = logging.getLogger(__name__)
 ALERTS_FAILED = Counter(
@@ -143,10 +143,7 @@ class Dispatcher:
             try:
                 self.run_once()
             except Exception as exc:  # the store may blink; keep the thread alive
-                if is_outage(exc):
-                    OUTAGE.failed(exc)
-                else:
-                    log.exception("outbox pass failed")
+                background_failure(exc, log, "outbox pass")
             self.wake.wait(self.interval)
             self.wake.clear()
 

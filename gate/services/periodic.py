@@ -8,7 +8,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from gate.services.outage import OUTAGE, is_outage
+from gate.services.outage import background_failure
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,4 @@ class Periodic:
             try:
                 self.run_once()
             except Exception as exc:  # the store may blink; keep the thread alive
-                if is_outage(exc):
-                    OUTAGE.failed(exc)
-                else:
-                    log.exception("%s: pass failed", self.name)
+                background_failure(exc, log, f"{self.name} pass")

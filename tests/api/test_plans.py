@@ -365,3 +365,38 @@ def test_archiving_the_feature_cancels_its_run(app: Flask, api: Api) -> None:
     again = plan(api)
     assert again["state"] == "idle" and exposure(api) == (None, 0, False)
     assert "cancelled: the feature was archived" in [h["detail"] for h in again["history"]]
+
+
+def test_a_gate_that_closes_between_the_check_and_the_step_takes_nothing(app: Flask, api: Api) -> None:
+    from gate.domain.plans import Reading
+    from gate.services.plans import check_plans
+
+    with_plan(api, {**PLAN, "guard": {"query": "errors", "max": 1}})
+    act(api, "start")
+
+    def read_and_vote_no(query: str) -> Reading:
+        # while the check decides, QA takes the sign-off back (another request, another transaction)
+        api.as_("qa").vote("checkout", "unit", "no")
+        return Reading(value=0.0)
+
+    with app.app_context():
+        tick_result = check_plans(read=read_and_vote_no)
+    assert (tick_result.checked, tick_result.taken) == (1, 0)
+    assert exposure(api) == (None, 0, False)
+    assert plan(api)["next"]["blocked_by"][0] == "criterion:unit: 0 of 1 yes vote; no from alice"
+
+
+def test_a_plan_changed_between_the_check_and_the_step_is_left_to_the_next_check(app: Flask, api: Api) -> None:
+    from gate.domain.plans import Reading
+    from gate.services.plans import check_plans
+
+    with_plan(api, {**PLAN, "guard": {"query": "errors", "max": 1}})
+    act(api, "start")
+
+    def read_and_pause(query: str) -> Reading:
+        act(api, "pause")  # a release manager pauses it while the check decides
+        return Reading(value=0.0)
+
+    with app.app_context():
+        assert check_plans(read=read_and_pause).taken == 0
+    assert exposure(api) == (None, 0, False) and plan(api)["state"] == "paused"
