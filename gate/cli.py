@@ -24,7 +24,7 @@ from gate.config import load_settings
 from gate.domain.errors import ParseError
 from gate.domain.roles import ROLES
 from gate.domain.words import counted
-from gate.remote import Remote, check_line, exposure_words, remote_options
+from gate.remote import Remote, check_line, exposure_words, plan_headline, remote_options
 from gate.remote import register as register_remote
 
 if TYPE_CHECKING:
@@ -473,7 +473,7 @@ def criteria_apply(paths: tuple[str, ...]) -> None:
             _fail("\n".join(errors))
         for spec in specs:
             view = apply_criteria(spec=spec, actor=_cli_actor())
-            click.echo(f"{spec.key}: {len(view.criteria)} criteria applied")
+            click.echo(f"{spec.key}: {counted(len(view.criteria), 'criterion', 'criteria')} applied")
 
 
 # ---- status --------------------------------------------------------------------------------------
@@ -487,11 +487,13 @@ def status(feature: str, remote: Remote | None) -> None:
     if remote is not None:
         shown, gate = remote.call("GET", f"/features/{feature}"), remote.call("GET", f"/features/{feature}/gate")
         if not remote.json:
-            print_status(shown, gate)
+            code, plan = remote.request("GET", f"/features/{feature}/plan")
+            print_status(shown, gate, plan if code == 200 else None)
         return
-    from gate.api.schemas import FeatureOut, GateOut
-    from gate.errors import GateError
+    from gate.api.schemas import FeatureOut, GateOut, PlanOut
+    from gate.errors import GateError, NotFound
     from gate.services.features import get_feature
+    from gate.services.plans import get_plan
     from gate.services.releases import gate_for
 
     with _app():
@@ -500,13 +502,19 @@ def status(feature: str, remote: Remote | None) -> None:
             result = gate_for(key=feature, ring=None)
         except GateError as exc:
             _fail(exc.detail)
-        print_status(FeatureOut().dump(view), GateOut().dump(result))  # the API's words, locally too
+        try:
+            plan = PlanOut().dump(get_plan(feature))
+        except NotFound:
+            plan = None
+        print_status(FeatureOut().dump(view), GateOut().dump(result), plan)  # the API's words, locally too
 
 
-def print_status(feature: dict[str, Any], gate: dict[str, Any]) -> None:
+def print_status(feature: dict[str, Any], gate: dict[str, Any], plan: dict[str, Any] | None = None) -> None:
     click.echo(f"{feature['key']} — {feature['name']} (owner {feature['owner']})")
     click.echo(f"exposure: {exposure_words(feature['state'])}   snapshot version {feature['version']}")
     print_gate(gate)
+    if plan is not None:
+        click.echo(f"release {plan_headline(plan)}")
 
 
 def print_gate(gate: dict[str, Any], err: bool = False) -> None:

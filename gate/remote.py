@@ -21,6 +21,8 @@ from urllib.parse import quote, urlsplit
 
 import click
 
+from gate.domain.words import counted
+
 REFUSED, FAILED = 1, 2
 API = "/api/v1"
 
@@ -236,7 +238,7 @@ def register(main: click.Group, print_gate: Callable[[dict[str, Any], bool], Non
                 fail(FAILED, f"{path}: no `feature:` key")
             answer = remote.call("PUT", f"/features/{_k(key)}/criteria", data=data, content_type="application/yaml")
             if not remote.json:
-                click.echo(f"{path}: {answer['key']} has {len(answer['criteria'])} criteria")
+                click.echo(f"{path}: {answer['key']} has {counted(len(answer['criteria']), 'criterion', 'criteria')}")
 
     @main.command("vote")
     @click.argument("key")
@@ -361,13 +363,17 @@ PLAN_HELP = {
 }
 
 
+def plan_headline(answer: dict[str, Any]) -> str:
+    """'plan running, step 2 of 5', with why it is paused or halted."""
+    steps, taken = answer["steps"], answer["step"]
+    where = f"step {taken + 1} of {len(steps)}" if taken is not None else f"no step of {len(steps)} taken"
+    return f"plan {answer['state']}, {where}" + (f" ({answer['reason']})" if answer["reason"] else "")
+
+
 def print_plan(answer: dict[str, Any]) -> None:
     """A plan in words: one line per step, the next step and what blocks it, the latest history."""
     steps, taken = answer["steps"], answer["step"]
-    where = f"step {taken + 1} of {len(steps)}" if taken is not None else f"no step of {len(steps)} taken"
-    click.echo(
-        f"{answer['feature']}: plan {answer['state']}, {where}" + (f" ({answer['reason']})" if answer["reason"] else "")
-    )
+    click.echo(f"{answer['feature']}: {plan_headline(answer)}")
     for i, step in enumerate(steps):
         mark = (
             "x"

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from gate.domain.errors import ParseError
 from gate.domain.rings import RingsConfig, parse_rings
-from gate.models import CriterionRevision, Feature
+from gate.models import CriterionRevision, Feature, Plan
 from gate.yamlio import load_yaml
 
 
@@ -24,7 +24,7 @@ def load_rings_file(path: str) -> RingsConfig:
 
 
 def rings_in_use(session: Session, rings: RingsConfig) -> dict[str, list[str]]:
-    """Map each ring unknown to `rings` but still used by a live feature or criterion to its users."""
+    """Map each ring unknown to `rings` but still used by a live feature, criterion or plan to its users."""
     if not inspect(session.get_bind()).has_table("features"):
         return {}
     known = set(rings.names)
@@ -41,11 +41,20 @@ def rings_in_use(session: Session, rings: RingsConfig) -> dict[str, list[str]]:
     ):
         if ring not in known:
             users[ring].append(f"criterion {key}/{criterion}")
+    if inspect(session.get_bind()).has_table("plans"):
+        for key, spec in session.execute(
+            select(Feature.key, Plan.spec)
+            .join(Feature, Feature.id == Plan.feature_id)
+            .where(Feature.archived_at.is_(None), Plan.spec.is_not(None))
+        ):
+            for i, step in enumerate(spec.get("steps", []) if isinstance(spec, dict) else []):
+                if step.get("ring") not in known:
+                    users[str(step.get("ring"))].append(f"plan {key} step {i + 1}")
     return dict(users)
 
 
 def check_rings_in_use(session: Session, rings: RingsConfig) -> None:
-    """Raise ParseError naming every feature and criterion that uses a ring the file no longer has."""
+    """Raise ParseError naming every feature, criterion and plan step that uses a ring the file no longer has."""
     missing = rings_in_use(session, rings)
     if missing:
         raise ParseError(

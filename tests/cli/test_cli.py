@@ -95,13 +95,18 @@ def test_criteria_apply_and_status(cli: CliRunner, tmp_path: Path) -> None:
     doc = tmp_path / "checkout.yaml"
     doc.write_text(FeatureBuilder("checkout").criterion("unit").yaml())
     result = cli.invoke(main, ["criteria", "apply", str(doc)])
-    assert result.exit_code == 0 and "checkout: 1 criteria applied" in result.stdout
+    assert result.exit_code == 0 and "checkout: 1 criterion applied" in result.stdout
     status = cli.invoke(main, ["status", "checkout"])
     assert status.exit_code == 0
     assert "exposure: off" in status.stdout
     assert "gate for internal: REFUSED" in status.stdout
     assert "[ ] criterion:unit: 0 of 1 yes vote" in status.stdout
+    assert "release plan" not in status.stdout
     assert cli.invoke(main, ["status", "nope"]).exit_code == 1
+    doc.write_text(FeatureBuilder("checkout").criterion("unit").with_(plan={"steps": [{"ring": "internal"}]}).yaml())
+    assert cli.invoke(main, ["criteria", "apply", str(doc)]).exit_code == 0
+    planned = cli.invoke(main, ["status", "checkout"])
+    assert planned.stdout.splitlines()[-1] == "release plan idle, no step of 1 taken"
 
 
 def test_criteria_apply_refuses_every_bad_file_and_applies_none(cli: CliRunner, tmp_path: Path) -> None:
@@ -118,6 +123,7 @@ def test_criteria_apply_refuses_every_bad_file_and_applies_none(cli: CliRunner, 
 def test_a_rings_file_that_drops_a_ring_in_use_is_refused(api: Api, database_url: str, tmp_path: Path) -> None:
     api.apply(FeatureBuilder("checkout").criterion("e2e", ring="preview"))
     api.post("/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "test"})
+    api.apply(FeatureBuilder("search").with_(plan={"steps": [{"ring": "preview", "percent": 5}, {"ring": "ga"}]}))
     rings = yaml.safe_load(RINGS.read_text())
     rings["rings"] = [r for r in rings["rings"] if r["name"] not in ("internal", "preview")]
     smaller = tmp_path / "rings.yaml"
@@ -126,7 +132,7 @@ def test_a_rings_file_that_drops_a_ring_in_use_is_refused(api: Api, database_url
         create_app({"DATABASE_URL": database_url, "RINGS_FILE": str(smaller)})
     text = str(info.value)
     assert "'internal' is gone but still used by feature checkout" in text
-    assert "'preview' is gone but still used by criterion checkout/e2e" in text
+    assert "'preview' is gone but still used by criterion checkout/e2e, plan search step 1" in text
 
 
 def test_the_cli_reports_a_bad_rings_file_instead_of_a_traceback(

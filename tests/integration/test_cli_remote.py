@@ -140,6 +140,7 @@ def test_a_pipeline_runs_a_release_plan_with_the_cli(served: Served, tmp_path: P
     shown = gate(served, "plan", "show", "checkout").stdout
     assert "  [x] 1. internal at 100%" in shown and "  [>] 2. preview at 10%, hold 1h" in shown
     assert "  - soak: served" in shown and "plan:rita" in shown
+    assert gate(served, "status", "checkout").stdout.splitlines()[-1] == "release plan running, step 1 of 3"
     assert gate(served, "plan", "pause", "checkout", token=release).stdout.startswith("checkout: plan paused")
     again = gate(served, "plan", "pause", "checkout", token=release)
     assert again.returncode == 1 and "409: the plan of checkout is paused, not running" in again.stderr
