@@ -15,6 +15,7 @@ blp = Blueprint("plans", __name__, description="Release plans: features that mov
 @blp.route("/features/<key>/plan")
 @blp.requires(*ANY)
 @blp.response(200, s.PlanOut)
+@blp.alt_response(404, schema=s.ProblemOut, description="no such feature, or its product file has no plan")
 def get_plan(key: str) -> plans.PlanView:
     """The plan: its steps, its state, the next step with when it may start and what blocks it, its history."""
     return plans.get_plan(key)
@@ -24,6 +25,7 @@ def get_plan(key: str) -> plans.PlanView:
 @blp.requires("release")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.PlanOut)
+@blp.alt_response(409, schema=s.ProblemOut, description="the plan's state (or a kill) does not allow it")
 def start(body: dict[str, Any], key: str) -> plans.PlanView:
     """Start the plan from where the feature stands; its steps act as `plan:<you>`."""
     return plans.start(key=key, actor=actor())
@@ -33,6 +35,7 @@ def start(body: dict[str, Any], key: str) -> plans.PlanView:
 @blp.requires("release")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.PlanOut)
+@blp.alt_response(409, schema=s.ProblemOut, description="the plan's state (or a kill) does not allow it")
 def pause(body: dict[str, Any], key: str) -> plans.PlanView:
     """Take no more steps until resumed."""
     return plans.pause(key=key, actor=actor())
@@ -42,6 +45,7 @@ def pause(body: dict[str, Any], key: str) -> plans.PlanView:
 @blp.requires("release")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.PlanOut)
+@blp.alt_response(409, schema=s.ProblemOut, description="the plan's state (or a kill) does not allow it")
 def resume(body: dict[str, Any], key: str) -> plans.PlanView:
     """Go on from where the feature stands now."""
     return plans.resume(key=key, actor=actor())
@@ -51,6 +55,7 @@ def resume(body: dict[str, Any], key: str) -> plans.PlanView:
 @blp.requires("release")
 @blp.arguments(s.EmptyIn)
 @blp.response(200, s.PlanOut)
+@blp.alt_response(409, schema=s.ProblemOut, description="the plan's state (or a kill) does not allow it")
 def cancel(body: dict[str, Any], key: str) -> plans.PlanView:
     """End the run; the exposure stays where it is."""
     return plans.cancel(key=key, actor=actor())
