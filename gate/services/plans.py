@@ -231,16 +231,19 @@ class Tick:
     halted: int
 
 
-_SPECS: dict[str, PlanSpec] = {}  # a stored plan's text → its spec: a check parses only plans it has not seen
+# (the rings, a stored plan's text) → its spec: a check parses only plans it has not seen. The rings are part
+# of the key because a plan is parsed against them (one rings file per process, but tests run many apps)
+_SPECS: dict[tuple[int, str], PlanSpec] = {}
 _SPECS_KEPT = 10_000
 
 
 def _spec_of_text(stored: str) -> PlanSpec:
-    spec = _SPECS.get(stored)
+    config = rings()
+    spec = _SPECS.get((id(config), stored))
     if spec is None:
         if len(_SPECS) >= _SPECS_KEPT:
             _SPECS.clear()
-        spec = _SPECS[stored] = plan_from_json(json.loads(stored), rings())
+        spec = _SPECS[(id(config), stored)] = plan_from_json(json.loads(stored), config)
     return spec
 
 
