@@ -121,6 +121,12 @@ def _history(key: str) -> tuple[HistoryItem, ...]:
     return tuple(reversed(items))
 
 
+def _from_here(spec: PlanSpec, feature: Feature) -> tuple[int | None, str]:
+    """Where a run (re)started now stands: the last step at or below the feature's exposure, and its state."""
+    step = position(spec, rings(), feature.ring, feature.percent_bp)
+    return step, "done" if step == len(spec.steps) - 1 else "running"
+
+
 def _where(spec: PlanSpec, step: int | None) -> str:
     if step is None:
         return "before its first step"
@@ -136,23 +142,22 @@ def start(*, key: str, actor: str) -> PlanView:
             raise Conflict(f"the plan of {key} is already {plan.state}; resume or cancel it instead")
         if feature.killed:
             raise Conflict(f"{key} is killed; revive it before starting its plan")
-        step = position(spec, rings(), feature.ring, feature.percent_bp)
-        state = "done" if step == len(spec.steps) - 1 else "running"
+        step, state = _from_here(spec, feature)
         set_state(plan, state=state, step=step, step_at=at, started_by=actor, reason=None, updated_at=at)
         record(feature, plan, "plan.start", f"started by {actor} {_where(spec, step)}", actor=actor, at=at)
-        return _view(feature, plan, spec)
+    return get_plan(key)
 
 
 def pause(*, key: str, actor: str) -> PlanView:
     """Stop taking steps until resumed; the exposure stays where it is."""
     at = now()
     with transaction():
-        feature, plan, spec = _load(key)
+        feature, plan, _ = _load(key)
         if plan.state != "running":
             raise Conflict(f"the plan of {key} is {plan.state}, not running")
         set_state(plan, state="paused", reason=f"{actor} paused it", updated_at=at)
         record(feature, plan, "plan.pause", f"paused by {actor}", actor=actor, at=at)
-        return _view(feature, plan, spec)
+    return get_plan(key)
 
 
 def resume(*, key: str, actor: str) -> PlanView:
@@ -164,24 +169,23 @@ def resume(*, key: str, actor: str) -> PlanView:
             raise Conflict(f"the plan of {key} is {plan.state}; only a paused or halted plan resumes")
         if feature.killed:
             raise Conflict(f"{key} is killed; revive it before resuming its plan")
-        step = position(spec, rings(), feature.ring, feature.percent_bp)
+        step, state = _from_here(spec, feature)
         step_at = plan.step_at if step == plan.step else at
-        state = "done" if step == len(spec.steps) - 1 else "running"
         set_state(plan, state=state, step=step, step_at=step_at, reason=None, updated_at=at)
         record(feature, plan, "plan.resume", f"resumed by {actor} {_where(spec, step)}", actor=actor, at=at)
-        return _view(feature, plan, spec)
+    return get_plan(key)
 
 
 def cancel(*, key: str, actor: str) -> PlanView:
     """End the run; the exposure stays where it is. The plan can be started again."""
     at = now()
     with transaction():
-        feature, plan, spec = _load(key)
+        feature, plan, _ = _load(key)
         if plan.state not in ACTIVE:
             raise Conflict(f"the plan of {key} is {plan.state}; there is no run to cancel")
         set_state(plan, state="idle", reason=f"cancelled by {actor}", updated_at=at)
         record(feature, plan, "plan.cancel", f"cancelled by {actor}", actor=actor, at=at)
-        return _view(feature, plan, spec)
+    return get_plan(key)
 
 
 def running_plan(feature_id: int, severity: int) -> Plan | None:
@@ -270,7 +274,7 @@ def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
             cast(Plan.spec, Text).label("spec"),
         )
         .join(Plan, Plan.feature_id == Feature.id)
-        .where(Feature.id.in_(running.scalar_subquery()))
+        .where(Plan.state == "running", Feature.archived_at.is_(None))
     ).all()
     facts = facts_service.gather_many(rows, among=running)
     readings: dict[str, Reading] = {}
