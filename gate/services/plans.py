@@ -274,7 +274,7 @@ def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
             cast(Plan.spec, Text).label("spec"),
         )
         .join(Plan, Plan.feature_id == Feature.id)
-        .where(Plan.state == "running", Feature.archived_at.is_(None))
+        .where(Feature.id.in_(running.scalar_subquery()))  # the same set gather_many reads: SQLite plans it faster
     ).all()
     facts = facts_service.gather_many(rows, among=running)
     readings: dict[str, Reading] = {}
