@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -11,8 +11,12 @@ from gate.cli import main
 from tests.support import RINGS, Api, Clock, FeatureBuilder
 
 
+# Day 1 of the history is eleven UTC days ago, so `gate dora`, which reads the real clock, sees all of it.
+DAY_ONE = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=11)
+
+
 def at(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+    return DAY_ONE + timedelta(days=day - 1, hours=hour, minutes=minute)
 
 
 def promote(api: Api, key: str, ring: str, percent: float = 100) -> None:
@@ -102,7 +106,7 @@ def history(api: Api, clock: Clock) -> None:
 
 def test_a_history_with_known_answers(api: Api, history: None) -> None:
     body = dora(api)
-    assert body["since"] == "2026-10-10T00:00:00+00:00" and body["until"] == "2026-11-08T12:00:00+00:00"
+    assert body["since"] == (at(8, 0) - timedelta(days=29)).isoformat() and body["until"] == at(8, 12).isoformat()
     assert body["deployment_frequency"] == {"deployments": 5, "deploy_days": 4, "per_week": 1.17, "level": "high"}
     assert body["lead_time_hours"] == {"median": 12.03, "p90": 27.0, "changes": 3, "level": "high"}
     assert body["change_fail_rate"] == {"failed": 4, "deployments": 5, "percent": 80.0, "level": "low"}
@@ -111,7 +115,7 @@ def test_a_history_with_known_answers(api: Api, history: None) -> None:
 
 def test_a_window_that_cuts_the_history_in_two(api: Api, history: None) -> None:
     body = dora(api, days=3)
-    assert body["since"] == "2026-11-06T00:00:00+00:00"
+    assert body["since"] == at(6, 0).isoformat()
     assert body["deployment_frequency"]["deployments"] == 3 and body["deployment_frequency"]["deploy_days"] == 2
     assert body["change_fail_rate"] == {"failed": 2, "deployments": 3, "percent": 66.7, "level": "low"}
     assert body["lead_time_hours"] == {"median": 27.0, "p90": 27.0, "changes": 1, "level": "high"}
