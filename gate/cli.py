@@ -185,8 +185,16 @@ def _bootstrap() -> None:
             click.echo(f"Created the admin token bootstrap-admin; it is shown this once:\n{secret}")
 
 
+def _when_ready(server: Any) -> None:
+    """In gunicorn's master, once it is up: say where Gate listens (each worker binds its own socket)."""
+    workers, kind = server.cfg.workers, server.cfg.worker_class_str
+    addresses = ", ".join(f"http://{address}" for address in server.cfg.bind)
+    server.log.info("Gate is listening at %s (%d %s workers, pid %d)", addresses, workers, kind, server.pid)
+
+
 def _wait_for_database(server: Any) -> None:
     """In gunicorn's master: once the store answers, finish the start that `serve` could not."""
+    _when_ready(server)
     from gate import migrate as migrations
     from gate.services.outage import is_outage
 
@@ -301,8 +309,7 @@ class GateServer(BaseApplication):  # type: ignore[misc]
         }
         if worker_class == "gevent":
             self.options["post_request"] = _take_turns
-        if not database_ready:
-            self.options["when_ready"] = _wait_for_database
+        self.options["when_ready"] = _when_ready if database_ready else _wait_for_database
         super().__init__()
 
     def load_config(self) -> None:

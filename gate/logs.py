@@ -26,6 +26,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class DropEmptyListening(logging.Filter):
+    """gunicorn's own 'Listening at:  (PID)': empty when each worker binds its own socket (reuse_port);
+    `gate serve` says where it listens itself, once its workers are up."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == "Listening at: %s (%s)" and record.args and not record.args[0])
+
+
 def formatter(kind: str) -> logging.Formatter:
     return JsonFormatter() if kind == "json" else logging.Formatter(PLAIN)
 
@@ -48,9 +56,15 @@ def gunicorn_config(level: str, kind: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
+        "filters": {"listening": {"()": "gate.logs.DropEmptyListening"}},
         "formatters": {"gate": {"()": formatter_class, **({} if kind == "json" else {"format": PLAIN})}},
         "handlers": {
-            "error": {"class": "logging.StreamHandler", "formatter": "gate", "stream": "ext://sys.stderr"},
+            "error": {
+                "class": "logging.StreamHandler",
+                "formatter": "gate",
+                "stream": "ext://sys.stderr",
+                "filters": ["listening"],
+            },
             "access": {"class": "logging.StreamHandler", "formatter": "gate", "stream": "ext://sys.stdout"},
         },
         "root": {"level": level.upper(), "handlers": ["error"]},  # Gate's own loggers, the same way

@@ -26,5 +26,8 @@ def test_json_logs_hold_the_access_log_and_who_did_what(database_url: str, tmp_p
         audit = [e["message"] for e in entries if e["logger"] == "gate.audit"]
         assert any(m.startswith("kill feature:checkout by bootstrap-admin") for m in audit)
         assert any(e["logger"] == "gunicorn.error" and "Booting worker" in e["message"] for e in entries)
+        listening = [e["message"] for e in entries if "listening" in e["message"].lower()]
+        # where it listens, said once with the address (gunicorn's own line is empty with a socket per worker)
+        assert listening == [f"Gate is listening at {served.url} (2 gevent workers, pid {served.process.pid})"]
     finally:
         served.stop()
