@@ -22,6 +22,9 @@ from typing import Any
 from gate.domain.gate import Check
 
 PROBLEM_JSON = "application/problem+json"
+# app.extensions key: a renderer that answers an error as an HTML page when a browser asked for a page
+# (the dashboard registers it; the API's problem renderer asks it first, and never imports the dashboard)
+ERROR_PAGE = "gate.error_page"
 
 
 class GateError(Exception):

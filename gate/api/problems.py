@@ -6,13 +6,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, json, make_response, render_template, request
+from flask import Flask, Response, current_app, json, make_response, render_template, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from gate.domain.errors import DomainError, ParseError
 from gate.errors import (
     BY_STATUS,
+    ERROR_PAGE,
     PROBLEM_JSON,
     Conflict,
     DatabaseUnavailable,
@@ -83,6 +84,11 @@ def from_http_exception(exc: HTTPException) -> GateError:
 
 def http_problem(exc: HTTPException) -> Response:
     """Werkzeug's and flask-smorest's HTTP errors (404, 405, 413, webargs' 422) as problem+json."""
+    error_page = current_app.extensions.get(ERROR_PAGE)
+    if exc.code == 404 and error_page is not None:
+        page = error_page(from_http_exception(exc))
+        if page is not None:  # a browser asked for a page that does not exist
+            return page  # type: ignore[no-any-return]
     headers = {}
     if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]

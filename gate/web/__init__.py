@@ -6,12 +6,13 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Request, Response, request
+from flask import Flask, Request, Response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import inspect, select
 
 from gate.domain.exposure import format_percent, percent_number
 from gate.domain.words import counted, duration
+from gate.errors import ERROR_PAGE, PROBLEM_JSON, GateError
 from gate.extensions import db
 from gate.models import GateState
 from gate.services.outage import OUTAGE, is_outage
@@ -73,6 +74,18 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def _error_page(error: GateError) -> Response | None:
+    """A page in the dashboard's style for a browser that asked for a page; None for API clients, which
+    keep problem+json (everything under /api/ and /ofrep/, and whoever prefers JSON to HTML)."""
+    if request.path.startswith(("/api/", "/ofrep/")):
+        return None
+    if request.accept_mimetypes.best_match([PROBLEM_JSON, "application/json", "text/html"]) != "text/html":
+        return None
+    if error.status == 404:
+        error.detail = "There is no page here: the link may be old, or the feature archived."
+    return Response(render_template("error.html", error=error), status=error.status, mimetype="text/html")
+
+
 def _duration(span: timedelta | float) -> str:
     """A span in words for pages: '47 h 59 min', '1 day'."""
     return duration(span.total_seconds() if isinstance(span, timedelta) else span)
@@ -94,6 +107,7 @@ def register_web(app: Flask) -> None:
         in_words=timeline.in_words,
     )
     app.register_blueprint(views.web)
+    app.extensions[ERROR_PAGE] = _error_page
     app.after_request(_security_headers)
 
 

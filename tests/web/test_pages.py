@@ -300,3 +300,20 @@ def test_the_plan_on_the_feature_page_and_the_board(api: Api, clock: Clock) -> N
     assert "Start plan" not in shown(qa.get("/features/checkout"))
     release.post("/features/checkout/plan/pause", data={"csrf": token})  # idle: refused, said on the page
     assert "the plan of checkout is idle, not running" in shown(release.get("/features/checkout"))
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_a_browser_asking_for_a_page_that_does_not_exist_gets_a_page(api: Api) -> None:
+    client = api.client.application.test_client()
+    page = client.get("/no/such/page", headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "404 · Not found" in page_text(page) and "There is no page here" in page_text(page)
+    assert "Back to the board" in page_text(page)
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]  # the dashboard's headers too
+    # API clients keep problem+json: under /api/ and /ofrep/ whatever they accept, elsewhere unless they ask for HTML
+    for path, accept in (("/api/v1/nothing", BROWSER_ACCEPT), ("/ofrep/v1/x", BROWSER_ACCEPT), ("/nothing", "*/*")):
+        problem = client.get(path, headers={"Accept": accept})
+        assert problem.status_code == 404 and problem.mimetype == "application/problem+json", path
+        assert problem.json["status"] == 404
