@@ -259,6 +259,19 @@ def test_rca_items_block_rings_that_ask_for_them(api: Api, clock: Clock) -> None
     assert gate["rca"]["passed"] is True
 
 
+def test_rca_follows_the_restore_items_open_and_close_on_a_resolved_incident(api: Api) -> None:
+    api.apply(FeatureBuilder("checkout"))
+    incident = report(api, severity=2, feature="checkout").json
+    assert api.as_("reporter").post(f"/api/v1/incidents/{incident['id']}/resolve").status_code == 200
+    item = api.as_("reporter").post(f"/api/v1/incidents/{incident['id']}/rca-items", json={"title": "add an alert"})
+    assert item.status_code == 201 and item.json["status"] == "open"
+    gate = {c["name"]: c for c in api.get("/api/v1/features/checkout/gate?ring=ga").json["checks"]}
+    assert gate["rca"]["passed"] is False  # a follow-up opened after the restore still blocks GA
+    closed = api.as_("reporter").post(f"/api/v1/rca-items/{item.json['id']}/close")
+    assert (closed.status_code, closed.json["status"]) == (200, "closed")
+    assert [a["action"] for a in api.get("/api/v1/audit?feature=checkout").json][:2] == ["rca.close", "rca.open"]
+
+
 def test_zero_bug_bounce(api: Api) -> None:
     api.apply(FeatureBuilder("checkout"))
     bug = api.as_("reporter").post(

@@ -143,6 +143,16 @@ def test_an_incident_runs_from_the_browser(api: Api, database_url: str) -> None:
     done = api.get(f"/api/v1/incidents/{incident['id']}").json
     assert done["acknowledged_at"] and done["resolved_at"] and done["rca_items"][0]["closed_at"]
     assert done["deadline_met"] is True
+    # the RCA goes on after the restore: the resolved incident's row still adds and closes items
+    page = page_text(reporter.get("/incidents"))
+    resolved_part = page.split("Recently resolved")[1]
+    assert f'action="/incidents/{incident["id"]}/rca-items"' in resolved_part and "Resolve</button>" not in resolved_part
+    reporter.post(f"/incidents/{incident['id']}/rca-items", data={"csrf": token, "title": "page on checkout errors"})
+    follow_up = api.get(f"/api/v1/incidents/{incident['id']}").json["rca_items"][1]
+    assert follow_up["title"] == "page on checkout errors" and follow_up["closed_at"] is None
+    assert f'action="/rca-items/{follow_up["id"]}/close"' in page_text(reporter.get("/incidents")).split("Recently")[1]
+    reporter.post(f"/rca-items/{follow_up['id']}/close", data={"csrf": token})
+    assert api.get(f"/api/v1/incidents/{incident['id']}").json["rca_items"][1]["closed_at"] is not None
     viewer, viewer_token = sign_in(api, "qa")
     assert "Report an incident" not in page_text(viewer.get("/incidents"))
     assert viewer.post(f"/incidents/{incident['id']}/ack", data={"csrf": viewer_token}).status_code == 403
