@@ -105,7 +105,7 @@ def main() -> None:
         fill(url, 500, 4, 20_000)
         app = create_app({"DATABASE_URL": url, "RINGS_FILE": str(ROOT / "rings.yaml"), "CLOCK": lambda: NOW})
         with app.app_context():
-            _, secret = create_token(name="bench", role="admin", actor="bench")
+            _, secret = create_token(name="bench", roles=["admin"], actor="bench")
         client = app.test_client()
         page = client.get("/login").get_data(as_text=True)
         csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]

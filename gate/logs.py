@@ -31,7 +31,8 @@ class DropEmptyListening(logging.Filter):
     `gate serve` says where it listens itself, once its workers are up."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.msg == "Listening at: %s (%s)" and record.args and not record.args[0])
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (record.msg == "Listening at: %s (%s)" and args and not args[0])
 
 
 def formatter(kind: str) -> logging.Formatter:

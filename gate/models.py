@@ -77,7 +77,9 @@ class Token(Base):
     __tablename__ = "tokens"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
-    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    roles: Mapped[str] = mapped_column(String(100), nullable=False)  # comma-separated, in the order given
+    owners: Mapped[list[str] | None] = mapped_column(JSON)  # the owner scope; null: every owner
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     secret_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -88,7 +88,7 @@ def api(app: Flask, client: FlaskClient) -> Api:
     tokens = {}
     with app.app_context():
         for role in ROLES:
-            _, tokens[role] = create_token(name=role if role != "qa" else "alice", role=role, actor="test")
+            _, tokens[role] = create_token(name=role if role != "qa" else "alice", roles=[role], actor="test")
     return Api(client, tokens)
 
 

@@ -102,7 +102,9 @@ def dump_store(url: str) -> dict[str, list[tuple[Any, ...]]]:
             out = {t: [tuple(r) for r in conn.execute(sql(f"SELECT * FROM {t} ORDER BY 1"))] for t in TABLES}
             out["tokens"] = [
                 tuple(r)
-                for r in conn.execute(sql("SELECT id, name, role, secret_hash, revoked_at FROM tokens ORDER BY id"))
+                for r in conn.execute(
+                    sql("SELECT id, name, roles, owners, expires_at, secret_hash, revoked_at FROM tokens ORDER BY id")
+                )
             ]
             out["gate_state"] = [tuple(r) for r in conn.execute(sql("SELECT * FROM gate_state"))]
             return out
@@ -159,7 +161,7 @@ class Api:
         """Another identity: a new token with its own name."""
         app = self.client.application
         with app.app_context():
-            _, secret = create_token(name=name, role=role, actor="test")
+            _, secret = create_token(name=name, roles=[role], actor="test")
         return Api(self.client, {**self.tokens, name: secret}, name)
 
     def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:

@@ -28,10 +28,10 @@ class Tokens(MethodView):
     @blp.requires("admin")
     @blp.arguments(s.TokenIn)
     @blp.response(201, s.TokenCreatedOut)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Create a token; its secret is in this answer and nowhere else, ever."""
-        token, secret = tokens.create_token(name=body["name"], role=body["role"], actor=actor())
-        return {**asdict(token), "secret": secret}
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Create a token; its secret is in this answer and nowhere else, ever (and never cached)."""
+        token, secret = tokens.create_token(**tokens.creation(body), actor=actor())
+        return {**asdict(token), "role": token.role, "secret": secret}, 201, {"Cache-Control": "no-store"}
 
 
 @blp.route("/tokens/<id:token_id>", methods=["DELETE"])

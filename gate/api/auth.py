@@ -8,9 +8,10 @@ from typing import Any, TypeVar, cast
 
 from flask import g, request
 
-from gate.domain.roles import PEOPLE, Principal, allowed
+from gate.domain.roles import PEOPLE, Principal
 from gate.errors import Forbidden, Unauthorized
 from gate.runtime import runtime
+from gate.services.features import authorize_write
 from gate.services.state import current_state
 
 STATE_READ = "gate.state"  # environ: the state this request read before the app (the snapshot revalidation)
@@ -24,6 +25,8 @@ def authenticate(roles: tuple[str, ...]) -> Principal:
         request.headers.get("Authorization", ""), roles, request.environ.get(STATE_READ)
     )
     g.principal = principal
+    if request.method not in ("GET", "HEAD") and "sdk" not in roles:  # a write: within the owner scope
+        authorize_write(principal, (request.view_args or {}).get("key"))
     return principal
 
 
@@ -38,7 +41,7 @@ def bearer(
         raise Unauthorized("send Authorization: Bearer TOKEN")
     state = state or current_state()
     principal = runtime().tokens.authenticate(secret.strip(), state[1])
-    if not allowed(principal.role, roles):
+    if not principal.may(roles):
         raise Forbidden(f"role {principal.role} may not do this; it takes {' or '.join(roles)}")
     return principal, state
 

@@ -8,7 +8,7 @@ from flask import request
 from flask.views import MethodView
 
 from gate.api import schemas as s
-from gate.api.auth import ANY, actor
+from gate.api.auth import ANY, actor, principal
 from gate.api.boundary import YAML_TYPES, Blueprint, json_body
 from gate.api.pages import page
 from gate.domain.documents import UnsafeDocument
@@ -50,6 +50,7 @@ def product_document() -> Any:
 def put_criteria(key: str) -> features.FeatureView:
     """Make the feature's criteria what the file says; the same file twice changes nothing."""
     spec = parse_feature(product_document(), rings(), key=key)
+    features.authorize_write(principal(), None, new_owner=spec.owner)
     return features.apply_criteria(spec=spec, actor=actor())
 
 

@@ -7,10 +7,11 @@ from typing import Any
 from flask.views import MethodView
 
 from gate.api import schemas as s
-from gate.api.auth import ANY, actor
+from gate.api.auth import ANY, actor, principal
 from gate.api.boundary import Blueprint
 from gate.api.pages import page
 from gate.services import bugs_changes, dora, incidents
+from gate.services.features import authorize_write
 from gate.services.incidents import IncidentView, RcaView
 
 blp = Blueprint("incidents", __name__, description="Incidents, RCA, bugs, changes and DORA metrics")
@@ -24,6 +25,7 @@ class Incidents(MethodView):
     @blp.alt_response(200, schema=s.IncidentOut, description="an open incident with this dedup_key: that one")
     def post(self, body: dict[str, Any]) -> Any:
         """Report an incident: severe ones page (0, 1) or e-mail (2); an auto-kill is committed before the answer."""
+        authorize_write(principal(), body.get("feature"))  # it may kill that feature's flag
         view, created = incidents.open_incident(actor=actor(), **body)
         return view if created else (view, 200)
 
@@ -114,7 +116,7 @@ def close_bug(body: dict[str, Any], bug_id: int) -> bugs_changes.BugView:
 
 
 @blp.route("/features/<key>/changes", methods=["POST"])
-@blp.requires("reporter")
+@blp.requires("reporter", "ci")
 @blp.arguments(s.ChangeIn)
 @blp.response(201, s.ChangeOut)
 def report_change(body: dict[str, Any], key: str) -> bugs_changes.ChangeView:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import socket
 import time
@@ -19,6 +20,7 @@ from gate.errors import Unavailable
 from gate.extensions import db
 from gate.metrics import observe
 from gate.runtime import runtime
+from gate.services.context import now
 from gate.services.exposures import record_exposures
 from gate.services.snapshots import BuiltSnapshot
 
@@ -126,19 +128,23 @@ HOST_STREAMS: StreamSlots | None = None  # set by `gate serve` in gunicorn's mas
 
 
 def _events(
-    app: Flask, first: BuiltSnapshot | None, known: int, token: tuple[int, int], patches: bool
+    app: Flask, first: BuiltSnapshot | None, known: int, token: tuple[int, int], patches: bool, expires_in: float
 ) -> Iterator[bytes]:
     watcher, cache, tokens = runtime(app).watcher, runtime(app).snapshots, runtime(app).tokens
     token_id, tokens_known = token  # the token, and the tokens version it was authenticated at
     keepalive = float(app.config["STREAM_KEEPALIVE_SECONDS"])
     # streams end now and then, so that reconnecting clients spread over the workers
     deadline = time.monotonic() + float(app.config["STREAM_MAX_SECONDS"])
+    expires = time.monotonic() + expires_in  # an expired token reaches nothing, its open streams included
     yield b"retry: 1000\n\n"
     if first is not None:
         yield first.snapshot_event
     while time.monotonic() < deadline and not watcher.stopped:
-        version, tokens_version = watcher.wait_changed((known, tokens_known), timeout=keepalive)
-        if watcher.stopped:
+        left = expires - time.monotonic()
+        if left <= 0:
+            return
+        version, tokens_version = watcher.wait_changed((known, tokens_known), timeout=min(keepalive, left))
+        if watcher.stopped or time.monotonic() >= expires:
             return
         tokens_changed = tokens_version != tokens_known
         if tokens_changed:
@@ -160,6 +166,12 @@ def _events(
         event = built.event_after(known, patches)
         known = built.version
         yield event
+
+
+def _expires_in() -> float:
+    """Seconds until the requesting token expires (infinite for a token that never does)."""
+    expires_at = principal().expires_at
+    return math.inf if expires_at is None else (expires_at - now()).total_seconds()
 
 
 class _Stream:
@@ -216,7 +228,7 @@ def stream(args: dict[str, Any]) -> Response:
     first = None if last == str(built.version) else built
     response = Response(
         _Stream(
-            _events(app, first, built.version, (principal().token_id, g.tokens_version), patches),
+            _events(app, first, built.version, (principal().token_id, g.tokens_version), patches, _expires_in()),
             slots,
             request.environ.get("gunicorn.socket"),
         ),

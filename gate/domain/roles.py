@@ -1,9 +1,15 @@
-"""Who may do what: the token roles, and the one rule that admin holds every role."""
+"""Who may do what: the token roles, the one rule that admin holds every role, an owner scope, an expiry.
+
+Every check of a role or a scope, the API's and the dashboard's, goes through `Principal.may` and
+`Principal.may_write`; every set of roles a token is given goes through `role_errors` (contract 8.1).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -15,22 +21,72 @@ class Role(StrEnum):
     QA = "qa"  # votes
     RELEASE = "release"  # promote, rollout, rollback, kill, revive, plans
     REPORTER = "reporter"  # incidents, bugs, changes, RCA items
+    CI = "ci"  # a pipeline: evidence and changes
     SDK = "sdk"  # snapshot, stream, evaluation, exposures, OFREP: nothing else
 
 
 ROLES: tuple[str, ...] = tuple(role.value for role in Role)
 PEOPLE: tuple[str, ...] = tuple(role.value for role in Role if role is not Role.SDK)  # "any" in the contract
+MAX_LIFETIME = timedelta(days=3650)
+# an owner as a product file writes it: 1 to 200 characters, no control character, no space at either end
+OWNER = re.compile(r"[^\x00-\x20\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]{0,198}[^\x00-\x20\x7f-\x9f])?\Z")
 
 
-def allowed(role: str, roles: Iterable[str]) -> bool:
-    """Whether a token of `role` may act where `roles` may (admin holds every role)."""
-    return role == Role.ADMIN or role in set(roles)
+def role_errors(roles: Sequence[object]) -> list[str]:
+    """What is wrong with the roles a token is to hold: 1 to 7 distinct known roles, admin only alone."""
+    if not roles:
+        return ["at least one role"]
+    errors = [f"unknown role {r!r}: one of {', '.join(ROLES)}" for r in roles if r not in ROLES]
+    if len(set(map(str, roles))) != len(roles):
+        errors.append("each role at most once")
+    if Role.ADMIN in roles and len(roles) > 1:
+        errors.append("admin holds every role: give it alone")
+    return errors
+
+
+def owner_errors(owners: Sequence[object]) -> list[str]:
+    """What is wrong with an owner scope: at least one owner, each written as a product file's owner."""
+    if not owners:
+        return ["at least one owner, or no scope at all"]
+    return [
+        f"{o!r} is not an owner: 1 to 200 characters, no control character, no space at either end"
+        for o in owners
+        if not isinstance(o, str) or not OWNER.match(o)
+    ]
+
+
+def expiry_errors(expires_at: datetime, now: datetime) -> list[str]:
+    """An expiry must lie in the future and at most 3650 days ahead."""
+    if expires_at <= now:
+        return ["must be in the future"]
+    if expires_at - now > MAX_LIFETIME:
+        return [f"at most {MAX_LIFETIME.days} days ahead"]
+    return []
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is acting: the token's id, its name (the actor of every write) and its role."""
+    """Who is acting: the token's id, its name (the actor of every write), its roles, the owners whose
+    features it may write (None: every owner) and when it stops working (None: never)."""
 
     token_id: int
     name: str
-    role: str
+    roles: frozenset[str]
+    owners: frozenset[str] | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def role(self) -> str:
+        """The roles in words, for messages and headers: 'qa' or 'product,qa'."""
+        return ",".join(sorted(self.roles))
+
+    def may(self, roles: Iterable[str]) -> bool:
+        """Whether it holds one of `roles` (admin holds every role)."""
+        return Role.ADMIN in self.roles or not self.roles.isdisjoint(roles)
+
+    def may_write(self, owner: str) -> bool:
+        """Whether its owner scope lets it write to a feature of `owner`."""
+        return self.owners is None or owner in self.owners
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at

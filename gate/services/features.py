@@ -12,7 +12,8 @@ from sqlalchemy import func, or_, select, update
 from gate.domain.exposure import percent_number
 from gate.domain.features import CriterionSpec, FeatureSpec, plan_criteria
 from gate.domain.gate import CriterionStatus, Exposure, criterion_status, latest_votes
-from gate.errors import NotFound
+from gate.domain.roles import Principal
+from gate.errors import Forbidden, NotFound
 from gate.models import CriterionRevision, DeploymentEvent, Feature, GateState, Vote
 from gate.services import plan_runs
 from gate.services.audit import audit
@@ -104,6 +105,22 @@ class ExposureChange:
         """Copy the new state out of the row."""
         deployment = event.id if event is not None else None
         return cls(feature.key, feature.ring, feature.percent_bp, feature.killed, version, deployment)
+
+
+def authorize_write(principal: Principal, key: str | None, *, new_owner: str | None = None) -> None:
+    """Refuse (403) a write outside the token's owner scope (contract 8.1): to a feature whose stored owner
+    it does not list or, for a product file, one that names such an owner. The API and the dashboard both
+    ask here; a feature that does not exist yet is the service's to refuse (404) or create."""
+    if principal.owners is None:
+        return
+    owners = [new_owner] if new_owner is not None else []
+    if key is not None:
+        stored = session().scalar(select(Feature.owner).where(Feature.key == key, Feature.archived_at.is_(None)))
+        owners += [stored] if stored is not None else []
+    for owner in owners:
+        if not principal.may_write(owner):
+            scope = ", ".join(sorted(principal.owners))
+            raise Forbidden(f"this token writes only to features owned by {scope}; {owner!r} is not one of them")
 
 
 def find_feature(key: str) -> Feature:

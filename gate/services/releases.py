@@ -157,7 +157,7 @@ def promote(
     *, key: str, ring: str, percent_bp: int, override_reason: str | None, principal: Principal
 ) -> ExposureChange:
     """Expose a feature to the next ring when its gate passes (or an admin overrides it)."""
-    if override_reason is not None and principal.role != Role.ADMIN:
+    if override_reason is not None and Role.ADMIN not in principal.roles:
         raise Forbidden("only an admin may override a gate")
     target = _ring(ring)
     with transaction():

@@ -16,11 +16,11 @@ from gate.api import schemas
 from gate.api.problems import invalid_input
 from gate.domain.incidents import MEANING, RESPONSE_TIME, SEVERITIES, auto_kills, notification
 from gate.domain.roles import PEOPLE as ANY
-from gate.domain.roles import ROLES, Principal, allowed
+from gate.domain.roles import ROLES, Principal
 from gate.domain.words import duration
 from gate.errors import Forbidden, GateError, InvalidInput, NotFound, Unauthorized
 from gate.runtime import runtime
-from gate.services import audit, dora, incidents, plans, releases, tokens, votes
+from gate.services import audit, dora, features, incidents, plans, releases, tokens, votes
 from gate.services.context import now, rings
 from gate.services.state import current_state as load_state
 from gate.services.tokens import TokenCache
@@ -51,11 +51,12 @@ def signed_in(*roles: str) -> Callable[[F], F]:
                 session.pop("token_id", None)
                 session.pop("sid", None)
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
-            if not allowed(principal.role, roles):
+            if not principal.may(roles):
                 raise Forbidden(f"role {principal.role} may not do this")
             g.principal = principal
             if request.method == "POST":
                 check_csrf()
+                features.authorize_write(principal, kwargs.get("key"))  # the owner scope, as the API's
             return view(*args, **kwargs)
 
         return cast(F, wrapper)
@@ -70,7 +71,7 @@ def me() -> Principal:
 def may(*roles: str) -> bool:
     """Whether the signed-in token may use forms that need `roles` (templates hide what it may not do)."""
     principal: Principal | None = g.get("principal")
-    return principal is not None and allowed(principal.role, roles)
+    return principal is not None and principal.may(roles)
 
 
 @web.app_context_processor
@@ -106,7 +107,7 @@ def login() -> Any:
         except Unauthorized:
             flash("That token is unknown or revoked.", "error")
             return render_template("login.html", next=request.form.get("next")), 401
-        if principal.role == "sdk":
+        if not principal.may(ANY):
             flash("SDK tokens cannot sign in to the dashboard.", "error")
             return render_template("login.html", next=request.form.get("next")), 403
         csrf = session.get("csrf")
@@ -161,8 +162,12 @@ def _act(back: str, action: Callable[[], Any], done: str | None = None) -> Respo
     return redirect(back)
 
 
-_NUMBERS = {"percent": lambda text: _number(text), "severity": lambda text: _integer(text)}
-_NOT_FIELDS = {"csrf", "confirm"}
+_NUMBERS = {
+    "percent": lambda text: _number(text),
+    "severity": lambda text: _integer(text),
+    "expires_in_days": lambda text: _integer(text),
+}
+_NOT_FIELDS = {"csrf", "confirm", "roles", "owners"}  # lists: the view reads them whole
 
 
 def _form(schema: Schema, **defaults: Any) -> dict[str, Any]:
@@ -413,13 +418,18 @@ def _tokens_page(created: tuple[tokens.TokenView, str] | None) -> str:
 @signed_in("admin")
 def create_token() -> Any:
     """The new secret is shown on this answer only: never stored, never put in a redirect or a flash."""
+    form = request.form
+    lists = {
+        "roles": form.getlist("roles"),
+        "owners": [o.strip() for o in form.get("owners", "").split(",") if o.strip()],
+    }
     try:
-        body = _form(schemas.TokenIn())
-        created = tokens.create_token(name=body["name"], role=body["role"], actor=me().name)
+        body = _form(schemas.TokenIn(), **{k: v for k, v in lists.items() if v})
+        created = tokens.create_token(**tokens.creation(body), actor=me().name)
     except GateError as error:
         flash(error.detail, "error")
         return redirect(url_for("web.tokens_page"))
-    return _tokens_page(created), 201
+    return _tokens_page(created), 201, {"Cache-Control": "no-store"}  # the secret must stay in no cache
 
 
 @web.route("/admin/tokens/<id:token_id>/revoke", methods=["POST"])

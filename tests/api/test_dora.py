@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from gate.cli import main
 from tests.support import RINGS, Api, Clock, FeatureBuilder
 
-
 # Day 1 of the history is eleven UTC days ago, so `gate dora`, which reads the real clock, sees all of it.
 DAY_ONE = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=11)
 

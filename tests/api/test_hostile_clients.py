@@ -199,7 +199,7 @@ def test_the_session_cookie_can_be_secure_on_every_answer(database_url: str, rin
     app = create_app({"DATABASE_URL": database_url, "RINGS_FILE": str(rings_file), "SESSION_COOKIE_SECURE": "1"})
     try:
         with app.app_context():
-            _, secret = create_token(name="ops", role="admin", actor="test")
+            _, secret = create_token(name="ops", roles=["admin"], actor="test")
         client = app.test_client()
         r = client.post("/login", data={"token": secret, "csrf": csrf(client)})
         assert r.status_code == 302 and "Secure" in r.headers["Set-Cookie"]

@@ -116,7 +116,7 @@ def test_sqlite_locked_beyond_its_busy_timeout_answers_503(sqlite_template: Sqli
     app = create_app({"DATABASE_URL": url, "RINGS_FILE": str(RINGS), "TESTING": True, "SQLITE_BUSY_TIMEOUT": 0.5})
     try:
         with app.app_context():
-            _, secret = create_token(name="oncall", role="reporter", actor="test")
+            _, secret = create_token(name="oncall", roles=["reporter"], actor="test")
         client, auth = app.test_client(), {"Authorization": f"Bearer {secret}"}
         holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")  # another process holds the store: a backup, a stuck script

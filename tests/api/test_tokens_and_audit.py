@@ -58,7 +58,7 @@ def test_bootstrap_admin_is_made_once_on_an_empty_database(app: Flask) -> None:
         assert secret is not None
         assert bootstrap_admin() is None
         token = db.session.scalars(select(Token)).one()
-        assert (token.name, token.role) == (BOOTSTRAP_NAME, "admin")
+        assert (token.name, token.roles) == (BOOTSTRAP_NAME, "admin")
 
 
 def test_the_audit_names_actor_action_target_before_and_after(api: Api) -> None:

@@ -57,3 +57,48 @@ def test_the_models_match_the_migrations(database_url: str) -> None:
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_every_token_keeps_working_across_the_roles_migration(database_url: str) -> None:
+    """0008 turns each token's role into a one-element list of roles (and back, on a downgrade)."""
+    from alembic import command
+
+    from gate.services.tokens import hash_secret
+
+    command.downgrade(migrations.alembic_config(database_url), "0007")
+    engine = create_engine(database_url, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM tokens"))
+            conn.execute(
+                text(
+                    "INSERT INTO tokens (id, name, role, secret_hash, created_at) VALUES "
+                    "(1, 'old-qa', 'qa', :h1, '2026-11-01 00:00:00'), (2, 'old-sdk', 'sdk', :h2, '2026-11-01 00:00:00')"
+                ),
+                {"h1": hash_secret("gate_one"), "h2": hash_secret("gate_two")},
+            )
+        migrations.upgrade(database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT name, roles, owners, expires_at FROM tokens ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [("old-qa", "qa", None, None), ("old-sdk", "sdk", None, None)]
+        from gate.app import create_app
+        from tests.support import RINGS
+
+        app = create_app({"DATABASE_URL": database_url, "RINGS_FILE": str(RINGS), "TESTING": True})
+        client = app.test_client()
+        assert client.get("/api/v1/rings", headers={"Authorization": "Bearer gate_one"}).status_code == 200
+        assert client.get("/api/v1/sdk/snapshot", headers={"Authorization": "Bearer gate_two"}).status_code == 200
+        from gate.extensions import db
+        from gate.runtime import runtime
+
+        runtime(app).watcher.stop()
+        with app.app_context():
+            db.engine.dispose()
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE tokens SET roles = 'product,qa' WHERE id = 1"))
+        command.downgrade(migrations.alembic_config(database_url), "0007")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT role FROM tokens ORDER BY id")).scalars().all() == ["product", "sdk"]
+        migrations.upgrade(database_url)
+    finally:
+        engine.dispose()

@@ -7,7 +7,7 @@ from pathlib import Path
 import gevent
 import pytest
 
-from gate.cli import GateServer, _take_turns
+from gate.cli.serve import GateServer, _take_turns
 
 
 @pytest.fixture(autouse=True)

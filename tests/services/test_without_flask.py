@@ -51,7 +51,7 @@ def test_importing_the_services_loads_no_web_framework() -> None:
 
 
 def test_a_script_moves_a_feature_through_its_first_ring(services: Services) -> None:
-    admin = Principal(token_id=1, name="release-bot", role=Role.ADMIN)
+    admin = Principal(token_id=1, name="release-bot", roles=frozenset({Role.ADMIN}))
     spec = parse_feature(FeatureBuilder("checkout").criterion("unit", ring="internal").build(), services.rings)
     with services.bound():
         assert features.apply_criteria(spec=spec, actor="pm").key == "checkout"

@@ -146,7 +146,9 @@ def test_an_incident_runs_from_the_browser(api: Api, database_url: str) -> None:
     # the RCA goes on after the restore: the resolved incident's row still adds and closes items
     page = page_text(reporter.get("/incidents"))
     resolved_part = page.split("Recently resolved")[1]
-    assert f'action="/incidents/{incident["id"]}/rca-items"' in resolved_part and "Resolve</button>" not in resolved_part
+    assert (
+        f'action="/incidents/{incident["id"]}/rca-items"' in resolved_part and "Resolve</button>" not in resolved_part
+    )
     reporter.post(f"/incidents/{incident['id']}/rca-items", data={"csrf": token, "title": "page on checkout errors"})
     follow_up = api.get(f"/api/v1/incidents/{incident['id']}").json["rca_items"][1]
     assert follow_up["title"] == "page on checkout errors" and follow_up["closed_at"] is None
@@ -174,10 +176,35 @@ def test_the_vote_form_starts_at_your_current_vote(api: Api) -> None:
 def test_an_admin_manages_tokens_from_the_page_and_sees_the_secret_once(api: Api, database_url: str) -> None:
     admin, token = sign_in(api, "admin")
     before = dump_store(database_url)
-    assert admin.post("/admin/tokens", data={"csrf": token, "name": "svc", "role": "wizard"}).status_code == 302
+    for bad, says in (
+        ({"roles": "wizard"}, "roles: unknown role 'wizard'"),
+        ({"roles": ["admin", "qa"]}, "roles: admin holds every role: give it alone"),
+        ({}, "roles: give roles (a list), or the single role"),
+        ({"roles": "qa", "owners": "pay\u0085ments, ok"}, "owners"),
+        ({"roles": "qa", "expires_in_days": "0"}, "expires_in_days: Must be greater than or equal to 1"),
+        ({"roles": "qa", "expires_in_days": "3651"}, "expires_in_days:"),
+    ):
+        assert admin.post("/admin/tokens", data={"csrf": token, "name": "svc", **bad}).status_code == 302
+        assert says in html.unescape(page_text(admin.get("/admin/tokens"))), bad
     assert dump_store(database_url) == before  # a refused form changes nothing
-    assert "role: Must be one of:" in page_text(admin.get("/admin/tokens"))
-    created = admin.post("/admin/tokens", data={"csrf": token, "name": "checkout-svc", "role": "sdk"})
+    several = admin.post(
+        "/admin/tokens",
+        data={
+            "csrf": token,
+            "name": "pipeline",
+            "roles": ["ci", "release"],
+            "owners": "payments, search",
+            "expires_in_days": "90",
+        },
+    )
+    assert several.status_code == 201 and "Token pipeline (ci, release) created" in page_text(several)
+    assert several.headers["Cache-Control"] == "no-store"  # the secret stays in no cache
+    (made,) = [t for t in api.get("/api/v1/tokens").json if t["name"] == "pipeline"]
+    assert (made["roles"], made["owners"]) == (["ci", "release"], ["payments", "search"])
+    assert made["expires_at"] is not None
+    row = page_text(admin.get("/admin/tokens")).split('id="token-' + str(made["id"]))[1].split("</tr>")[0]
+    assert "ci, release" in row and "payments, search" in row and "expires " in row
+    created = admin.post("/admin/tokens", data={"csrf": token, "name": "checkout-svc", "roles": "sdk"})
     assert created.status_code == 201
     secret = created.get_data(as_text=True).split('<code class="secret">')[1].split("</code>")[0]
     assert secret.startswith("gate_")
@@ -192,7 +219,7 @@ def test_an_admin_manages_tokens_from_the_page_and_sees_the_secret_once(api: Api
     assert api.client.get("/api/v1/sdk/snapshot", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
     release, release_token = sign_in(api, "release")
     assert release.get("/admin/tokens").status_code == 403 and release.get("/admin/audit").status_code == 403
-    assert release.post("/admin/tokens", data={"csrf": release_token, "name": "x", "role": "admin"}).status_code == 403
+    assert release.post("/admin/tokens", data={"csrf": release_token, "name": "x", "roles": "admin"}).status_code == 403
     assert "Tokens" not in page_text(release.get("/")) and "Tokens</a>" in page_text(admin.get("/"))
 
 

@@ -1,0 +1,247 @@
+"""`gate serve`: gunicorn with production settings, alert delivery and plan checks in every worker."""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from gate.cli.exits import FAILED, fail
+from gate.cli.group import main
+from gate.cli.local import local_app
+from gate.config import load_settings
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to listen on")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--worker-class",
+    type=click.Choice(["gevent", "gthread"]),
+    default="gevent",
+    show_default=True,
+    help="gevent: a connection costs memory, not a thread (fleets of streams); gthread: a thread each",
+)
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(2, 1024), help="gthread: per worker")
+def serve(bind: str, workers: int, worker_class: str, threads: int) -> None:
+    """Serve Gate under gunicorn with production settings."""
+    if worker_class == "gevent":
+        # first of all: the database driver and every socket must be the cooperative ones (psycopg picks
+        # its wait function when it is imported)
+        from gevent import monkey
+
+        monkey.patch_all()
+    # before anything imports prometheus_client: metrics are then shared by every worker
+    metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gate-metrics-")
+    settings = load_settings()
+    if worker_class == "gevent":
+        from gate.api import sdk
+
+        # one cap for the host, counted across its workers: the kernel does not spread connections evenly,
+        # so any worker may hold them all
+        streams = int(settings["MAX_STREAMS"])
+        sdk.HOST_STREAMS = sdk.StreamSlots(streams)
+        connections = streams + int(settings["CONNECTIONS_BESIDE_STREAMS"])
+        _raise_open_files(connections + 256)  # per process: each worker holds its own connections
+    else:  # a quarter of each worker's threads stay free for ordinary requests, however many SDKs stream
+        streams, connections = max(1, threads * 3 // 4), threads
+    os.environ.setdefault("GATE_STREAMS_PER_WORKER", str(streams))
+    from gate import migrate as migrations
+
+    url = settings["DATABASE_URL"]
+    for warning in start_warnings(settings):
+        click.echo(f"warning: {warning}", err=True)
+    try:
+        current: bool | None = migrations.is_current(url)
+    except Exception as exc:
+        from gate.services.outage import is_outage
+
+        if not is_outage(exc):
+            raise
+        click.echo(f"waiting for the database ({exc.__class__.__name__}); serving /healthz meanwhile", err=True)
+        current = None  # gunicorn starts; a thread of its master finishes the start when the store answers
+    if current is False:
+        fail(FAILED, "the database is not at the newest migration: run `gate db upgrade` first")
+    if current:
+        _bootstrap()
+    try:
+        GateServer(
+            bind=bind,
+            workers=workers,
+            worker_class=worker_class,
+            connections=connections,
+            database_ready=bool(current),
+        ).run()
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _raise_open_files(wanted: int) -> None:
+    """Lift this process's open-file limit towards `wanted` (each stream is a socket), up to the hard cap."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        click.echo(f"warning: at most {target} open files (ulimit -n): fewer streams than GATE_MAX_STREAMS", err=True)
+
+
+def _bootstrap() -> None:
+    """Check the rings against the store and, on an empty one, create and print the admin token."""
+    with local_app(server_hint=False):
+        from gate.services.tokens import bootstrap_admin
+
+        secret = bootstrap_admin()
+        if secret is not None:
+            click.echo(f"Created the admin token bootstrap-admin; it is shown this once:\n{secret}")
+
+
+def _when_ready(server: Any) -> None:
+    """In gunicorn's master, once it is up: say where Gate listens (each worker binds its own socket)."""
+    workers, kind = server.cfg.workers, server.cfg.worker_class_str
+    addresses = ", ".join(f"http://{address}" for address in server.cfg.bind)
+    server.log.info("Gate is listening at %s (%d %s workers, pid %d)", addresses, workers, kind, server.pid)
+
+
+def _wait_for_database(server: Any) -> None:
+    """In gunicorn's master: once the store answers, finish the start that `serve` could not."""
+    _when_ready(server)
+    from gate import migrate as migrations
+    from gate.services.outage import is_outage
+
+    url = load_settings()["DATABASE_URL"]
+
+    def wait() -> None:
+        while True:
+            try:
+                current = migrations.is_current(url)
+                break
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                time.sleep(1.0)
+        if not current:
+            click.echo("the database is not at the newest migration: run `gate db upgrade`; stopping", err=True)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        click.echo("the database is available", err=True)
+        try:
+            _bootstrap()
+        except SystemExit:  # the rings file does not fit the store: stop as a start would have
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=wait, name="gate-wait-for-database", daemon=True).start()
+
+
+def start_warnings(settings: dict[str, Any]) -> list[str]:
+    """What an operator should know at start: readable store files, alert channels not configured."""
+    from gate.config import Alerting, loose_permissions
+
+    warnings = loose_permissions(str(settings["DATABASE_URL"]))
+    alerting = Alerting.from_settings(settings)
+    if not alerting.pages:
+        warnings.append("GATE_PAGER_URL is not set: incidents of severity 0 and 1 will page nobody")
+    if not alerting.emails:
+        warnings.append("GATE_SMTP_URL or GATE_ALERT_EMAIL is not set: incidents of severity 2 will e-mail nobody")
+    return warnings
+
+
+def _post_worker_init(worker: Any) -> None:
+    """Start this worker's alert dispatcher and plan checker; freeze what startup made; on SIGTERM, end its streams."""
+    from gate.runtime import runtime
+
+    runtime(worker.wsgi).outbox.start()
+    runtime(worker.wsgi).plans.start()
+    # the app, its modules and its caches live as long as the worker: frozen out of the collector's sight, a
+    # full collection scans only what connections made since (with 10,000 streams: 300 ms pauses to 150)
+    gc.collect()
+    gc.freeze()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: Any) -> None:
+        runtime(worker.wsgi).watcher.stop()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+try:
+    from gunicorn.app.base import BaseApplication
+except ImportError:  # pragma: no cover - gunicorn is a dependency; only Windows lacks it
+    BaseApplication = object
+
+
+def _take_turns(worker: Any, request: Any, environ: Any, response: Any) -> None:
+    """After each answer, let the worker's other connections run (gevent). A request that waits on nothing
+    (a SQLite read, /healthz) never yields, so a keep-alive client sending at once would hold the loop
+    while the others queue: measured, a p99 of 240 ms where every request takes under 1 ms."""
+    import gevent
+
+    gevent.sleep(0)
+
+
+class GateServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn running Gate's app factory in each worker."""
+
+    def __init__(
+        self, *, bind: str, workers: int, worker_class: str, connections: int, database_ready: bool = True
+    ) -> None:
+        from gate.logs import gunicorn_config
+
+        settings = load_settings()
+        # gevent: a stream is a greenlet and a socket; gthread: a stream holds a thread, never a whole worker
+        self.options: dict[str, Any] = {
+            "bind": bind,
+            "workers": workers,
+            "worker_class": worker_class,
+            "threads": connections,
+            "worker_connections": connections,
+            "backlog": 4096,  # a fleet reconnecting at once after a restart
+            # a listening socket per worker: the kernel spreads connections evenly over them (one shared
+            # socket lets the busiest worker take most), so every core shares a change's fan-out
+            "reuse_port": True,
+            "timeout": 60,
+            "graceful_timeout": 10,
+            # also how long a request's headers may take (gevent): a client trickling them is dropped
+            "keepalive": 5,
+            "accesslog": "-",  # one line a request, in GATE_LOG_FORMAT (an SDK stream: when it ends)
+            "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+            "logconfig_dict": gunicorn_config(str(settings["LOG_LEVEL"]), str(settings["LOG_FORMAT"])),
+            "child_exit": _child_exit,
+            "post_worker_init": _post_worker_init,
+            "control_socket_disable": True,  # gunicorn's control socket is one per user, shared by every server
+        }
+        if worker_class == "gevent":
+            self.options["post_request"] = _take_turns
+        self.options["when_ready"] = _when_ready if database_ready else _wait_for_database
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings:  # control_socket_disable came with gunicorn 25.1
+                self.cfg.set(key, value)
+
+    def load(self) -> Callable[..., Any]:
+        from gate.app import create_app
+
+        return create_app()
