@@ -42,6 +42,19 @@ class ClientStatus:
     http_status: int | None  # the status of that refusal, if Gate answered one
 
 
+def _shown(url: str) -> str:
+    """The URL as logs may show it: without any user or password in it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    except ValueError:
+        return "the configured URL"
+
+
 class Backoff:
     """Exponential backoff with jitter: each delay doubles up to `cap`, scaled by a random 50 to 100%."""
 
@@ -85,6 +98,7 @@ class GateClient:
 
             transport = HttpTransport(url, sdk_key, connect_timeout=connect_timeout, read_timeout=read_timeout)
         self._transport: Transport = transport
+        self._url = _shown(url)
         self._cache_path = os.fspath(cache_path) if cache_path is not None else None
         self._use_stream = stream
         self._poll_interval = poll_interval
@@ -297,24 +311,29 @@ class GateClient:
                 log.info("stream unavailable (%s); polling", exc)
             self._stream_advice = exc.retry_after
         except (TransportError, ValueError, SnapshotError) as exc:
-            log.debug("stream broke: %s", exc)
+            self._failed(exc)  # refused, timed out or broken: said once, retried quietly
         return delivered
 
     def _failed(self, exc: Exception) -> None:
-        """Record why Gate did not answer; a wrong key or URL is logged at ERROR once, and again only when
-        the reason changes (the client keeps backing off and retrying meanwhile)."""
+        """Record why Gate did not answer, and say it once: a wrong key or URL (401, 403, 404) at ERROR,
+        naming the URL and the status, again only when that changes; the first failure to reach Gate at
+        all (refused, timed out, a broken stream) at WARNING. The retries after it are DEBUG."""
         status = getattr(exc, "status", None)
         words = _MISCONFIGURED.get(status, str(exc)) if status is not None else str(exc)
         failure = (status, words)
-        if status in _MISCONFIGURED and failure != self._failure:
-            log.error("%s; answering from %s", words, "the last snapshot" if self._snapshot else "defaults")
+        answering = "the last snapshot" if self._snapshot else "defaults"
+        if status in _MISCONFIGURED:
+            if failure != self._failure:
+                log.error("%s at %s; answering from %s", words, self._url, answering)
+        elif self._failure is None:
+            log.warning("cannot reach Gate at %s (%s); answering from %s, retrying with backoff", self._url, exc, answering)
         else:
-            log.debug("contact with Gate failed: %s", exc)
+            log.debug("contact with Gate failed again: %s", exc)
         self._failure = failure
 
     def _succeeded(self) -> None:
-        if self._failure is not None and self._failure[0] in _MISCONFIGURED:
-            log.warning("Gate answers again")
+        if self._failure is not None:
+            log.info("Gate at %s answers again", self._url)
         self._failure, self._contacted = None, True
 
     # ---- exposures ---------------------------------------------------------------------------------

@@ -254,6 +254,37 @@ def test_a_wrong_key_or_url_is_said_once_at_error_and_by_status(
             assert wait_for(lambda: wrong_url.status().http_status == 404, timeout=10)
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 2 and "401" in errors[0] and "404" in errors[1]
+    assert f"at {served.url};" in errors[0] and f"at {served.url}/not-gate;" in errors[1]  # the URL, never the key
+    assert not any("gate_not-a-key" in r.getMessage() for r in caplog.records)
+
+
+def test_a_gate_out_of_reach_is_said_once_and_its_return_once(
+    served: Served, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = served.token("fleet", "sdk")
+    served.stop()  # the port now refuses connections
+    with caplog.at_level("DEBUG", logger="gate_sdk"), GateClient(served.url, key, poll_interval=0.2) as client:
+        assert wait_for(lambda: client.status().error is not None and client.status().http_status is None, timeout=5)
+        time.sleep(3.0)  # several retries on the backoff: still one line
+        assert client.is_enabled("anything", {"user": "u"}, default=True) is True  # evaluation never raises
+        port = int(served.url.rsplit(":", 1)[1])
+        again = start_gate(served.database_url, tmp_path, port=port, admin=served.admin)
+        try:
+            assert wait_for(lambda: client.status().connected, timeout=10)
+        finally:
+            again.stop()
+        assert wait_for(lambda: client.status().error is not None, timeout=10)  # a broken stream: failing again
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelname != "DEBUG"]
+    retries = [r for r in caplog.records if r.getMessage().startswith("contact with Gate failed again")]
+    warnings = [m for level, m in said if level == "WARNING"]
+    recoveries = [m for level, m in said if level == "INFO" and m == f"Gate at {served.url} answers again"]
+    # one WARNING for each time Gate went out of reach and one INFO for each return (a server booting its
+    # workers may refuse a stream once more after the first answer), never a line per retry
+    assert len(retries) >= 3 and len(warnings) == len(recoveries) + 1 and recoveries, said
+    assert said[0][0] == "WARNING" and said[-1][0] == "WARNING"
+    assert warnings[0].startswith(f"cannot reach Gate at {served.url} (") and "answering from defaults" in warnings[0]
+    assert "answering from the last snapshot" in warnings[-1]
+    assert not any(key in m for _, m in said)
 
 
 def test_a_key_of_another_role_is_warned_about_and_still_served(

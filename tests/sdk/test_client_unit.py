@@ -319,14 +319,15 @@ def test_status_says_connected_once_gate_answers_again(
 ) -> None:
     monkeypatch.setattr("gate_sdk._client.RECONNECT_CAP", 0.01)
     transport = Scripted(polls=[TransportError("snapshot: HTTP 403", 403), document(4)] + [None] * 50)
-    with caplog.at_level("WARNING", logger="gate_sdk"):
+    with caplog.at_level("INFO", logger="gate_sdk"):
         client = GateClient("http://gate", "k", transport=transport, stream=False, poll_interval=0.01)
         try:
             assert wait(lambda: client.status().connected)
             assert client.status() == ClientStatus(True, 4, True, None, None)
         finally:
             client.close()
-    assert any("answers again" in r.getMessage() for r in caplog.records)
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert ("INFO", "Gate at http://gate answers again") in said
 
 
 def test_the_testing_client_takes_an_enabled_value() -> None:
@@ -357,3 +358,26 @@ def test_an_sdk_key_is_not_warned_about(caplog: pytest.LogCaptureFixture) -> Non
     with caplog.at_level("WARNING", logger="gate_sdk"), GateClient("http://gate", "k", transport=transport) as client:
         assert wait(lambda: client.snapshot is not None)
     assert [r for r in caplog.records if r.levelname == "WARNING"] == []
+
+
+def test_logs_name_the_url_without_credentials_and_a_refusal_once(caplog: pytest.LogCaptureFixture) -> None:
+    transport = Scripted(polls=[TransportError("cannot connect: refused")] * 3 + [document(2)] + [None] * 50)
+    with caplog.at_level("DEBUG", logger="gate_sdk"):
+        client = GateClient(
+            "http://user:secret@gate:8080/base", "k", transport=transport, stream=False, poll_interval=0.01
+        )
+        try:
+            assert wait(lambda: client.status().connected)
+        finally:
+            client.close()
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    warnings = [m for level, m in said if level == "WARNING"]
+    assert warnings == [
+        "cannot reach Gate at http://gate:8080/base (cannot connect: refused); answering from defaults, "
+        "retrying with backoff"
+    ]
+    assert [m for level, m in said if level == "DEBUG"].count(
+        "contact with Gate failed again: cannot connect: refused"
+    ) == 2
+    assert ("INFO", "Gate at http://gate:8080/base answers again") in said
+    assert not any("secret" in m for _, m in said)
