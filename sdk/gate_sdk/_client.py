@@ -326,7 +326,9 @@ class GateClient:
             if failure != self._failure:
                 log.error("%s at %s; answering from %s", words, self._url, answering)
         elif self._failure is None:
-            log.warning("cannot reach Gate at %s (%s); answering from %s, retrying with backoff", self._url, exc, answering)
+            log.warning(
+                "cannot reach Gate at %s (%s); answering from %s, retrying with backoff", self._url, exc, answering
+            )
         else:
             log.debug("contact with Gate failed again: %s", exc)
         self._failure = failure
