@@ -55,6 +55,11 @@ class Alerting:
         return bool(self.pager_url)
 
     @property
+    def unsigned_webhooks(self) -> tuple[str, ...]:
+        """The webhook URLs that would go unsigned: plain ones, with no secret (Slack's are never signed)."""
+        return () if self.webhook_secret else tuple(u for u in self.webhook_urls if not u.startswith("slack+"))
+
+    @property
     def emails(self) -> bool:
         """Whether incidents of severity 2 can be e-mailed."""
         return bool(self.smtp_url and self.alert_email)

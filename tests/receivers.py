@@ -60,7 +60,7 @@ class Pager:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v2/enqueue"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def wait(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
@@ -163,3 +163,60 @@ def metric() -> Iterator[MetricSource]:
     source = MetricSource()
     yield source
     source.close()
+
+
+class Hook:
+    """A webhook receiver on loopback that records what it gets and can hang, fail or redirect."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, bytes, dict[str, str]]] = []  # method, body, headers
+        self.hang = 0.0  # seconds to sit on each request before answering
+        self.status = 200
+        self.location: str | None = None  # with a 3xx status: where it points
+        self.fail_first = 0
+        self.lock = threading.Lock()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with hook.lock:
+                    hook.requests.append((self.command, body, dict(self.headers.items())))
+                    number = len(hook.requests)
+                if hook.hang:
+                    time.sleep(hook.hang)
+                status = 503 if number <= hook.fail_first else hook.status
+                self.send_response(status)
+                if hook.location:
+                    self.send_header("Location", hook.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def wait(self, count: int, timeout: float = 10.0) -> list[tuple[str, bytes, dict[str, str]]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.requests) < count:
+            time.sleep(0.01)
+        return list(self.requests)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hooks() -> Iterator[list[Hook]]:
+    """Four webhook receivers: tests make them hang, fail or redirect."""
+    made = [Hook() for _ in range(4)]
+    yield made
+    for hook in made:
+        hook.close()

@@ -11,20 +11,18 @@ in any output. No redirect is followed: a 3xx is exit 2, naming where it pointed
 from __future__ import annotations
 
 import functools
-import http.client
 import json
-import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 from urllib.parse import quote, urlsplit
 
 import click
 
+from gate import httpout
 from gate.cli.exits import FAILED, code_for, fail
 
 API = "/api/v1"
 MAX_ANSWER = 64 * 1024 * 1024  # a listing of 10,000 features is a few MiB; more is not Gate talking
-_CHUNK = 64 * 1024
 
 
 class Remote:
@@ -38,8 +36,8 @@ class Remote:
             self.port = parts.port
         except ValueError:
             fail(FAILED, f"--url has a port that is not a number: {url!r}")
-        self.https, self.host = parts.scheme == "https", parts.hostname
-        self.prefix = parts.path.rstrip("/")
+        self.host = parts.hostname
+        self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self.token, self.json, self.timeout = token, json_output, timeout
 
     def call(
@@ -73,33 +71,26 @@ class Remote:
             data, content_type = json.dumps(body).encode(), "application/json"
         if data is not None:
             headers["Content-Type"] = content_type
-        deadline = time.monotonic() + self.timeout
-        cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-        conn = cls(self.host, self.port, timeout=self.timeout)
-        response = None
         try:
-            conn.request(method, self.prefix + API + path, body=data, headers=headers)
-            _until(conn, deadline)
-            response = conn.getresponse()
-            raw = _read(response, conn, deadline)
-        except TimeoutError:
+            answer = httpout.request(
+                method, self.base + API + path, body=data, headers=headers, timeout=self.timeout, max_body=MAX_ANSWER
+            )
+        except httpout.Timeout:
             fail(FAILED, f"Gate at {self.host} did not answer within {self.timeout:g} s")
-        except (OSError, http.client.HTTPException) as exc:
-            fail(FAILED, f"cannot reach Gate at {self.host}: {exc.__class__.__name__}: {exc}")
-        finally:
-            if response is not None:
-                response.close()
-            conn.close()
-        if 300 <= response.status < 400:
-            where = response.getheader("Location") or "nowhere"
-            fail(FAILED, f"Gate answered {response.status}, a redirect to {where}: not followed; is --url right?")
+        except httpout.TooLarge:
+            fail(FAILED, f"Gate's answer is over {MAX_ANSWER // 2**20} MiB: not read")
+        except httpout.HttpError as exc:
+            fail(FAILED, f"cannot reach Gate at {self.host}: {exc}")
+        if answer.redirect is not None:
+            where = answer.redirect
+            fail(FAILED, f"Gate answered {answer.status}, a redirect to {where}: not followed; is --url right?")
         try:
-            return response.status, json.loads(raw) if raw else None
+            return answer.status, json.loads(answer.body) if answer.body else None
         except ValueError:
-            if response.status >= 400:  # an error all the same: a proxy's page, say
-                return response.status, None
-            kind = response.getheader("Content-Type") or "no content type"
-            fail(FAILED, f"Gate answered {response.status} with something that is not JSON ({kind})")
+            if answer.status >= 400:  # an error all the same: a proxy's page, say
+                return answer.status, None
+            kind = answer.headers.get("Content-Type") or "no content type"
+            fail(FAILED, f"Gate answered {answer.status} with something that is not JSON ({kind})")
 
     def refuse(self, status: int, problem: Any) -> NoReturn:
         """A problem answer: 409 (a gate, a race, a state) is a refusal; anything else a failure."""
@@ -116,30 +107,6 @@ class Remote:
 
 def _kind(answer: Any) -> str:
     return {dict: "an object", list: "a list", type(None): "nothing"}.get(type(answer), "a single value")
-
-
-def _until(conn: http.client.HTTPConnection, deadline: float) -> None:
-    """Let each socket read wait only as long as the whole request has left."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError
-    if conn.sock is not None:
-        conn.sock.settimeout(left)
-
-
-def _read(response: http.client.HTTPResponse, conn: http.client.HTTPConnection, deadline: float) -> bytes:
-    """The body, a chunk at a time under the deadline, up to MAX_ANSWER."""
-    parts: list[bytes] = []
-    size = 0
-    while True:
-        _until(conn, deadline)
-        chunk = response.read1(_CHUNK)
-        if not chunk:
-            return b"".join(parts)
-        size += len(chunk)
-        if size > MAX_ANSWER:
-            fail(FAILED, f"Gate's answer is over {MAX_ANSWER // 2**20} MiB: not read")
-        parts.append(chunk)
 
 
 def check_line(check: dict[str, Any]) -> str:

@@ -156,6 +156,10 @@ def start_warnings(settings: dict[str, Any]) -> list[str]:
         warnings.append("GATE_PAGER_URL is not set: incidents of severity 0 and 1 will page nobody")
     if not alerting.emails:
         warnings.append("GATE_SMTP_URL or GATE_ALERT_EMAIL is not set: incidents of severity 2 will e-mail nobody")
+    if alerting.unsigned_webhooks:
+        warnings.append(
+            "GATE_WEBHOOK_SECRET is not set: webhooks are sent unsigned to " + ", ".join(alerting.unsigned_webhooks)
+        )
     return warnings
 
 

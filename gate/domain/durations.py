@@ -7,14 +7,19 @@ from datetime import timedelta
 
 _DURATION = re.compile(r"([0-9]{1,9})([smhd])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# ten years: a soak, a hold or a token's life beyond it is a typo, and a time it is added to must stay a date
+MAX_DURATION = timedelta(days=3650)
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse '24h' into a timedelta; raise ValueError on anything else."""
+    """Parse '24h' into a timedelta of at most 3650 days; raise ValueError on anything else."""
     match = _DURATION.match(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(f"{text!r} is not a duration like 30m, 24h or 3d")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    duration = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if duration > MAX_DURATION:
+        raise ValueError(f"{text!r} is longer than {MAX_DURATION.days}d")
+    return duration
 
 
 def format_duration(delta: timedelta) -> str:

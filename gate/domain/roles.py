@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
+
+from gate.domain.durations import MAX_DURATION
 
 
 class Role(StrEnum):
@@ -27,7 +29,7 @@ class Role(StrEnum):
 
 ROLES: tuple[str, ...] = tuple(role.value for role in Role)
 PEOPLE: tuple[str, ...] = tuple(role.value for role in Role if role is not Role.SDK)  # "any" in the contract
-MAX_LIFETIME = timedelta(days=3650)
+MAX_LIFETIME = MAX_DURATION  # a token lives at most as long as any duration Gate takes
 # an owner as a product file writes it: 1 to 200 characters, no control character, no space at either end
 OWNER = re.compile(r"[^\x00-\x20\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]{0,198}[^\x00-\x20\x7f-\x9f])?\Z")
 

@@ -15,7 +15,7 @@ from gate.models import DeploymentEvent, Feature, Incident, RcaItem
 from gate.services import plans
 from gate.services.audit import audit
 from gate.services.context import alerting as current_alerting
-from gate.services.context import current, now, rings, session
+from gate.services.context import now, rings, session
 from gate.services.outbox import enqueue
 from gate.services.releases import kill_feature
 from gate.services.transactions import changed, transaction
@@ -164,8 +164,7 @@ def _alert(incident: Incident, feature: str | None, *, action: str = "trigger", 
     if not alerts:
         return
     for alert in alerts:
-        enqueue(alert, incident_id=incident.id, at=now())
-    current().wake_outbox()
+        enqueue(alert.kind, alert.body, incident_id=incident.id, at=now())
 
 
 def _channel(severity: int) -> str:

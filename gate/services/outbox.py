@@ -1,59 +1,56 @@
-"""The alert outbox: alerts are rows written with the change that caused them, delivered in the background.
+"""The outbox: pages, e-mails and webhooks are rows written with the change that caused them, delivered
+in the background (how each is sent: gate/services/delivery.py).
 
-Every `gate serve` worker runs a dispatcher thread. A message is claimed with a short hold (a conditional
-UPDATE), so one worker sends it at a time; a failed delivery is retried after 1 s, doubling to 30 s.
+Every `gate serve` worker runs a dispatcher thread, woken when a transaction that queued a message
+commits. A message is claimed with a short hold (a conditional UPDATE), so one worker sends it at a time;
+a failed delivery is retried after 1 s, doubling to 30 s. Each destination (the pager, the mail relay,
+each webhook URL) is sent to by its own thread, one message at a time in id order: a receiver that never
+answers delays only its own messages, never a page or another URL's.
+
 Delivery is at least once, honestly: the claim, the send and its outcome cannot be one transaction. An
 outcome the database could not take (an outage) is kept in memory and written as soon as it answers, so
 a failure is retried on its backoff and a delivery is not repeated; only a worker that dies between the
 send and the outcome leaves its claim to expire (SEND_TIMEOUT plus a margin), after which another worker
-sends again. Every attempt carries the same body and dedup_key, so PagerDuty merges a repeat.
+sends again. Every attempt carries the same body and dedup_key (a webhook the same X-Gate-Delivery), so
+PagerDuty merges a repeat and a receiver can drop one.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import smtplib
-import ssl
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
 
 from prometheus_client import Counter
 from sqlalchemy import CursorResult, insert, or_, select, update
 
-from gate.domain.incidents import Alert
 from gate.models import OutboxMessage
-from gate.services import webhooks
 from gate.services.context import Services, now, session
+from gate.services.delivery import SEND_TIMEOUT, DeliveryError, post_json, send_email, send_page, webhook_request
 from gate.services.outage import OUTAGE, background_failure, is_outage
 
 log = logging.getLogger(__name__)
 ALERTS_FAILED = Counter(
     "gate_alerts_failed_total", "Alerts given up as undeliverable (see outbox.last_error)", ["kind"]
 )
-SEND_TIMEOUT = 10.0
 LEASE = timedelta(seconds=SEND_TIMEOUT + 5)  # a claim outlives any send; it matters only if a worker dies
 MAX_DELAY = 30.0
+WAKE = "gate.outbox.wake"  # in a session's info: it queued a message, so wake the dispatcher at commit
 
 
-class DeliveryError(Exception):
-    """The receiver did not take the alert; it will be retried."""
-
-
-def enqueue(alert: Alert, *, incident_id: int | None, at: datetime) -> None:
-    """Add an alert to the current transaction's outbox."""
-    session().execute(
+def enqueue(kind: str, body: dict[str, Any], *, at: datetime, incident_id: int | None = None) -> None:
+    """Add a message (a page, an e-mail, a webhook) to the current transaction's outbox; the dispatcher
+    is woken when that transaction commits."""
+    s = session()
+    s.execute(
         insert(OutboxMessage).values(
-            kind=alert.kind, body=alert.body, incident_id=incident_id, created_at=at, next_attempt_at=at, attempts=0
+            kind=kind, body=body, incident_id=incident_id, created_at=at, next_attempt_at=at, attempts=0
         )
     )
+    s.info[WAKE] = True
 
 
 def retry_delay(attempts: int) -> float:
@@ -61,45 +58,9 @@ def retry_delay(attempts: int) -> float:
     return float(min(MAX_DELAY, 2 ** max(0, attempts - 1)))
 
 
-def send_page(url: str, body: dict[str, Any], timeout: float = 10.0) -> None:
-    """POST a PagerDuty Events API v2 event."""
-    post_json(url, json.dumps(body).encode(), {}, timeout, "pager")
-
-
-def post_json(url: str, data: bytes, headers: dict[str, str], timeout: float, who: str) -> None:
-    """POST a JSON body; any answer but 2xx, or none, is a DeliveryError (retried)."""
-    request = urllib.request.Request(  # noqa: S310 - the operator's configured pager or webhook URL
-        url, data=data, headers={"Content-Type": "application/json", **headers}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            if not 200 <= response.status < 300:  # pragma: no cover - urllib raises on most non-2xx
-                raise DeliveryError(f"{who} answered {response.status}")
-    except (urllib.error.URLError, OSError) as exc:
-        raise DeliveryError(f"{who}: {exc}") from exc
-
-
-def send_email(smtp_url: str, sender: str, recipient: str, subject: str, text: str, timeout: float = 10.0) -> None:
-    """Send one e-mail through smtp:// or smtps:// (user and password optional)."""
-    parts = urlsplit(smtp_url)
-    message = EmailMessage()
-    # a header is one line: line breaks a reporter typed into a title must not make the alert undeliverable
-    message["From"], message["To"], message["Subject"] = sender, recipient, " ".join(subject.split())
-    message.set_content(text)
-    host = parts.hostname or "localhost"
-    try:
-        if parts.scheme == "smtps":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                host, parts.port or 465, timeout=timeout, context=ssl.create_default_context()
-            )
-        else:
-            smtp = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
-        with smtp:
-            if parts.username:
-                smtp.login(unquote(parts.username), unquote(parts.password or ""))
-            smtp.send_message(message)
-    except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"smtp: {exc}") from exc
+def destination(kind: str, body: dict[str, Any]) -> str:
+    """Who receives a message: each webhook URL, the pager, the mail relay are sent to independently."""
+    return f"webhook {body.get('url')}" if kind == "webhook" else kind
 
 
 class Dispatcher:
@@ -124,6 +85,8 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._outcomes: list[tuple[int, int, dict[str, Any]]] = []  # (id, attempt, values) not yet written
+        self._lock = threading.Lock()  # guards the outcomes and the destinations being sent to
+        self._busy: set[str] = set()  # destinations a sender thread is working through
         self.before_each: list[Callable[[datetime], None]] = []  # e.g. escalation of overdue incidents
 
     def start(self) -> None:
@@ -141,23 +104,24 @@ class Dispatcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.run_once()
+                self.run_once(wait=False)
             except Exception as exc:  # the store may blink; keep the thread alive
                 background_failure(exc, log, "outbox pass")
             self.wake.wait(self.interval)
             self.wake.clear()
 
-    def run_once(self, limit: int = 50) -> int:
-        """Deliver what is due now; return how many messages were delivered."""
-        delivered = 0
+    def run_once(self, limit: int = 50, *, wait: bool = True) -> int:
+        """Start a sender for each destination that has messages due and none in flight; with `wait`,
+        wait for them and return how many messages they delivered (the background loop does not wait:
+        a slow receiver must not hold up the next page)."""
         with self._scope():
             self._write_outcomes()
             at = now()
             for hook in self.before_each:
                 hook(at)
             s = session()
-            due = s.scalars(
-                select(OutboxMessage.id)
+            due = s.execute(
+                select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.body)
                 .where(
                     OutboxMessage.delivered_at.is_(None),
                     OutboxMessage.failed_at.is_(None),
@@ -167,10 +131,43 @@ class Dispatcher:
                 .limit(limit)
             ).all()
             s.commit()
-            for message_id in due:
-                delivered += self._deliver_one(message_id)
             self.services.sessions.remove()
-        return delivered
+        queues: dict[str, list[int]] = {}
+        for message_id, kind, body in due:
+            queues.setdefault(destination(kind, body if isinstance(body, dict) else {}), []).append(message_id)
+        delivered: list[int] = []
+        senders = []
+        for where, ids in queues.items():
+            with self._lock:
+                if where in self._busy:
+                    continue  # its sender is still at work (a slow receiver): it delays only itself
+                self._busy.add(where)
+            sender = threading.Thread(
+                target=self._send_in_turn, args=(where, ids, delivered), name="gate-outbox-sender", daemon=True
+            )
+            sender.start()
+            senders.append(sender)
+        if not wait:
+            return 0
+        for sender in senders:
+            sender.join()
+        return sum(delivered)
+
+    def _send_in_turn(self, where: str, ids: list[int], delivered: list[int]) -> None:
+        """Deliver one destination's due messages, in id order."""
+        try:
+            with self._scope():
+                for message_id in ids:
+                    if self._stop.is_set():
+                        break
+                    delivered.append(self._deliver_one(message_id))
+                self.services.sessions.remove()
+        except Exception as exc:  # the store may blink; the messages stay due
+            background_failure(exc, log, f"outbox delivery to {where}")
+        finally:
+            with self._lock:
+                self._busy.discard(where)
+            self.wake.set()  # more may be due for it: look again now
 
     def _deliver_one(self, message_id: int) -> int:
         s = session()
@@ -196,7 +193,7 @@ class Dispatcher:
         kind, body, attempt = message.kind, message.body, message.attempts
         s.commit()
         try:
-            self._send(kind, body)
+            self._send(message_id, kind, body)
         except DeliveryError as exc:
             delay = retry_delay(attempt)
             retry_at = now() + timedelta(seconds=delay)
@@ -220,13 +217,18 @@ class Dispatcher:
 
     def _record(self, message_id: int, attempt: int, values: dict[str, Any]) -> None:
         """Write an attempt's outcome; during an outage keep it, to be written when the database returns."""
-        self._outcomes.append((message_id, attempt, values))
+        with self._lock:
+            self._outcomes.append((message_id, attempt, values))
         self._write_outcomes()
 
     def _write_outcomes(self) -> None:
         s = session()
-        while self._outcomes:
-            message_id, attempt, values = self._outcomes[0]
+        while True:
+            with self._lock:
+                if not self._outcomes:
+                    return
+                entry = self._outcomes[0]
+            message_id, attempt, values = entry
             try:
                 # only while no other worker has claimed it since (its claim counts another attempt)
                 s.execute(
@@ -241,12 +243,20 @@ class Dispatcher:
                     raise
                 OUTAGE.failed(exc)
                 return
-            self._outcomes.pop(0)
+            with self._lock:
+                if entry in self._outcomes:  # another sender may have written it meanwhile: the same update
+                    self._outcomes.remove(entry)
 
-    def _send(self, kind: str, body: dict[str, Any]) -> None:
+    def _send(self, message_id: int, kind: str, body: dict[str, Any]) -> None:
         alerting = self.services.alerting
         if kind == "webhook":
-            url, data, headers = webhooks.request_for(body["url"], body["payload"], alerting.webhook_secret)
+            url, data, headers = webhook_request(
+                body["url"],
+                body["payload"],
+                alerting.webhook_secret,
+                delivery=str(message_id),
+                timestamp=int(now().timestamp()),
+            )
             post_json(url, data, headers, SEND_TIMEOUT, "webhook")
         elif kind == "page":
             send_page(str(alerting.pager_url), body, timeout=SEND_TIMEOUT)

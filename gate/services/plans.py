@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Text, cast, select
 
+from gate.domain.errors import ParseError
 from gate.domain.plans import ACTIONS, NextStep, PlanSpec, Reading, next_step, plan_from_json, position, stops_plan
 from gate.errors import Conflict, GateError, NotFound
 from gate.models import AuditEntry, Feature, Plan
@@ -58,7 +59,11 @@ class PlanView:
 
 
 def _spec(plan: Plan) -> PlanSpec:
-    return plan_from_json(plan.spec, rings())
+    try:
+        return plan_from_json(plan.spec, rings())
+    except ParseError as exc:  # stored before a rule it breaks (or by hand): say so, never a 500
+        key = session().scalar(select(Feature.key).where(Feature.id == plan.feature_id))
+        raise Conflict(f"the stored plan of {key} cannot be read ({exc}); apply its product file again") from None
 
 
 def _load(key: str) -> tuple[Feature, Plan, PlanSpec]:
@@ -281,16 +286,22 @@ def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
     reader = read or read_guard
     work: list[tuple[Callable[..., bool], Any]] = []
     for row in rows:
-        spec = _spec_of_text(row.spec)
-        reading = None
-        if spec.guard is not None:
-            if spec.guard.query not in readings:
-                readings[spec.guard.query] = reader(spec.guard.query)
-            reading = readings[spec.guard.query]
-            if row.step is not None and reading.breaches(spec.guard):
-                work.append((_breach, (row.id, row.rev, reading.value)))
-                continue
-        upcoming = next_step(spec, rings(), facts[row.id], step=row.step, step_at=row.step_at, reading=reading, now=at)
+        try:
+            spec = _spec_of_text(row.spec)
+            reading = None
+            if spec.guard is not None:
+                if spec.guard.query not in readings:
+                    readings[spec.guard.query] = reader(spec.guard.query)
+                reading = readings[spec.guard.query]
+                if row.step is not None and reading.breaches(spec.guard):
+                    work.append((_breach, (row.id, row.rev, reading.value)))
+                    continue
+            upcoming = next_step(
+                spec, rings(), facts[row.id], step=row.step, step_at=row.step_at, reading=reading, now=at
+            )
+        except (ParseError, ArithmeticError, ValueError) as exc:  # one plan's fault never stops the others
+            log.error("plan of feature %s cannot be decided, skipped: %s: %s", row.id, type(exc).__name__, exc)
+            continue
         if upcoming is None or upcoming.ready:
             work.append((_take, (row.id, row.rev, upcoming.step if upcoming else None)))
     s.commit()
@@ -300,6 +311,9 @@ def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
             done = action(*args, at=at)
         except GateError as exc:  # another checker got there first, or the gate closed meanwhile
             log.info("plan of feature %s: no step this time: %s", args[0], exc)
+            continue
+        except (ParseError, ArithmeticError, ValueError) as exc:
+            log.error("plan of feature %s: its step failed, skipped: %s: %s", args[0], type(exc).__name__, exc)
             continue
         if done:
             taken += action is _take

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gate.errors import Conflict
 from gate.services.audit import PENDING, log_committed
 from gate.services.context import current, session
+from gate.services.outbox import WAKE
 
 
 @contextmanager
@@ -25,6 +26,8 @@ def transaction() -> Iterator[Session]:
         yield s
         s.commit()
         log_committed(s.info.pop(PENDING, []))
+        if s.info.pop(WAKE, False):  # it queued a page, an e-mail or a webhook: deliver it now
+            current().wake_outbox()
     except IntegrityError:
         s.rollback()
         raise Conflict("a concurrent change got there first; read again and retry") from None
@@ -43,6 +46,7 @@ def transaction() -> Iterator[Session]:
         raise
     finally:
         s.info.pop(PENDING, None)  # a transaction that did not commit logs nothing
+        s.info.pop(WAKE, None)
 
 
 def changed(statement: Any) -> bool:

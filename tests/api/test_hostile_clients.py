@@ -18,7 +18,6 @@ from sqlalchemy import create_engine, pool, text
 from gate import migrate as migrations
 from gate.app import create_app
 from gate.config import ensure_sqlite_dir, loose_permissions
-from gate.domain.incidents import Alert
 from gate.extensions import db
 from gate.runtime import runtime
 from gate.services.outbox import Dispatcher, enqueue
@@ -151,7 +150,7 @@ def test_an_alert_that_can_never_be_sent_is_given_up_loudly(
     api: Api, app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
     with app.app_context():
-        enqueue(Alert("email", {"text": "no subject"}), incident_id=None, at=app.config["CLOCK"]())
+        enqueue("email", {"text": "no subject"}, incident_id=None, at=app.config["CLOCK"]())
         db.session.commit()
     dispatcher: Dispatcher = runtime(app).outbox
     failed_before = REGISTRY.get_sample_value("gate_alerts_failed_total", {"kind": "email"}) or 0

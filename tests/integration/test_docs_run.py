@@ -61,6 +61,7 @@ def test_the_readme_walkthrough_runs_as_written(database_url: str, tmp_path: Pat
         feature = served.call("GET", "/api/v1/features/checkout-v2").json()
         assert feature["state"]["ring"] == "internal" and feature["state"]["killed"] is False  # revived at the end
         assert "checkout-v2 — New checkout flow (owner payments)" in result.stdout  # gate status
+
         def plan() -> dict[str, object]:
             return dict(served.call("GET", "/api/v1/features/search-v2/plan").json())
 
