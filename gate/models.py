@@ -311,6 +311,7 @@ class Plan(Base):
     step: Mapped[int | None] = mapped_column(Integer)  # the last step taken
     step_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it was taken (its hold counts from then)
     started_by: Mapped[str | None] = mapped_column(String(200))
+    started_token_id: Mapped[int | None] = mapped_column(Id)  # the token that started or resumed it
     reason: Mapped[str | None] = mapped_column(Text)  # why it is paused or halted
     rev: Mapped[int] = mapped_column(Integer, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gate.api import schemas as s
-from gate.api.auth import ANY, actor
+from gate.api.auth import ANY, actor, principal
 from gate.api.boundary import Blueprint
 from gate.services import plans
 
@@ -28,7 +28,7 @@ def get_plan(key: str) -> plans.PlanView:
 @blp.alt_response(409, schema=s.ProblemOut, description="the plan's state (or a kill) does not allow it")
 def start(body: dict[str, Any], key: str) -> plans.PlanView:
     """Start the plan from where the feature stands; its steps act as `plan:<you>`."""
-    return plans.start(key=key, actor=actor())
+    return plans.start(key=key, actor=actor(), token_id=principal().token_id)
 
 
 @blp.route("/features/<key>/plan/pause", methods=["POST"])
@@ -38,7 +38,7 @@ def start(body: dict[str, Any], key: str) -> plans.PlanView:
 @blp.alt_response(409, schema=s.ProblemOut, description="the plan's state (or a kill) does not allow it")
 def pause(body: dict[str, Any], key: str) -> plans.PlanView:
     """Take no more steps until resumed."""
-    return plans.pause(key=key, actor=actor())
+    return plans.pause(key=key, actor=actor(), token_id=principal().token_id)
 
 
 @blp.route("/features/<key>/plan/resume", methods=["POST"])
@@ -48,7 +48,7 @@ def pause(body: dict[str, Any], key: str) -> plans.PlanView:
 @blp.alt_response(409, schema=s.ProblemOut, description="the plan's state (or a kill) does not allow it")
 def resume(body: dict[str, Any], key: str) -> plans.PlanView:
     """Go on from where the feature stands now."""
-    return plans.resume(key=key, actor=actor())
+    return plans.resume(key=key, actor=actor(), token_id=principal().token_id)
 
 
 @blp.route("/features/<key>/plan/cancel", methods=["POST"])
@@ -58,4 +58,4 @@ def resume(body: dict[str, Any], key: str) -> plans.PlanView:
 @blp.alt_response(409, schema=s.ProblemOut, description="the plan's state (or a kill) does not allow it")
 def cancel(body: dict[str, Any], key: str) -> plans.PlanView:
     """End the run; the exposure stays where it is."""
-    return plans.cancel(key=key, actor=actor())
+    return plans.cancel(key=key, actor=actor(), token_id=principal().token_id)

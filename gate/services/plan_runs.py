@@ -72,8 +72,9 @@ def end_run(feature: Feature, *, reason: str, actor: str, at: datetime) -> None:
 
 
 def store_spec(feature: Feature, spec: PlanSpec | None, *, actor: str, at: datetime) -> None:
-    """Keep the plan the product file declares. A running plan goes on under the new one from where the feature
-    stands (the hold of the step in progress is the new file's); a plan removed from the file is cancelled."""
+    """Keep the plan the product file declares. A running plan is not changed (409: pause or cancel it first);
+    a paused or halted one goes on under the new plan from where the feature stands when resumed (the hold of
+    the step in progress is the new file's); a plan removed from the file ends the run."""
     wanted = spec.to_json() if spec is not None else None
     plan = find_plan(feature.id)
     if plan is None:
@@ -82,6 +83,12 @@ def store_spec(feature: Feature, spec: PlanSpec | None, *, actor: str, at: datet
         return
     if plan.spec == wanted:
         return
+    if plan.state == "running":  # plan control is release's: a product file does not change a run under way
+        change = "remove" if spec is None else "change"
+        raise Conflict(
+            f"the release plan of {feature.key} is running: a release manager pauses or cancels it before a "
+            f"product file may {change} it"
+        )
     if spec is None:
         if plan.state in ACTIVE:
             set_state(plan, spec=None, state="idle", reason="the plan was removed from the product file", updated_at=at)

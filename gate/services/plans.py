@@ -20,7 +20,7 @@ from sqlalchemy import Text, cast, select
 from gate.domain.errors import ParseError
 from gate.domain.plans import ACTIONS, NextStep, PlanSpec, Reading, next_step, plan_from_json, position, stops_plan
 from gate.errors import Conflict, GateError, NotFound
-from gate.models import AuditEntry, Feature, Plan
+from gate.models import AuditEntry, Feature, Plan, Token
 from gate.services import facts as facts_service
 from gate.services.context import now, read_guard, rings, session
 from gate.services.features import find_feature
@@ -138,7 +138,7 @@ def _where(spec: PlanSpec, step: int | None) -> str:
     return f"at step {step + 1} of {len(spec.steps)} ({spec.steps[step].describe()})"
 
 
-def start(*, key: str, actor: str) -> PlanView:
+def start(*, key: str, actor: str, token_id: int | None = None) -> PlanView:
     """Start the plan from where the feature stands: the next step is the first one above its exposure."""
     at = now()
     with transaction():
@@ -148,12 +148,21 @@ def start(*, key: str, actor: str) -> PlanView:
         if feature.killed:
             raise Conflict(f"{key} is killed; revive it before starting its plan")
         step, state = _from_here(spec, feature)
-        set_state(plan, state=state, step=step, step_at=at, started_by=actor, reason=None, updated_at=at)
+        set_state(
+            plan,
+            state=state,
+            step=step,
+            step_at=at,
+            started_by=actor,
+            started_token_id=token_id,
+            reason=None,
+            updated_at=at,
+        )
         record(feature, plan, "plan.start", f"started by {actor} {_where(spec, step)}", actor=actor, at=at)
     return get_plan(key)
 
 
-def pause(*, key: str, actor: str) -> PlanView:
+def pause(*, key: str, actor: str, token_id: int | None = None) -> PlanView:
     """Stop taking steps until resumed; the exposure stays where it is."""
     at = now()
     with transaction():
@@ -165,7 +174,7 @@ def pause(*, key: str, actor: str) -> PlanView:
     return get_plan(key)
 
 
-def resume(*, key: str, actor: str) -> PlanView:
+def resume(*, key: str, actor: str, token_id: int | None = None) -> PlanView:
     """Go on from where the feature stands now (it may have been moved by hand while paused)."""
     at = now()
     with transaction():
@@ -176,12 +185,14 @@ def resume(*, key: str, actor: str) -> PlanView:
             raise Conflict(f"{key} is killed; revive it before resuming its plan")
         step, state = _from_here(spec, feature)
         step_at = plan.step_at if step == plan.step else at
-        set_state(plan, state=state, step=step, step_at=step_at, reason=None, updated_at=at)
+        # from now on its steps act in the name of whoever resumed it: they vouched for going on
+        values = {"started_by": actor, "started_token_id": token_id}
+        set_state(plan, state=state, step=step, step_at=step_at, reason=None, updated_at=at, **values)
         record(feature, plan, "plan.resume", f"resumed by {actor} {_where(spec, step)}", actor=actor, at=at)
     return get_plan(key)
 
 
-def cancel(*, key: str, actor: str) -> PlanView:
+def cancel(*, key: str, actor: str, token_id: int | None = None) -> PlanView:
     """End the run; the exposure stays where it is. The plan can be started again."""
     at = now()
     with transaction():
@@ -276,16 +287,23 @@ def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
             Plan.rev,
             Plan.step,
             Plan.step_at,
+            Plan.started_by,
+            Plan.started_token_id,
             cast(Plan.spec, Text).label("spec"),
         )
         .join(Plan, Plan.feature_id == Feature.id)
         .where(Feature.id.in_(running.scalar_subquery()))  # the same set gather_many reads: SQLite plans it faster
     ).all()
     facts = facts_service.gather_many(rows, among=running)
+    stale = _lapsed_starters({row.started_token_id for row in rows if row.started_token_id is not None}, at)
     readings: dict[str, Reading] = {}
     reader = read or read_guard
     work: list[tuple[Callable[..., bool], Any]] = []
     for row in rows:
+        if row.started_token_id in stale:  # nobody vouches for its steps any more: pause, never step
+            reason = f"the token of {row.started_by}, in whose name it steps, {stale[row.started_token_id]}"
+            work.append((_orphaned, (row.id, row.rev, reason)))
+            continue
         try:
             spec = _spec_of_text(row.spec)
             reading = None
@@ -319,6 +337,28 @@ def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
             taken += action is _take
             halted += action is _breach
     return Tick(checked=len(rows), taken=taken, halted=halted)
+
+
+def _lapsed_starters(token_ids: set[int], at: datetime) -> dict[int, str]:
+    """Of the tokens that started running plans, those revoked or expired since, with which."""
+    if not token_ids:
+        return {}
+    rows = session().execute(select(Token.id, Token.revoked_at, Token.expires_at).where(Token.id.in_(token_ids))).all()
+    lapsed = {i: "was revoked" for i, revoked, _ in rows if revoked is not None}
+    lapsed |= {i: "has expired" for i, revoked, ends in rows if revoked is None and ends is not None and ends <= at}
+    return lapsed | {i: "is gone" for i in token_ids - {row[0] for row in rows}}
+
+
+def _orphaned(feature_id: int, rev: int, reason: str, *, at: datetime) -> bool:
+    """Pause a plan whose starter's token no longer works; a release manager resumes it in their own name."""
+    with transaction():
+        claimed = _claim(feature_id, rev)
+        if claimed is None:
+            return False
+        feature, plan, _ = claimed
+        set_state(plan, state="paused", reason=reason, updated_at=at)
+        record(feature, plan, "plan.pause", f"paused: {reason}; a release manager resumes it", actor="gate", at=at)
+    return False
 
 
 def _claim(feature_id: int, rev: int) -> tuple[Feature, Plan, PlanSpec] | None:

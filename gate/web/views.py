@@ -279,7 +279,11 @@ def plan_action(key: str, action: str) -> Response:
     if action not in PLAN_ACTIONS:
         raise NotFound(f"no plan action {action!r}")
     use_case = getattr(plans, action)
-    return _act(url_for("web.feature", key=key), lambda: use_case(key=key, actor=me().name), PLAN_ACTIONS[action])
+    return _act(
+        url_for("web.feature", key=key),
+        lambda: use_case(key=key, actor=me().name, token_id=me().token_id),
+        PLAN_ACTIONS[action],
+    )
 
 
 @web.route("/incidents")

@@ -190,3 +190,40 @@ def test_without_a_secret_webhooks_go_unsigned_and_serve_says_so(hooks: list[Hoo
     assert any("GATE_WEBHOOK_SECRET is not set: webhooks are sent unsigned" in w for w in start_warnings(settings))
     slack_only = load_settings({"WEBHOOK_URLS": f"slack+{hooks[1].url}", "WEBHOOK_SECRET": ""})
     assert not any("WEBHOOK_SECRET" in w for w in start_warnings(slack_only))
+
+
+# ---- plan control is release's; a plan whose starter's token lapses pauses
+
+
+def test_a_plan_started_by_a_token_later_revoked_pauses_instead_of_stepping_in_its_name(
+    app: Flask, api: Api, clock: Clock
+) -> None:
+    with_plan(api, {"steps": [{"ring": "internal", "hold": "1h"}, {"ring": "preview", "percent": 5}]})
+    rita = api.token("rita", "release")
+    assert rita.post("/api/v1/features/checkout/plan/start").status_code == 200
+    assert runtime(app).plans.run_once().taken == 1
+    rita_id = next(t["id"] for t in api.get("/api/v1/tokens").json if t["name"] == "rita")
+    api.delete(f"/api/v1/tokens/{rita_id}")
+    clock.advance(hours=25)
+    assert runtime(app).plans.run_once().taken == 0
+    paused = plan(api)
+    assert paused["state"] == "paused" and exposure(api) == ("internal", 100, False)
+    assert paused["reason"] == "the token of rita, in whose name it steps, was revoked"
+    assert paused["history"][-1]["actor"] == "gate"
+    # another release manager resumes it, and from then on it steps in their name
+    sam = api.token("sam", "release")
+    assert sam.post("/api/v1/features/checkout/plan/resume").status_code == 200
+    runtime(app).plans.run_once()
+    assert exposure(api) == ("preview", 5, False)
+    assert plan(api)["history"][-1]["actor"] == "plan:sam"
+
+
+def test_a_plan_whose_starter_s_token_expired_pauses_too(app: Flask, api: Api, clock: Clock) -> None:
+    with_plan(api, {"steps": [{"ring": "internal", "hold": "1h"}, {"ring": "preview", "percent": 5}]})
+    r = api.post("/api/v1/tokens", json={"name": "temp-rm", "roles": ["release"], "expires_in_days": 1})
+    temp = Api(api.client, {"t": r.json["secret"]}, "t")
+    assert temp.post("/api/v1/features/checkout/plan/start").status_code == 200
+    runtime(app).plans.run_once()
+    clock.advance(days=1)
+    runtime(app).plans.run_once()
+    assert plan(api)["reason"] == "the token of temp-rm, in whose name it steps, has expired"

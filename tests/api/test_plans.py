@@ -316,7 +316,9 @@ def test_a_bad_plan_is_422_with_every_error_and_changes_nothing(
     assert dump_store(database_url) == before
 
 
-def test_changing_the_plan_while_it_runs_applies_from_the_next_step(app: Flask, api: Api, clock: Clock) -> None:
+def test_a_running_plan_changes_only_once_release_pauses_it_and_then_from_the_next_step(
+    app: Flask, api: Api, clock: Clock, database_url: str
+) -> None:
     with_plan(api)
     act(api, "start")
     tick(app)
@@ -324,20 +326,27 @@ def test_changing_the_plan_while_it_runs_applies_from_the_next_step(app: Flask, 
     tick(app)
     assert exposure(api) == ("preview", 10, False)
     shorter = {"steps": [{"ring": "internal"}, {"ring": "preview", "percent": 10, "hold": "5m"}, {"ring": "ga"}]}
-    api.apply(
-        FeatureBuilder("checkout")
-        .criterion("unit", ring="internal")
-        .criterion("e2e", ring="preview")
-        .with_(plan=shorter)
-    )
+    builder = FeatureBuilder("checkout").criterion("unit", ring="internal").criterion("e2e", ring="preview")
+    product = api.as_("product")
+    before = dump_store(database_url)
+    for document in (builder.with_(plan=shorter).build(), {**builder.build(), "plan": None}):
+        if document["plan"] is None:
+            del document["plan"]  # a file without its plan: that would cancel the run
+        refused = product.put("/api/v1/features/checkout/criteria", json=document)
+        assert refused.status_code == 409, refused.json
+        assert refused.json["detail"].startswith("the release plan of checkout is running: a release manager pauses")
+    assert dump_store(database_url) == before  # plan control is release's (contract 7.3)
+    assert act(api, "pause").status_code == 200
+    api.apply(builder.with_(plan=shorter))
     changed = plan(api)
-    assert changed["state"] == "running" and changed["step"] == 1
+    assert changed["state"] == "paused" and changed["step"] == 1
     assert (
         changed["history"][-1]["detail"]
         == "the product file changed the plan; it goes on after step 2 (preview at 10%)"
     )
-    assert changed["next"]["step"] == 2
-    # removing the plan from the file cancels the run
+    assert act(api, "resume").json["next"]["step"] == 2
+    act(api, "pause")
+    # removing the plan from the file of a paused plan ends the run
     api.apply(FeatureBuilder("checkout").criterion("unit", ring="internal").criterion("e2e", ring="preview"))
     assert api.get("/api/v1/features/checkout/plan").status_code == 404
     assert tick(app).checked == 0

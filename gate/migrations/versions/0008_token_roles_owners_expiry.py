@@ -1,4 +1,5 @@
-"""tokens with several roles, an owner scope and an expiry (contract 8.1); every token keeps working
+"""tokens with several roles, an owner scope and an expiry (contract 8.1); every token keeps working;
+a plan remembers the token that started it (a plan whose starter's token lapses pauses)
 
 Revision ID: 0008
 Revises: 0007
@@ -22,12 +23,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("owners", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("expires_at", sa.DateTime(), nullable=True))
     op.execute("UPDATE tokens SET roles = role")  # a token's one role becomes a one-element list
+    with op.batch_alter_table("plans", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("started_token_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True)
+        )
     with op.batch_alter_table("tokens", schema=None) as batch_op:
         batch_op.alter_column("roles", existing_type=sa.String(length=100), nullable=False)
         batch_op.drop_column("role")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("plans", schema=None) as batch_op:
+        batch_op.drop_column("started_token_id")
     with op.batch_alter_table("tokens", schema=None) as batch_op:
         batch_op.add_column(sa.Column("role", sa.String(length=20), nullable=True))
     # a token of several roles keeps the first; its owner scope and expiry are gone
