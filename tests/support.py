@@ -214,7 +214,7 @@ def sign_in(api: Api, role: str) -> tuple[FlaskClient, str]:
     token = csrf(client)
     r = client.post("/login", data={"token": api.tokens[role], "csrf": token, "next": "/"})
     assert r.status_code == 302 and r.headers["Location"] == "/"
-    return client, token
+    return client, csrf(client, "/")  # sign-in renews the CSRF token
 
 
 def page_text(response: object) -> str:

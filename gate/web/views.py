@@ -110,10 +110,8 @@ def login() -> Any:
         if not principal.may(ANY):
             flash("SDK tokens cannot sign in to the dashboard.", "error")
             return render_template("login.html", next=request.form.get("next")), 403
-        csrf = session.get("csrf")
-        session.clear()  # a new server-side session at every sign-in: no fixation
+        session.clear()  # a new server-side session and a new CSRF token at every sign-in: no fixation
         session["token_id"], session["sid"] = principal.token_id, start_session(principal.token_id)
-        session["csrf"] = csrf
         return redirect(_safe_next(request.form.get("next")))
     return render_template("login.html", next=request.args.get("next"))
 

@@ -227,3 +227,19 @@ def test_a_plan_whose_starter_s_token_expired_pauses_too(app: Flask, api: Api, c
     clock.advance(days=1)
     runtime(app).plans.run_once()
     assert plan(api)["reason"] == "the token of temp-rm, in whose name it steps, has expired"
+
+
+def test_sign_in_renews_the_csrf_token(api: Api) -> None:
+    from tests.support import csrf
+
+    client = api.client.application.test_client()
+    before = csrf(client)
+    assert client.post("/login", data={"token": api.tokens["release"], "csrf": before}).status_code == 302
+    after = csrf(client, "/")
+    assert after != before
+    api.apply(FeatureBuilder("checkout"))
+    stale = client.post("/features/checkout/kill", data={"csrf": before, "reason": "x", "confirm": "yes"})
+    assert stale.status_code == 400  # a token planted before sign-in does not carry over
+    assert api.get("/api/v1/features/checkout").json["state"]["killed"] is False
+    client.post("/features/checkout/kill", data={"csrf": after, "reason": "x", "confirm": "yes"})
+    assert api.get("/api/v1/features/checkout").json["state"]["killed"] is True
