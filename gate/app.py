@@ -19,8 +19,7 @@ from gate.api import make_api, register_blueprints
 from gate.api import sdk as sdk_api
 from gate.api.boundary import register_boundary
 from gate.api.problems import register_error_handlers
-from gate.api.sdk import StreamSlots
-from gate.config import Alerting, ensure_sqlite_dir, instance_dir, load_settings
+from gate.config import Alerting, ensure_sqlite_dir, instance_dir, load_settings, stream_share
 from gate.domain.rings import RingsConfig
 from gate.extensions import db
 from gate.metrics import register_metrics
@@ -35,6 +34,7 @@ from gate.services.plans import check_plans
 from gate.services.prometheus import reader
 from gate.services.snapshots import SnapshotCache
 from gate.services.state import read_state
+from gate.services.streams import Reaper, StreamEngine, StreamSlots
 from gate.services.tokens import TokenCache
 from gate.services.watch import Listener, VersionWatcher
 from gate.web import SECURITY_HEADERS, register_web
@@ -128,7 +128,8 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
     watcher = VersionWatcher(
         lambda: read_state(engine), interval=STREAM_POLL_SECONDS, prepare=prepare, listener=listener
     )
-    slots = sdk_api.HOST_STREAMS or StreamSlots(int(app.config["STREAMS_PER_WORKER"]))
+    per_worker = int(app.config["STREAMS_PER_WORKER"])
+    slots = app.config.get("STREAM_SLOTS") or StreamSlots(per_worker, stream_share(app.config, per_worker))
     clock = app.config.get("CLOCK")
     wake = threading.Event()
     services = Services(
@@ -148,13 +149,23 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
         lease=timedelta(seconds=float(app.config["OUTBOX_LEASE_SECONDS"])),
     )
     dispatcher.before_each.append(escalate_overdue)
+    tokens = TokenCache()
     app.extensions[KEY] = Runtime(
         services=services,
         api=api,
-        tokens=TokenCache(),
+        tokens=tokens,
         snapshots=snapshots,
         watcher=watcher,
-        stream_slots=slots,
+        streams=StreamEngine(
+            watcher=watcher,
+            snapshots=snapshots,
+            tokens=tokens,
+            scope=app.app_context,
+            slots=slots,
+            reaper=Reaper(),
+            keepalive=float(app.config["STREAM_KEEPALIVE_SECONDS"]),
+            max_seconds=float(app.config["STREAM_MAX_SECONDS"]),
+        ),
         outbox=dispatcher,
         plans=Periodic(
             "gate-plans", check_plans, scope=app.app_context, interval=float(app.config["PLAN_INTERVAL_SECONDS"])

@@ -7,34 +7,36 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ENV_KEYS = (
-    "DATABASE_URL",
-    "RINGS_FILE",
-    "PAGER_URL",
-    "PAGER_ROUTING_KEY",
-    "SMTP_URL",
-    "ALERT_FROM",
-    "ALERT_EMAIL",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-    "SECRET_KEY",
-    "STREAMS_PER_WORKER",
-    "STREAM_KEEPALIVE_SECONDS",
-    "STREAM_SEND_TIMEOUT",
-    "WEBHOOK_URLS",
-    "WEBHOOK_SECRET",
-    "STREAM_SEND_BUFFER",
-    "MAX_STREAMS",
-    "CONNECTIONS_BESIDE_STREAMS",
-    "DB_POOL_SIZE",
-    "STREAM_MAX_SECONDS",
-    "OUTBOX_LEASE_SECONDS",
-    "SESSION_COOKIE_SECURE",
-    "DB_CONNECT_TIMEOUT",
-    "SQLITE_BUSY_TIMEOUT",
-    "PROMETHEUS_URL",
-    "PLAN_INTERVAL_SECONDS",
-)
+# Every setting, with its default; each is read from the environment as GATE_<NAME>, then from a test mapping.
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # SQLite under instance/ (default_database_url), decided when settings are loaded
+    "RINGS_FILE": "rings.yaml",
+    "PAGER_URL": None,
+    "PAGER_ROUTING_KEY": None,
+    "SMTP_URL": None,
+    "ALERT_FROM": "gate@localhost",
+    "ALERT_EMAIL": None,
+    "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "plain",
+    "SECRET_KEY": None,
+    "STREAMS_PER_WORKER": 24,
+    "STREAM_KEEPALIVE_SECONDS": 15,
+    "STREAM_SEND_TIMEOUT": 10,
+    "STREAM_SEND_BUFFER": 131_072,  # bytes the kernel may queue for one stream
+    "MAX_STREAMS": 12_000,
+    "MAX_STREAMS_PER_TOKEN": None,  # one token's share of MAX_STREAMS; unset: half of it
+    "CONNECTIONS_BESIDE_STREAMS": 1_000,
+    "DB_POOL_SIZE": 10,
+    "STREAM_MAX_SECONDS": 600,
+    "OUTBOX_LEASE_SECONDS": 15,
+    "SESSION_COOKIE_SECURE": False,
+    "DB_CONNECT_TIMEOUT": 5,
+    "SQLITE_BUSY_TIMEOUT": 30,
+    "WEBHOOK_URLS": None,
+    "WEBHOOK_SECRET": None,
+    "PROMETHEUS_URL": None,  # where release plans' guards read their metric
+    "PLAN_INTERVAL_SECONDS": 2,  # how often each worker checks running plans (the contract: at least every 5 s)
+}
 
 
 @dataclass(frozen=True)
@@ -90,38 +92,19 @@ def default_database_url() -> str:
 
 def load_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Build Gate's settings from defaults, the environment and `overrides`, in that order."""
-    settings: dict[str, Any] = {
-        "DATABASE_URL": default_database_url(),
-        "RINGS_FILE": "rings.yaml",
-        "PAGER_URL": None,
-        "PAGER_ROUTING_KEY": None,
-        "SMTP_URL": None,
-        "ALERT_FROM": "gate@localhost",
-        "ALERT_EMAIL": None,
-        "LOG_LEVEL": "INFO",
-        "LOG_FORMAT": "plain",
-        "SECRET_KEY": None,
-        "STREAMS_PER_WORKER": 24,
-        "STREAM_KEEPALIVE_SECONDS": 15,
-        "STREAM_SEND_TIMEOUT": 10,
-        "STREAM_SEND_BUFFER": 131_072,  # bytes the kernel may queue for one stream
-        "MAX_STREAMS": 12_000,
-        "CONNECTIONS_BESIDE_STREAMS": 1_000,
-        "DB_POOL_SIZE": 10,
-        "STREAM_MAX_SECONDS": 600,
-        "OUTBOX_LEASE_SECONDS": 15,
-        "SESSION_COOKIE_SECURE": False,
-        "DB_CONNECT_TIMEOUT": 5,
-        "SQLITE_BUSY_TIMEOUT": 30,
-        "PROMETHEUS_URL": None,  # where release plans' guards read their metric
-        "PLAN_INTERVAL_SECONDS": 2,  # how often each worker checks running plans (the contract: at least every 5 s)
-    }
-    for key in ENV_KEYS:
+    settings = {**DEFAULTS, "DATABASE_URL": default_database_url()}
+    for key in DEFAULTS:
         value = os.environ.get(f"GATE_{key}")
         if value:
             settings[key] = value
     settings.update(overrides or {})
     return settings
+
+
+def stream_share(settings: Mapping[str, Any], limit: int) -> int:
+    """One token's share of `limit` streams: GATE_MAX_STREAMS_PER_TOKEN, else half of them."""
+    configured = settings.get("MAX_STREAMS_PER_TOKEN")
+    return int(configured) if configured else max(1, limit // 2)
 
 
 def sqlite_path(url: str) -> str | None:

@@ -9,11 +9,11 @@ from flask import Flask, current_app
 
 if TYPE_CHECKING:
     from gate.api import GateApi
-    from gate.api.sdk import StreamSlots
     from gate.services.context import Services
     from gate.services.outbox import Dispatcher
     from gate.services.periodic import Periodic
     from gate.services.snapshots import SnapshotCache
+    from gate.services.streams import StreamEngine
     from gate.services.tokens import TokenCache
     from gate.services.watch import VersionWatcher
 
@@ -28,8 +28,8 @@ class Runtime:
     api: GateApi
     tokens: TokenCache
     snapshots: SnapshotCache
-    watcher: VersionWatcher
-    stream_slots: StreamSlots
+    watcher: VersionWatcher  # follows the shared state row: streams wait on it
+    streams: StreamEngine  # SDK streams: their slots (the host's, made before the fork), events, reaper
     outbox: Dispatcher
     plans: Periodic  # checks running release plans and takes their steps
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-import multiprocessing
-import socket
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -17,9 +14,9 @@ from gate.api import schemas as s
 from gate.api.auth import STATE_READ, bearer, principal
 from gate.api.boundary import Blueprint, names_etag, not_modified
 from gate.errors import Unavailable
-from gate.extensions import db
 from gate.metrics import observe
 from gate.runtime import runtime
+from gate.services import streams
 from gate.services.context import now
 from gate.services.exposures import record_exposures
 from gate.services.snapshots import BuiltSnapshot
@@ -100,107 +97,6 @@ class Revalidation:
         return []
 
 
-class StreamSlots:
-    """Caps open streams: made before gunicorn forks, one count in shared memory holds for every worker of
-    the host (however unevenly the kernel hands them connections); made in a worker, for that worker."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._open = multiprocessing.Value("q", 0)  # a lock-guarded counter in memory the forks share
-
-    def take(self) -> bool:
-        with self._open.get_lock():
-            if self._open.value >= self.limit:
-                return False
-            self._open.value += 1
-            return True
-
-    def give(self) -> None:
-        with self._open.get_lock():
-            self._open.value = max(0, self._open.value - 1)
-
-    @property
-    def open(self) -> int:
-        return int(self._open.value)
-
-
-HOST_STREAMS: StreamSlots | None = None  # set by `gate serve` in gunicorn's master, before the fork
-
-
-def _events(
-    app: Flask, first: BuiltSnapshot | None, known: int, token: tuple[int, int], patches: bool, expires_in: float
-) -> Iterator[bytes]:
-    watcher, cache, tokens = runtime(app).watcher, runtime(app).snapshots, runtime(app).tokens
-    token_id, tokens_known = token  # the token, and the tokens version it was authenticated at
-    keepalive = float(app.config["STREAM_KEEPALIVE_SECONDS"])
-    # streams end now and then, so that reconnecting clients spread over the workers
-    deadline = time.monotonic() + float(app.config["STREAM_MAX_SECONDS"])
-    expires = time.monotonic() + expires_in  # an expired token reaches nothing, its open streams included
-    yield b"retry: 1000\n\n"
-    if first is not None:
-        yield first.snapshot_event
-    while time.monotonic() < deadline and not watcher.stopped:
-        left = expires - time.monotonic()
-        if left <= 0:
-            return
-        version, tokens_version = watcher.wait_changed((known, tokens_known), timeout=min(keepalive, left))
-        if watcher.stopped or time.monotonic() >= expires:
-            return
-        tokens_changed = tokens_version != tokens_known
-        if tokens_changed:
-            tokens_known = tokens_version
-            with app.app_context():
-                revoked = tokens.by_id(token_id, tokens_version) is None
-                db.session.remove()
-            if revoked:  # a revoked token reaches nothing, an open stream included
-                return
-        if version == known:
-            if not tokens_changed:
-                yield b": keepalive\n\n"
-            continue
-        built = cache.fresh(version)  # built once for all of this worker's streams
-        if built is None:
-            with app.app_context():
-                built = cache.get(version)
-                db.session.remove()
-        event = built.event_after(known, patches)
-        known = built.version
-        yield event
-
-
-def _expires_in() -> float:
-    """Seconds until the requesting token expires (infinite for a token that never does)."""
-    expires_at = principal().expires_at
-    return math.inf if expires_at is None else (expires_at - now()).total_seconds()
-
-
-class _Stream:
-    """The response body: gives its slot back when the server closes it, started or not."""
-
-    def __init__(self, events: Iterator[bytes], slots: StreamSlots, sock: Any) -> None:
-        self._events, self._slots, self._open = events, slots, True
-        self._sock, self._timeout = sock, None
-        if sock is not None and hasattr(sock, "settimeout"):
-            # a client that stops reading fills its stream's bounded send buffer; a send that cannot go on
-            # for STREAM_SEND_TIMEOUT drops it, and the others never wait for it
-            self._timeout = sock.gettimeout()
-            sock.settimeout(float(current_app.config["STREAM_SEND_TIMEOUT"]))
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, int(current_app.config["STREAM_SEND_BUFFER"]))
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self._events
-
-    def close(self) -> None:
-        if self._open:
-            self._open = False
-            self._events.close()  # type: ignore[attr-defined]
-            self._slots.give()
-            if self._sock is not None and hasattr(self._sock, "settimeout"):
-                with contextlib.suppress(OSError):
-                    self._sock.settimeout(self._timeout)
-
-
 @blp.route("/sdk/stream")
 @blp.requires("sdk")
 @blp.arguments(s.StreamQuery, location="query")
@@ -212,31 +108,38 @@ class _Stream:
 def stream(args: dict[str, Any]) -> Response:
     """Server-Sent Events: the current snapshot (unless Last-Event-ID names it), then every new one;
     with ?patches=1, each later change as a patch of only the flags that changed."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    slots = runtime(app).stream_slots
-    if not slots.take():
-        raise StreamsFull("this worker holds all the streams it may; poll the snapshot and retry later")
+    engine, who = runtime().streams, principal()
+    refused = engine.slots.take(who.token_id)
+    if refused is not None:
+        raise StreamsFull(f"{refused}: poll the snapshot and retry later")
     try:
-        runtime(app).watcher.ensure_running()
+        engine.watcher.ensure_running()
         built = current_snapshot()
-        db.session.remove()
+        runtime().services.sessions.remove()
     except BaseException:
-        slots.give()
+        engine.slots.give(who.token_id)
         raise
-    last = request.headers.get("Last-Event-ID", "").strip()
-    patches = bool(args["patches"])
-    first = None if last == str(built.version) else built
-    response = Response(
-        _Stream(
-            _events(app, first, built.version, (principal().token_id, g.tokens_version), patches, _expires_in()),
-            slots,
-            request.environ.get("gunicorn.socket"),
-        ),
-        mimetype="text/event-stream",
+    first = None if request.headers.get("Last-Event-ID", "").strip() == str(built.version) else built
+    events = engine.events(
+        first=first,
+        known=built.version,
+        token=(who.token_id, g.tokens_version),
+        patches=bool(args["patches"]),
+        expires_in=math.inf if who.expires_at is None else (who.expires_at - now()).total_seconds(),
     )
+    body = streams.StreamBody(
+        events,
+        engine.slots,
+        who.token_id,
+        request.environ.get("gunicorn.socket"),
+        send_timeout=float(current_app.config["STREAM_SEND_TIMEOUT"]),
+        buffer=int(current_app.config["STREAM_SEND_BUFFER"]),
+    )
+    engine.reaper.watch(body)
+    response = Response(body, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
-    response.headers[ROLE_HEADER] = principal().role
+    response.headers[ROLE_HEADER] = who.role
     return response
 
 

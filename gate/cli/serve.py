@@ -44,13 +44,15 @@ def serve(bind: str, workers: int, worker_class: str, threads: int) -> None:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gate-metrics-")
     settings = load_settings()
+    slots = None
     if worker_class == "gevent":
-        from gate.api import sdk
+        from gate.config import stream_share
+        from gate.services.streams import StreamSlots
 
         # one cap for the host, counted across its workers: the kernel does not spread connections evenly,
-        # so any worker may hold them all
+        # so any worker may hold them all; each token gets at most its share of it
         streams = int(settings["MAX_STREAMS"])
-        sdk.HOST_STREAMS = sdk.StreamSlots(streams)
+        slots = StreamSlots(streams, stream_share(settings, streams))
         connections = streams + int(settings["CONNECTIONS_BESIDE_STREAMS"])
         _raise_open_files(connections + 256)  # per process: each worker holds its own connections
     else:  # a quarter of each worker's threads stay free for ordinary requests, however many SDKs stream
@@ -81,6 +83,7 @@ def serve(bind: str, workers: int, worker_class: str, threads: int) -> None:
             worker_class=worker_class,
             connections=connections,
             database_ready=bool(current),
+            stream_slots=slots,
         ).run()
     finally:
         if metrics_dir is not None:
@@ -208,10 +211,18 @@ class GateServer(BaseApplication):  # type: ignore[misc]
     """gunicorn running Gate's app factory in each worker."""
 
     def __init__(
-        self, *, bind: str, workers: int, worker_class: str, connections: int, database_ready: bool = True
+        self,
+        *,
+        bind: str,
+        workers: int,
+        worker_class: str,
+        connections: int,
+        database_ready: bool = True,
+        stream_slots: Any = None,
     ) -> None:
         from gate.logs import gunicorn_config
 
+        self.stream_slots = stream_slots  # made here, before the fork: every worker counts in the same memory
         settings = load_settings()
         # gevent: a stream is a greenlet and a socket; gthread: a stream holds a thread, never a whole worker
         self.options: dict[str, Any] = {
@@ -248,4 +259,4 @@ class GateServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Callable[..., Any]:
         from gate.app import create_app
 
-        return create_app()
+        return create_app({"STREAM_SLOTS": self.stream_slots} if self.stream_slots is not None else None)

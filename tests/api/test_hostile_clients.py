@@ -111,7 +111,7 @@ def test_a_revoked_token_s_stream_ends_within_a_second(api: Api) -> None:
 
 
 def test_another_token_s_revocation_keeps_a_stream_open(api: Api, app: Flask) -> None:
-    app.config["STREAM_KEEPALIVE_SECONDS"] = 0.05
+    runtime(app).streams.keepalive = 0.05
     other = api.token("other", "sdk")
     response = api.as_("sdk").get("/api/v1/sdk/stream", buffered=False)
     chunks = iter(response.response)

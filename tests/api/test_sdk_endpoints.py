@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from gate.api.sdk import StreamSlots
 from gate.runtime import runtime
+from gate.services.streams import StreamSlots
 from gate.services.watch import VersionWatcher
 from tests.support import Api, FeatureBuilder
 
@@ -31,7 +31,7 @@ def test_the_stream_opens_with_the_current_snapshot(api: Api) -> None:
 
 def test_the_stream_skips_the_snapshot_its_client_already_has(api: Api, app: Flask) -> None:
     version = api.get("/api/v1/rings") and api.as_("sdk").get("/api/v1/sdk/snapshot").json["version"]
-    app.config["STREAM_KEEPALIVE_SECONDS"] = 0.01
+    runtime(app).streams.keepalive = 0.01
     response = api.as_("sdk").get("/api/v1/sdk/stream", headers={"Last-Event-ID": str(version)}, buffered=False)
     chunks = iter(response.response)
     assert next(chunks) == b"retry: 1000\n\n"
@@ -40,7 +40,7 @@ def test_the_stream_skips_the_snapshot_its_client_already_has(api: Api, app: Fla
 
 
 def test_a_worker_refuses_streams_beyond_its_share(api: Api, app: Flask) -> None:
-    runtime(app).stream_slots.__init__(1)
+    runtime(app).streams.slots.__init__(1)  # type: ignore[misc]
     first = api.as_("sdk").get("/api/v1/sdk/stream", buffered=False)
     second = api.as_("sdk").get("/api/v1/sdk/stream")
     assert second.status_code == 503 and second.json["title"] == "Too many streams"
@@ -170,21 +170,32 @@ def test_a_stream_without_patches_gets_whole_snapshots(api: Api) -> None:
 
 
 def test_a_full_stream_answers_503_with_retry_after(api: Api, app: Flask) -> None:
-    runtime(app).stream_slots.__init__(0)
+    runtime(app).streams.slots.__init__(0)  # type: ignore[misc]
     refused = api.as_("sdk").get("/api/v1/sdk/stream?patches=1")
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
 
 
 def test_one_stream_cap_holds_across_the_forks_of_a_host() -> None:
     slots = StreamSlots(2)  # as `gate serve` makes it, before gunicorn forks its workers
-    worker = multiprocessing.get_context("fork").Process(target=slots.take)
+    worker = multiprocessing.get_context("fork").Process(target=slots.take, args=(7,))
     worker.start()
     worker.join(10)
     assert slots.open == 1  # taken in another process, counted here
-    assert slots.take() and not slots.take()
-    for _ in range(3):
-        slots.give()
+    assert slots.take(8) is None
+    assert slots.take(9) == "this host holds all the streams it may (2)"
+    for token in (7, 8, 8):
+        slots.give(token)
     assert slots.open == 0
+
+
+def test_each_token_holds_at_most_its_share_of_the_streams() -> None:
+    slots = StreamSlots(4, per_token=2)
+    assert slots.take(1) is None and slots.take(1) is None
+    assert slots.take(1) == "this token holds its share of the streams (2); other tokens still may"
+    assert slots.take(2) is None and slots.take(2) is None  # another token still gets in
+    slots.give(1)
+    assert slots.take(1) is None  # a slot given back is the token's again
+    assert StreamSlots(10).per_token == 5  # unset: half of the cap
 
 
 def test_the_snapshot_is_gzipped_for_clients_that_accept_it(api: Api) -> None:

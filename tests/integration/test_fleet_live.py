@@ -141,17 +141,42 @@ def test_slow_headers_are_dropped_and_cost_the_others_nothing(served: Served) ->
             sock.close()
 
 
-def test_the_host_holds_at_most_its_cap_across_workers(database_url: str, tmp_path: Path) -> None:
-    served = start_gate(database_url, tmp_path, workers=2, env={"GATE_MAX_STREAMS": "4"})
+def test_the_host_holds_at_most_its_cap_each_token_its_share_and_a_gone_client_frees_its_slot(
+    database_url: str, tmp_path: Path
+) -> None:
+    served = start_gate(database_url, tmp_path, workers=2, env={"GATE_MAX_STREAMS": "4"})  # a token: 2 (half)
     try:
-        sdk = served.token("fleet", "sdk")
-        streams = [open_stream(served, sdk) for _ in range(4)]
-        for sock in streams:
+        fleet, other, third = (served.token(name, "sdk") for name in ("fleet", "other", "third"))
+
+        def refused(token: str) -> requests.Response:
+            return requests.get(
+                served.url + "/api/v1/sdk/stream", headers={"Authorization": f"Bearer {token}"}, timeout=5
+            )
+
+        mine = [open_stream(served, fleet) for _ in range(2)]
+        for sock in mine:
             assert first_snapshot(sock).startswith(b"HTTP/1.1 200")
-        refused = requests.get(served.url + "/api/v1/sdk/stream", headers={"Authorization": f"Bearer {sdk}"}, timeout=5)
-        assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
-        assert refused.json()["title"] == "Too many streams"
-        for sock in streams:
+        greedy = refused(fleet)  # one token cannot take every slot
+        assert greedy.status_code == 503 and greedy.headers["Retry-After"] == "5"
+        assert greedy.json()["detail"].startswith("this token holds its share of the streams (2)")
+        theirs = [open_stream(served, other) for _ in range(2)]
+        for sock in theirs:
+            assert first_snapshot(sock).startswith(b"HTTP/1.1 200")
+        full = refused(third)
+        assert full.status_code == 503 and full.json()["title"] == "Too many streams"
+        assert full.json()["detail"].startswith("this host holds all the streams it may (4)")
+        mine.pop().close()  # a client goes away: its slot is free within a second or two, not at the 15 s keepalive
+        gone = time.monotonic()
+        again = None
+        while time.monotonic() - gone < 5:
+            again = open_stream(served, fleet)
+            if read_until(again, b"\r\n", 5).startswith(b"HTTP/1.1 200"):
+                break
+            again.close()
+            again = None
+            time.sleep(0.1)
+        assert again is not None and time.monotonic() - gone < 3
+        for sock in [*mine, *theirs, again]:
             sock.close()
     finally:
         served.stop()

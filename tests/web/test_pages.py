@@ -33,9 +33,10 @@ def test_sign_in_refuses_bad_tokens_sdk_tokens_and_forged_forms(api: Api) -> Non
     r = secure.post("/login", data={"token": api.tokens["qa"], "csrf": token}, headers={"X-Forwarded-Proto": "https"})
     assert "Secure" in r.headers["Set-Cookie"]
     token = csrf(secure, "/")  # renewed at sign-in
-    assert secure.post("/logout", data={"csrf": token}, headers={"X-Forwarded-Proto": "https"}).headers[
-        "Location"
-    ] == "/login"
+    assert (
+        secure.post("/logout", data={"csrf": token}, headers={"X-Forwarded-Proto": "https"}).headers["Location"]
+        == "/login"
+    )
 
 
 def test_forms_follow_the_api_rules_and_roles(api: Api, clock: Clock) -> None:

@@ -1,0 +1,224 @@
+"""SDK streams without HTTP: who may hold one (the host's cap and each token's share of it), what a stream
+sends (contract 4 and 7.2), and the reaper that frees the slot of a client that went away.
+
+The API's view (gate/api/sdk.py) only adapts this to a response: it takes a slot, builds the events and
+wraps them in a `StreamBody`. Nothing here is a module-level global: `gate serve` makes one `StreamSlots`
+before gunicorn forks and hands it to each worker's app; a lone app makes its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import select
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gate.services.context import current
+
+if TYPE_CHECKING:
+    from gate.services.snapshots import BuiltSnapshot, SnapshotCache
+    from gate.services.tokens import TokenCache
+    from gate.services.watch import VersionWatcher
+
+log = logging.getLogger(__name__)
+TOKEN_BUCKETS = 65_536  # per-token counts in shared memory, by token id modulo this (512 KiB)
+REAP_SECONDS = 1.0  # how soon the slot of a client that hung up is free again
+
+
+class StreamSlots:
+    """Caps open streams for a host (or a worker) and gives each token at most `per_token` of them.
+
+    Made before gunicorn forks, its counts live in memory every worker shares, so the cap holds for the
+    host however unevenly the kernel hands out connections. Tokens are counted by id modulo TOKEN_BUCKETS:
+    two tokens whose ids collide share one count (a refusal a little early, never a stream over the cap)."""
+
+    def __init__(self, limit: int, per_token: int | None = None) -> None:
+        self.limit = limit
+        self.per_token = per_token if per_token is not None else max(1, limit // 2)
+        self._open = multiprocessing.Value("q", 0)  # its lock guards both counts
+        self._by_token = multiprocessing.Array("q", TOKEN_BUCKETS, lock=False)
+
+    def take(self, token_id: int) -> str | None:
+        """Take a slot for a stream of `token_id`; None when taken, else why not in words."""
+        bucket = token_id % TOKEN_BUCKETS
+        with self._open.get_lock():
+            if self._open.value >= self.limit:
+                return f"this host holds all the streams it may ({self.limit})"
+            if self._by_token[bucket] >= self.per_token:
+                return f"this token holds its share of the streams ({self.per_token}); other tokens still may"
+            self._open.value += 1
+            self._by_token[bucket] += 1
+            return None
+
+    def give(self, token_id: int) -> None:
+        bucket = token_id % TOKEN_BUCKETS
+        with self._open.get_lock():
+            self._open.value = max(0, self._open.value - 1)
+            self._by_token[bucket] = max(0, self._by_token[bucket] - 1)
+
+    @property
+    def open(self) -> int:
+        return int(self._open.value)
+
+
+class StreamBody:
+    """A stream's response body: gives its slot back once, when the server closes it or the reaper finds
+    its client gone, whichever comes first."""
+
+    def __init__(
+        self, events: Iterator[bytes], slots: StreamSlots, token_id: int, sock: Any, *, send_timeout: float, buffer: int
+    ) -> None:
+        self._events, self._slots, self._token_id = events, slots, token_id
+        self._given = False
+        self._lock = threading.Lock()
+        self.sock, self._timeout = sock, None
+        if sock is not None and hasattr(sock, "settimeout"):
+            # a client that stops reading fills its stream's bounded send buffer; a send that cannot go on
+            # for send_timeout drops it, and the others never wait for it
+            self._timeout = sock.gettimeout()
+            sock.settimeout(send_timeout)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._events
+
+    def release(self) -> None:
+        """Give the slot back (once)."""
+        with self._lock:
+            if self._given:
+                return
+            self._given = True
+        self._slots.give(self._token_id)
+
+    def close(self) -> None:
+        self._events.close()  # type: ignore[attr-defined]
+        self.release()
+        if self.sock is not None and hasattr(self.sock, "settimeout"):
+            with contextlib.suppress(OSError):
+                self.sock.settimeout(self._timeout)
+
+
+class Reaper:
+    """One thread per worker that looks, every REAP_SECONDS, for streams whose client hung up (its socket
+    reads end-of-file) and gives their slots back at once, instead of at the next keepalive's failed write."""
+
+    def __init__(self, interval: float = REAP_SECONDS) -> None:
+        self.interval = interval
+        self._streams: weakref.WeakSet[StreamBody] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, body: StreamBody) -> None:
+        if body.sock is None or not hasattr(body.sock, "fileno"):
+            return  # no socket of its own to look at (a test client)
+        with self._lock:
+            self._streams.add(body)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="gate-stream-reaper", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            with self._lock:
+                streams = list(self._streams)
+            try:
+                for body in gone(streams):
+                    body.release()
+                    with self._lock:
+                        self._streams.discard(body)
+            except Exception as exc:  # never let a look at sockets end the reaper
+                log.warning("stream reaper: %s", exc)
+
+
+def gone(streams: list[StreamBody]) -> list[StreamBody]:
+    """The streams whose client has hung up: their socket is readable and a peek reads end-of-file."""
+    by_fd: dict[int, StreamBody] = {}
+    for body in streams:
+        with contextlib.suppress(OSError, ValueError):
+            fd = body.sock.fileno()
+            if fd >= 0:
+                by_fd[fd] = body
+    if not by_fd:
+        return []
+    poller = select.poll()
+    for fd in by_fd:
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    ended = []
+    for fd, _ in poller.poll(0):
+        body = by_fd[fd]
+        try:
+            peeked = body.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            continue
+        except OSError:  # reset: gone
+            peeked = b""
+        if peeked == b"":
+            ended.append(body)
+    return ended
+
+
+@dataclass
+class StreamEngine:
+    """One worker's streams: what they wait on, where their snapshots and tokens come from, their slots and
+    their reaper. The app makes one; the API's view asks it for each new stream's events."""
+
+    watcher: VersionWatcher
+    snapshots: SnapshotCache
+    tokens: TokenCache
+    scope: Callable[[], AbstractContextManager[Any]]  # binds the services for a read (the app's context)
+    slots: StreamSlots
+    reaper: Reaper
+    keepalive: float = 15.0
+    max_seconds: float = 600.0
+
+    def events(
+        self, *, first: BuiltSnapshot | None, known: int, token: tuple[int, int], patches: bool, expires_in: float
+    ) -> Iterator[bytes]:
+        """What one stream sends: `retry`, the first snapshot (unless the client has it), then each change as
+        a snapshot or a patch event, and a keepalive comment when nothing changed for `keepalive` seconds.
+        It ends when the token is revoked or expires, the worker stops, or after `max_seconds` (clients
+        come back spread over the workers)."""
+        watcher = self.watcher
+        token_id, tokens_known = token  # the token, and the tokens version it was authenticated at
+        deadline = time.monotonic() + self.max_seconds
+        expires = time.monotonic() + expires_in  # an expired token reaches nothing, its open streams included
+        yield b"retry: 1000\n\n"
+        if first is not None:
+            yield first.snapshot_event
+        while time.monotonic() < deadline and not watcher.stopped:
+            left = expires - time.monotonic()
+            if left <= 0:
+                return
+            version, tokens_version = watcher.wait_changed((known, tokens_known), timeout=min(self.keepalive, left))
+            if watcher.stopped or time.monotonic() >= expires:
+                return
+            tokens_changed = tokens_version != tokens_known
+            if tokens_changed:
+                tokens_known = tokens_version
+                with self.scope():
+                    revoked = self.tokens.by_id(token_id, tokens_version) is None
+                    current().sessions.remove()
+                if revoked:  # a revoked token reaches nothing, an open stream included
+                    return
+            if version == known:
+                if not tokens_changed:
+                    yield b": keepalive\n\n"
+                continue
+            built = self.snapshots.fresh(version)  # built once for all of this worker's streams
+            if built is None:
+                with self.scope():
+                    built = self.snapshots.get(version)
+                    current().sessions.remove()
+            event = built.event_after(known, patches)
+            known = built.version
+            yield event
