@@ -26,6 +26,7 @@ from gate.metrics import register_metrics
 from gate.ringsfile import check_rings_in_use, load_rings_file
 from gate.runtime import KEY, Runtime
 from gate.services.context import Services, bind, unbind
+from gate.services.guards import Guards
 from gate.services.incidents import escalate_overdue
 from gate.services.outage import OUTAGE, is_outage
 from gate.services.outbox import Dispatcher
@@ -139,7 +140,7 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
         alerting=Alerting.from_settings(app.config),
         sqlite_busy_timeout=float(app.config["SQLITE_BUSY_TIMEOUT"]),
         wake_outbox=wake.set,
-        **({"read_guard": reader(str(app.config["PROMETHEUS_URL"]))} if app.config.get("PROMETHEUS_URL") else {}),
+        **({"guards": Guards(reader(str(app.config["PROMETHEUS_URL"])))} if app.config.get("PROMETHEUS_URL") else {}),
     )
     _bind_to_app_contexts(app, services)
     dispatcher = Dispatcher(

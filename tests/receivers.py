@@ -220,3 +220,54 @@ def hooks() -> Iterator[list[Hook]]:
     yield made
     for hook in made:
         hook.close()
+
+
+class SlowPrometheus:
+    """Answers Prometheus' query API one byte every `pause` seconds (a Prometheus under load, or a hostile
+    one), or redirects elsewhere."""
+
+    def __init__(self) -> None:
+        self.pause = 0.5
+        self.location: str | None = None
+        self.queries = 0
+        slow = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                slow.queries += 1
+                if slow.location:
+                    self.send_response(302)
+                    self.send_header("Location", slow.location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = json.dumps({"status": "success", "data": {"resultType": "scalar", "result": [1, "0"]}})
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    for byte in body.encode():
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(slow.pause)
+                except OSError:
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def slow_prometheus() -> Iterator[SlowPrometheus]:
+    source = SlowPrometheus()
+    yield source
+    source.close()

@@ -20,16 +20,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
 from gate.config import Alerting
-from gate.domain.plans import Reading
 from gate.domain.rings import RingsConfig
+from gate.services.guards import Guards
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _no_guard(query: str) -> Reading:
-    return Reading(error="GATE_PROMETHEUS_URL is not set, so the guard cannot be read")
 
 
 def _nothing() -> None:
@@ -46,7 +42,7 @@ class Services:
     alerting: Alerting = field(default_factory=Alerting)  # no channel: alerts are recorded, not sent
     sqlite_busy_timeout: float = 30.0  # seconds a write waits for another process's lock
     wake_outbox: Callable[[], None] = _nothing  # a new alert is due: deliver it now, not at the next poll
-    read_guard: Callable[[str], Reading] = _no_guard  # a release plan's guard query → its value (Prometheus)
+    guards: Guards = field(default_factory=Guards)  # release plans' guard readings (Prometheus)
 
     @contextmanager
     def bound(self) -> Iterator[Services]:
@@ -101,9 +97,9 @@ def now() -> datetime:
     return current().clock()
 
 
-def read_guard(query: str) -> Reading:
-    """Read a release plan's guard query."""
-    return current().read_guard(query)
+def guards() -> Guards:
+    """Release plans' guard readings."""
+    return current().guards
 
 
 def alerting() -> Alerting:

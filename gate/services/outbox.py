@@ -87,6 +87,7 @@ class Dispatcher:
         self._outcomes: list[tuple[int, int, dict[str, Any]]] = []  # (id, attempt, values) not yet written
         self._lock = threading.Lock()  # guards the outcomes and the destinations being sent to
         self._busy: set[str] = set()  # destinations a sender thread is working through
+        self._senders: list[threading.Thread] = []
         self.before_each: list[Callable[[datetime], None]] = []  # e.g. escalation of overdue incidents
 
     def start(self) -> None:
@@ -96,10 +97,15 @@ class Dispatcher:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop, letting each send under way finish (each is bounded by SEND_TIMEOUT)."""
         self._stop.set()
         self.wake.set()
         if self._thread is not None:
             self._thread.join(5)
+        with self._lock:
+            senders, self._senders = self._senders, []
+        for sender in senders:
+            sender.join(SEND_TIMEOUT + 1)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -147,6 +153,8 @@ class Dispatcher:
             )
             sender.start()
             senders.append(sender)
+        with self._lock:
+            self._senders = [t for t in self._senders if t.is_alive()] + senders
         if not wait:
             return 0
         for sender in senders:

@@ -22,7 +22,7 @@ from gate.domain.plans import ACTIONS, NextStep, PlanSpec, Reading, next_step, p
 from gate.errors import Conflict, GateError, NotFound
 from gate.models import AuditEntry, Feature, Plan, Token
 from gate.services import facts as facts_service
-from gate.services.context import now, read_guard, rings, session
+from gate.services.context import guards, now, rings, session
 from gate.services.features import find_feature
 from gate.services.plan_runs import ACTIVE, actor_of, find_plan, record, set_state
 from gate.services.releases import kill_feature, plan_move, promote_feature
@@ -85,7 +85,7 @@ def _view(feature: Feature, plan: Plan, spec: PlanSpec) -> PlanView:
     step = plan.step if plan.state in ACTIVE else position(spec, rings(), feature.ring, feature.percent_bp)
     upcoming = None
     if plan.state != "done":
-        reading = read_guard(spec.guard.query) if spec.guard is not None else None
+        reading = guards().latest(spec.guard.query) if spec.guard is not None else None  # never waits on Prometheus
         facts = facts_service.gather(feature)
         step_at = plan.step_at if plan.state in ACTIVE else None
         upcoming = next_step(spec, rings(), facts, step=step, step_at=step_at, reading=reading, now=at)
@@ -268,61 +268,90 @@ def _spec_of_text(stored: str) -> PlanSpec:
 
 
 def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
-    """Check every running plan once: take each step that is ready, apply each guard breach."""
+    """Check every running plan once: take each step that is ready, apply each guard breach. The plans
+    without a guard go first; the guards are then read outside any transaction (gate/services/guards.py)."""
     at = now()
-    s = session()
+    rows, facts, lapsed = _running_plans(at)
+    session().commit()  # no transaction stays open while guards are read or steps are taken
+    work: list[Work] = []
+    guarded: list[tuple[Any, PlanSpec]] = []
+    for row in rows:
+        if row.started_token_id in lapsed:  # nobody vouches for its steps any more: pause, never step
+            reason = f"the token of {row.started_by}, in whose name it steps, {lapsed[row.started_token_id]}"
+            work.append((_orphaned, (row.id, row.rev, reason)))
+            continue
+        try:
+            spec = _spec_of_text(row.spec)
+        except ParseError as exc:  # one plan's fault never stops the others
+            log.error("plan of feature %s cannot be read, skipped: %s", row.id, exc)
+            continue
+        if spec.guard is None:
+            work += _decide(row, spec, facts[row.id], None, at)
+        else:
+            guarded.append((row, spec))
+    taken, halted = _carry_out(work, at)
+    readings = guards().read_many({spec.guard.query for _, spec in guarded if spec.guard}, read=read)
+    work = []
+    for row, spec in guarded:
+        assert spec.guard is not None
+        work += _decide(row, spec, facts[row.id], readings[spec.guard.query], at)
+    more_taken, more_halted = _carry_out(work, at)
+    return Tick(checked=len(rows), taken=taken + more_taken, halted=halted + more_halted)
+
+
+Work = tuple[Callable[..., bool], tuple[Any, ...]]
+
+
+def _running_plans(at: datetime) -> tuple[list[Any], dict[int, Any], dict[int, str]]:
+    """Every running plan as a plain row (the plan as its stored text), the gate facts of each, and the
+    starters' tokens that lapsed: a constant number of queries however many plans run."""
     running = (
         select(Plan.feature_id)
         .join(Feature, Feature.id == Plan.feature_id)
         .where(Plan.state == "running", Feature.archived_at.is_(None))
     )
-    # plain rows, not ORM objects, and the plan as its stored text: a check reads every running plan
-    rows = s.execute(
-        select(
-            Feature.id,
-            Feature.ring,
-            Feature.percent_bp,
-            Feature.killed,
-            Feature.full_since,
-            Plan.rev,
-            Plan.step,
-            Plan.step_at,
-            Plan.started_by,
-            Plan.started_token_id,
-            cast(Plan.spec, Text).label("spec"),
-        )
-        .join(Plan, Plan.feature_id == Feature.id)
-        .where(Feature.id.in_(running.scalar_subquery()))  # the same set gather_many reads: SQLite plans it faster
-    ).all()
-    facts = facts_service.gather_many(rows, among=running)
-    stale = _lapsed_starters({row.started_token_id for row in rows if row.started_token_id is not None}, at)
-    readings: dict[str, Reading] = {}
-    reader = read or read_guard
-    work: list[tuple[Callable[..., bool], Any]] = []
-    for row in rows:
-        if row.started_token_id in stale:  # nobody vouches for its steps any more: pause, never step
-            reason = f"the token of {row.started_by}, in whose name it steps, {stale[row.started_token_id]}"
-            work.append((_orphaned, (row.id, row.rev, reason)))
-            continue
-        try:
-            spec = _spec_of_text(row.spec)
-            reading = None
-            if spec.guard is not None:
-                if spec.guard.query not in readings:
-                    readings[spec.guard.query] = reader(spec.guard.query)
-                reading = readings[spec.guard.query]
-                if row.step is not None and reading.breaches(spec.guard):
-                    work.append((_breach, (row.id, row.rev, reading.value)))
-                    continue
-            upcoming = next_step(
-                spec, rings(), facts[row.id], step=row.step, step_at=row.step_at, reading=reading, now=at
+    rows = (
+        session()
+        .execute(
+            select(
+                Feature.id,
+                Feature.ring,
+                Feature.percent_bp,
+                Feature.killed,
+                Feature.full_since,
+                Plan.rev,
+                Plan.step,
+                Plan.step_at,
+                Plan.started_by,
+                Plan.started_token_id,
+                cast(Plan.spec, Text).label("spec"),
             )
-        except (ParseError, ArithmeticError, ValueError) as exc:  # one plan's fault never stops the others
-            log.error("plan of feature %s cannot be decided, skipped: %s: %s", row.id, type(exc).__name__, exc)
-            continue
-        if upcoming is None or upcoming.ready:
-            work.append((_take, (row.id, row.rev, upcoming.step if upcoming else None)))
-    s.commit()
+            .join(Plan, Plan.feature_id == Feature.id)
+            .where(Feature.id.in_(running.scalar_subquery()))  # the same set gather_many reads: SQLite plans it faster
+        )
+        .all()
+    )
+    facts = facts_service.gather_many(rows, among=running)
+    lapsed = _lapsed_starters({row.started_token_id for row in rows if row.started_token_id is not None}, at)
+    return list(rows), facts, lapsed
+
+
+def _decide(row: Any, spec: PlanSpec, facts: Any, reading: Reading | None, at: datetime) -> list[Work]:
+    """What to do with one running plan now: a breach to apply, a step to take, or nothing."""
+    if spec.guard is not None and reading is not None and row.step is not None and reading.breaches(spec.guard):
+        return [(_breach, (row.id, row.rev, reading.value))]
+    try:
+        upcoming = next_step(spec, rings(), facts, step=row.step, step_at=row.step_at, reading=reading, now=at)
+    except (ArithmeticError, ValueError) as exc:  # one plan's fault never stops the others
+        log.error("plan of feature %s cannot be decided, skipped: %s: %s", row.id, type(exc).__name__, exc)
+        return []
+    if upcoming is None or upcoming.ready:
+        return [(_take, (row.id, row.rev, upcoming.step if upcoming else None))]
+    return []
+
+
+def _carry_out(work: list[Work], at: datetime) -> tuple[int, int]:
+    """Run each decided action in its own transaction; how many steps were taken and plans halted."""
     taken = halted = 0
     for action, args in work:
         try:
@@ -336,7 +365,7 @@ def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
         if done:
             taken += action is _take
             halted += action is _breach
-    return Tick(checked=len(rows), taken=taken, halted=halted)
+    return taken, halted
 
 
 def _lapsed_starters(token_ids: set[int], at: datetime) -> dict[int, str]:

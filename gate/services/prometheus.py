@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from gate import httpout
 from gate.domain.plans import Reading
 
 TIMEOUT = 3.0
@@ -22,28 +21,27 @@ Reader = Callable[[str], Reading]
 
 
 def reader(base_url: str, timeout: float = TIMEOUT) -> Reader:
-    """A reader of instant queries against the Prometheus at `base_url`."""
+    """A reader of instant queries against the Prometheus at `base_url`: `timeout` bounds the whole answer,
+    and a redirect is not followed (it is an answer that cannot be read)."""
     endpoint = base_url.rstrip("/") + "/api/v1/query"
 
     def read(query: str) -> Reading:
-        request = urllib.request.Request(endpoint + "?" + urlencode({"query": query}), method="GET")  # noqa: S310
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the operator's URL
-                body = json.loads(response.read(1_048_576))
-        except urllib.error.HTTPError as exc:
-            return Reading(error=f"Prometheus answered {exc.code}: {_error_of(exc)}")
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            return Reading(error=f"Prometheus could not be read: {getattr(exc, 'reason', exc)}")
+            answer = httpout.request("GET", endpoint + "?" + urlencode({"query": query}), timeout=timeout)
+        except httpout.HttpError as exc:
+            return Reading(error=f"Prometheus could not be read: {exc}")
+        if answer.redirect is not None:
+            return Reading(error=f"Prometheus answered {answer.status}, a redirect to {answer.redirect}: not followed")
+        try:
+            body = json.loads(answer.body)
+        except ValueError:
+            body = None
+        if answer.status != 200:
+            said = body.get("error") if isinstance(body, dict) else None
+            return Reading(error=f"Prometheus answered {answer.status}: {str(said or 'no error given')[:300]}")
         return reading_of(body)
 
     return read
-
-
-def _error_of(exc: urllib.error.HTTPError) -> str:
-    try:
-        return str(json.loads(exc.read(65_536)).get("error", exc.reason))[:300]
-    except (ValueError, AttributeError, OSError):
-        return str(exc.reason)[:300]
 
 
 def reading_of(body: Any) -> Reading:

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, pool, text
 
 from gate.runtime import runtime
 from tests.api.test_plans import act, exposure, plan, with_plan
-from tests.receivers import Hook, Pager
+from tests.receivers import Hook, Pager, SlowPrometheus
 from tests.support import Api, Clock, FeatureBuilder, dump_store
 
 HUGE = {"steps": [{"ring": "internal", "hold": "999999999d"}, {"ring": "preview"}]}
@@ -75,9 +75,10 @@ def test_one_plan_that_cannot_be_decided_never_stops_the_others(
 
 
 @pytest.fixture
-def app_config(pager: Pager, hooks: list[Hook]) -> dict[str, Any]:
+def app_config(pager: Pager, hooks: list[Hook], slow_prometheus: SlowPrometheus) -> dict[str, Any]:
     urls = [hooks[0].url, hooks[1].url, hooks[2].url, "slack+" + hooks[3].url]
     return {
+        "PROMETHEUS_URL": slow_prometheus.url,
         "PAGER_URL": pager.url,
         "PAGER_ROUTING_KEY": "R0UT1NG",
         "WEBHOOK_URLS": ",".join(urls),
@@ -243,3 +244,53 @@ def test_sign_in_renews_the_csrf_token(api: Api) -> None:
     assert api.get("/api/v1/features/checkout").json["state"]["killed"] is False
     client.post("/features/checkout/kill", data={"csrf": after, "reason": "x", "confirm": "yes"})
     assert api.get("/api/v1/features/checkout").json["state"]["killed"] is True
+
+
+# ---- a slow Prometheus holds up nothing but the plans that read it
+
+
+GUARDED = {
+    "steps": [{"ring": "internal"}, {"ring": "preview", "percent": 5}],
+    "guard": {"query": "sum(rate(errors_total[5m]))", "max": 1},
+}
+
+
+def test_a_prometheus_that_trickles_its_answer_holds_up_no_other_plan_and_no_api_answer(
+    app: Flask, api: Api, slow_prometheus: SlowPrometheus
+) -> None:
+    with_plan(api, GUARDED, key="guarded")
+    with_plan(api, {"steps": [{"ring": "internal"}]}, key="free")
+    for key in ("guarded", "free"):
+        assert act(api, "start", key).status_code == 200
+    started = time.monotonic()
+    tick = runtime(app).plans.run_once()  # the guard's answer would take about 50 s, one byte at a time
+    took = time.monotonic() - started
+    assert took < 4.5, took  # its deadline (3 s) bounds the whole answer, not each read
+    assert tick.taken == 1 and exposure(api, "free") == ("internal", 100, False)  # decided before the guards
+    assert exposure(api, "guarded") == (None, 0, False)
+    for call in (
+        lambda: api.get("/api/v1/features/guarded/plan"),
+        lambda: act(api, "pause", "guarded"),
+        lambda: act(api, "resume", "guarded"),
+    ):
+        asked = time.monotonic()
+        answer = call()
+        assert answer.status_code == 200 and time.monotonic() - asked < 0.5  # never waits on Prometheus
+    blocked = plan(api, "guarded")["next"]["blocked_by"]
+    assert blocked == [
+        "guard: Prometheus could not be read: no whole answer within 3 s; no step is taken without a reading"
+    ], blocked
+
+
+def test_a_prometheus_redirect_is_not_followed(app: Flask, api: Api, slow_prometheus: SlowPrometheus) -> None:
+    elsewhere = Hook()
+    try:
+        slow_prometheus.location = elsewhere.url
+        with_plan(api, GUARDED, key="guarded")
+        act(api, "start", "guarded")
+        runtime(app).plans.run_once()
+        assert elsewhere.requests == []
+        (blocked,) = plan(api, "guarded")["next"]["blocked_by"]
+        assert f"Prometheus answered 302, a redirect to {elsewhere.url}: not followed" in blocked
+    finally:
+        elsewhere.close()
