@@ -152,8 +152,6 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
     dispatcher.before_each.append(escalate_overdue)
     tokens = TokenCache()
     app.extensions[KEY] = Runtime(
-        services=services,
-        api=api,
         tokens=tokens,
         snapshots=snapshots,
         watcher=watcher,

@@ -1,4 +1,4 @@
-"""What a Gate app holds beside Flask's own, typed and under one key: its services, caches, the watcher, the outbox."""
+"""What a Gate app holds beside Flask's own, typed and under one key: its caches, the watcher, streams, the outbox."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, cast
 from flask import Flask, current_app
 
 if TYPE_CHECKING:
-    from gate.api import GateApi
-    from gate.services.context import Services
     from gate.services.outbox import Dispatcher
     from gate.services.periodic import Periodic
     from gate.services.snapshots import SnapshotCache
@@ -24,8 +22,6 @@ KEY = "gate"
 class Runtime:
     """One app's runtime state, built by the factory (as flask-sqlalchemy keeps its state object)."""
 
-    services: Services  # what the use cases run with: bound to every app context
-    api: GateApi
     tokens: TokenCache
     snapshots: SnapshotCache
     watcher: VersionWatcher  # follows the shared state row: streams wait on it

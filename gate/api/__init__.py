@@ -11,9 +11,9 @@ from werkzeug.exceptions import HTTPException
 from gate.api import admin, features, incidents, meta, ofrep, plans, releases, sdk
 from gate.api.boundary import IdConverter
 from gate.api.problems import http_problem
-from gate.api.schemas import ProblemOut
 from gate.domain.documents import MAX_ID
 from gate.errors import PROBLEM_JSON
+from gate.schemas import ProblemOut
 
 
 class GateApi(Api):  # type: ignore[misc]

@@ -7,7 +7,7 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from gate.api import schemas as s
+from gate import schemas as s
 from gate.api.auth import ANY, actor, principal
 from gate.api.boundary import YAML_TYPES, Blueprint, json_body
 from gate.api.pages import page

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from gate.api import schemas as s
+from gate import schemas as s
 from gate.api.auth import ANY, actor, principal
 from gate.api.boundary import Blueprint
 from gate.api.pages import page

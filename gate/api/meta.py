@@ -8,7 +8,7 @@ from flask import Response
 from sqlalchemy import text
 
 from gate import metrics
-from gate.api import schemas as s
+from gate import schemas as s
 from gate.api.auth import ANY
 from gate.api.boundary import Blueprint
 from gate.domain.rings import Ring

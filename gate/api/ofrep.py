@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Response
 from gate_sdk import EvaluationDetails, Snapshot, evaluate
-from gate_sdk import _openfeature as openfeature
+from gate_sdk import openfeature_shape as openfeature
 
-from gate.api import schemas as s
+from gate import schemas as s
 from gate.api.boundary import Blueprint, not_modified
 from gate.api.sdk import current_snapshot
 from gate.errors import NotFound

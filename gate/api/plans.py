@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gate.api import schemas as s
+from gate import schemas as s
 from gate.api.auth import ANY, actor, principal
 from gate.api.boundary import Blueprint
 from gate.services import plans

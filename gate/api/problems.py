@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 from flask import Flask, Response, current_app, json, make_response, render_template, request
 from marshmallow import ValidationError
@@ -21,6 +20,7 @@ from gate.errors import (
     InvalidInput,
     Unavailable,
 )
+from gate.schemas.base import flatten, invalid_input
 from gate.services.outage import OUTAGE, is_outage
 
 log = logging.getLogger("gate.errors")
@@ -38,31 +38,6 @@ def problem_response(error: GateError, headers: Mapping[str, str] | None = None)
     return response
 
 
-def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """Turn marshmallow's nested messages into a path → messages map."""
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return {prefix or "$": messages}
-    if isinstance(messages, Mapping):
-        out: dict[str, list[str]] = {}
-        for key, value in messages.items():
-            if key == "_schema":
-                path = prefix or "$"
-            elif isinstance(key, int):
-                path = f"{prefix}[{key}]"
-            else:
-                path = f"{prefix}.{key}" if prefix else str(key)
-            for k, v in _flatten(value, path).items():
-                out.setdefault(k, []).extend(v)
-        return out
-    return {prefix or "$": [str(messages)]}
-
-
-def invalid_input(messages: Any) -> InvalidInput:
-    """An InvalidInput carrying marshmallow's messages, flattened to path → messages."""
-    errors = _flatten(messages)
-    return InvalidInput("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors=errors)
-
-
 def from_http_exception(exc: HTTPException) -> GateError:
     """Map a werkzeug or flask-smorest HTTP error onto the tree."""
     status = exc.code or 500
@@ -73,7 +48,7 @@ def from_http_exception(exc: HTTPException) -> GateError:
         # webargs nests messages by location ({"json": {...}}); the location adds nothing for callers
         if isinstance(messages, Mapping) and len(messages) == 1 and next(iter(messages)) in ("json", "query", "form"):
             messages = next(iter(messages.values()))
-        errors = _flatten(messages)
+        errors = flatten(messages)
         detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
         return cls(detail, errors=errors)
     error = cls(exc.description or cls.title)

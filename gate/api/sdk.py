@@ -10,14 +10,14 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from gate_sdk import etag_for, evaluate
 
-from gate.api import schemas as s
+from gate import schemas as s
 from gate.api.auth import STATE_READ, bearer, principal
 from gate.api.boundary import Blueprint, names_etag, not_modified
 from gate.errors import Unavailable
 from gate.metrics import observe
 from gate.runtime import runtime
 from gate.services import streams
-from gate.services.context import now
+from gate.services.context import current, now
 from gate.services.exposures import record_exposures
 from gate.services.snapshots import BuiltSnapshot
 
@@ -115,7 +115,7 @@ def stream(args: dict[str, Any]) -> Response:
     try:
         engine.watcher.ensure_running()
         built = current_snapshot()
-        runtime().services.sessions.remove()
+        current().sessions.remove()
     except BaseException:
         engine.slots.give(who.token_id)
         raise

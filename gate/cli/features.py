@@ -37,7 +37,7 @@ def features(owner: str | None, remote: Remote | None) -> None:
         if remote.json:
             return
     else:
-        from gate.api.schemas import FeatureSummaryOut
+        from gate.schemas import FeatureSummaryOut
         from gate.services.features import list_features
 
         with local_app():
@@ -150,8 +150,8 @@ def status(feature: str, remote: Remote | None) -> None:
             code, plan = remote.request("GET", f"/features/{quoted(feature)}/plan")
             print_status(shown, gate, plan if code == 200 and isinstance(plan, dict) else None)
         return
-    from gate.api.schemas import FeatureOut, GateOut, PlanOut
     from gate.errors import NotFound
+    from gate.schemas import FeatureOut, GateOut, PlanOut
     from gate.services.features import get_feature
     from gate.services.plans import get_plan
     from gate.services.releases import gate_for

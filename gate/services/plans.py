@@ -8,6 +8,7 @@ or rollout under the gate. Two checkers racing for one step: one takes it, the o
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from sqlalchemy import Text, cast, select
 
 from gate.domain.errors import ParseError
 from gate.domain.plans import ACTIONS, NextStep, PlanSpec, Reading, next_step, plan_from_json, position, stops_plan
+from gate.domain.rings import RingsConfig
 from gate.errors import Conflict, GateError, NotFound
 from gate.models import AuditEntry, Feature, Plan, Token
 from gate.services import facts as facts_service
@@ -60,7 +62,7 @@ class PlanView:
 
 def _spec(plan: Plan) -> PlanSpec:
     try:
-        return plan_from_json(plan.spec, rings())
+        return spec_of(json.dumps(plan.spec, separators=(",", ":"), sort_keys=True))
     except ParseError as exc:  # stored before a rule it breaks (or by hand): say so, never a 500
         key = session().scalar(select(Feature.key).where(Feature.id == plan.feature_id))
         raise Conflict(f"the stored plan of {key} cannot be read ({exc}); apply its product file again") from None
@@ -253,18 +255,15 @@ class Tick:
 
 # (the rings, a stored plan's text) → its spec: a check parses only plans it has not seen. The rings are part
 # of the key because a plan is parsed against them (one rings file per process, but tests run many apps)
-_SPECS: dict[tuple[int, str], PlanSpec] = {}
-_SPECS_KEPT = 10_000
+def spec_of(stored: str) -> PlanSpec:
+    """The plan a product file stored, parsed once per stored text and rings (a check reads every running
+    plan's text on every pass; parsing each again would cost more than the rest of the check)."""
+    return _parsed(stored, rings())
 
 
-def _spec_of_text(stored: str) -> PlanSpec:
-    config = rings()
-    spec = _SPECS.get((id(config), stored))
-    if spec is None:
-        if len(_SPECS) >= _SPECS_KEPT:
-            _SPECS.clear()
-        spec = _SPECS[(id(config), stored)] = plan_from_json(json.loads(stored), config)
-    return spec
+@functools.lru_cache(maxsize=10_000)
+def _parsed(stored: str, config: RingsConfig) -> PlanSpec:
+    return plan_from_json(json.loads(stored), config)
 
 
 def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
@@ -281,7 +280,7 @@ def check_plans(read: Callable[[str], Reading] | None = None) -> Tick:
             work.append((_orphaned, (row.id, row.rev, reason)))
             continue
         try:
-            spec = _spec_of_text(row.spec)
+            spec = spec_of(row.spec)
         except ParseError as exc:  # one plan's fault never stops the others
             log.error("plan of feature %s cannot be read, skipped: %s", row.id, exc)
             continue

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 
-from gate.models import WebSession
-from gate.services.context import now, session
+from gate.models import GateState, WebSession
+from gate.services.context import current, engine, now, session
 from gate.services.transactions import transaction
 
 
@@ -37,3 +37,13 @@ def end_session(session_id: str) -> None:
     """Sign the session out everywhere."""
     with transaction() as s:
         s.execute(delete(WebSession).where(WebSession.id == _digest(session_id)))
+
+
+def stored_secret() -> str | None:
+    """The key that signs dashboard sessions, kept in the store at migration (the same on every worker and
+    host); None before the store is migrated."""
+    if not inspect(engine()).has_table("gate_state"):
+        return None
+    stored = session().scalar(select(GateState.session_secret).where(GateState.id == 1))
+    current().sessions.remove()
+    return str(stored) if stored else None

@@ -8,14 +8,12 @@ from typing import Any
 
 from flask import Flask, Request, Response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import inspect, select
 
 from gate.domain.exposure import format_percent, percent_number
 from gate.domain.words import counted, duration
 from gate.errors import ERROR_PAGE, PROBLEM_JSON, GateError
-from gate.extensions import db
-from gate.models import GateState
 from gate.services.outage import OUTAGE, is_outage
+from gate.services.web_sessions import stored_secret
 from gate.web import charts, timeline, views
 from gate.web.csrf import csrf_token
 
@@ -48,12 +46,8 @@ def _session_secret(app: Flask) -> str:
     if configured:
         return str(configured)
     with app.app_context():
-        if inspect(db.engine).has_table("gate_state"):
-            stored = db.session.scalar(select(GateState.session_secret).where(GateState.id == 1))
-            db.session.remove()
-            if stored:
-                return str(stored)
-    return secrets.token_hex(32)  # an unmigrated store: sessions last as long as this process
+        stored = stored_secret()
+    return stored or secrets.token_hex(32)  # an unmigrated store: sessions last as long as this process
 
 
 SECURITY_HEADERS = {

@@ -9,23 +9,22 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, send_from_directory, session, url_for
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 from werkzeug.wrappers import Response
 
-from gate.api import schemas
-from gate.api.problems import invalid_input
+from gate import schemas
 from gate.domain.incidents import MEANING, RESPONSE_TIME, SEVERITIES, auto_kills, notification
 from gate.domain.roles import PEOPLE as ANY
 from gate.domain.roles import ROLES, Principal
 from gate.domain.words import duration
 from gate.errors import Forbidden, GateError, InvalidInput, NotFound, Unauthorized
 from gate.runtime import runtime
-from gate.services import audit, dora, features, incidents, plans, releases, tokens, votes
+from gate.schemas.base import load
+from gate.services import audit, board, dora, features, incidents, plans, releases, tokens, votes
 from gate.services.context import now, rings
 from gate.services.state import current_state as load_state
 from gate.services.tokens import TokenCache
 from gate.services.web_sessions import end_session, session_alive, start_session
-from gate.web import board
 from gate.web.csrf import check_csrf
 
 web = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
@@ -176,10 +175,7 @@ def _form(schema: Schema, **defaults: Any) -> dict[str, Any]:
         if name in _NOT_FIELDS or not value:
             continue  # an empty optional field is an absent one
         data[name] = _NUMBERS[name](value) if name in _NUMBERS else value
-    try:
-        return cast(dict[str, Any], schema.load(data))
-    except ValidationError as exc:
-        raise invalid_input(exc.messages) from None
+    return load(schema, data)
 
 
 def _integer(text: str) -> Any:
@@ -448,10 +444,7 @@ def revoke_token(token_id: int) -> Response:
 @web.route("/admin/audit")
 @signed_in("admin")
 def audit_page() -> str:
-    try:
-        query = schemas.AuditQuery().load({k: v for k, v in request.args.items() if v.strip()})
-    except ValidationError as exc:
-        raise invalid_input(exc.messages) from None
+    query = load(schemas.AuditQuery(), {k: v for k, v in request.args.items() if v.strip()})
     entries = audit.list_audit(
         feature=query["feature"], actor=query["actor"], action=query["action"], limit=200, before=query["before"]
     )

@@ -5,6 +5,7 @@ client = GateClient("http://127.0.0.1:8000", sdk_key=KEY)
 client.is_enabled("checkout-v2", {"user": "u1", "tenant": "acme"}, default=False)
 """
 
+from gate_sdk import _openfeature as openfeature_shape  # the OpenFeature shape, for OFREP servers (Gate's own)
 from gate_sdk._bucket import bucket, in_rollout
 from gate_sdk._client import ClientStatus, GateClient
 from gate_sdk._evaluate import context_ring, evaluate
@@ -41,4 +42,5 @@ __all__ = [
     "etag_for",
     "evaluate",
     "in_rollout",
+    "openfeature_shape",
 ]

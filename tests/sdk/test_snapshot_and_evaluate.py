@@ -41,6 +41,7 @@ def test_the_public_surface_is_pinned() -> None:
         "context_ring",
         "evaluate",
         "in_rollout",
+        "openfeature_shape",
     }
     assert all(hasattr(gate_sdk, name) for name in gate_sdk.__all__)
     assert (Path(gate_sdk.__file__).parent / "py.typed").exists()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from gate.api.schemas.base import CheckOut, PageQuery, Percent, StrictSchema, Text
-from gate.api.schemas.plans import PlanDocument
+from gate.schemas.base import CheckOut, PageQuery, Percent, StrictSchema, Text
+from gate.schemas.plans import PlanDocument
 
 
 class GateQuery(Schema):

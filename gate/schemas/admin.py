@@ -6,8 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from gate.api.schemas.base import PageQuery, StrictSchema, Timestamp
 from gate.domain.roles import MAX_LIFETIME, ROLES
+from gate.schemas.base import PageQuery, StrictSchema, Timestamp
 
 
 class AuditQuery(PageQuery):

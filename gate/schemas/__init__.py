@@ -1,11 +1,12 @@
 """marshmallow schemas: the API's edge, one module per resource. They validate input and declare the
-OpenAPI document; `from gate.api import schemas as s` reaches every one."""
+OpenAPI document; `from gate import schemas as s` reaches every one. A neutral place: the API's bodies and the
+dashboard's forms load through the same schemas (`base.load`), so a form obeys every limit the API does."""
 
 from __future__ import annotations
 
-from gate.api.schemas.admin import AuditOut, AuditQuery, TokenCreatedOut, TokenIn, TokenOut
-from gate.api.schemas.base import CheckOut, EmptyIn, Id, PageQuery, Percent, ProblemOut, StrictSchema, Timestamp
-from gate.api.schemas.features import (
+from gate.schemas.admin import AuditOut, AuditQuery, TokenCreatedOut, TokenIn, TokenOut
+from gate.schemas.base import CheckOut, EmptyIn, Id, PageQuery, Percent, ProblemOut, StrictSchema, Timestamp
+from gate.schemas.features import (
     CriterionDocument,
     CriterionOut,
     CurrentVoteOut,
@@ -21,7 +22,7 @@ from gate.api.schemas.features import (
     VoteIn,
     VoteOut,
 )
-from gate.api.schemas.incidents import (
+from gate.schemas.incidents import (
     BugIn,
     BugOut,
     BugQuery,
@@ -36,9 +37,9 @@ from gate.api.schemas.incidents import (
     RcaIn,
     RcaOut,
 )
-from gate.api.schemas.plans import NextStepOut, PlanDocument, PlanHistoryOut, PlanOut
-from gate.api.schemas.releases import DeploymentOut, ExposureOut, KillIn, PromoteIn, RollbackIn, RolloutIn
-from gate.api.schemas.sdk import (
+from gate.schemas.plans import NextStepOut, PlanDocument, PlanHistoryOut, PlanOut
+from gate.schemas.releases import DeploymentOut, ExposureOut, KillIn, PromoteIn, RollbackIn, RolloutIn
+from gate.schemas.sdk import (
     EvaluateIn,
     EvaluationOut,
     ExposureIn,

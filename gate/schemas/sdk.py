@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from gate.api.schemas.base import StrictSchema
+from gate.schemas.base import StrictSchema
 
 
 class ExposureIn(StrictSchema):

@@ -6,9 +6,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from gate.api.schemas.base import Id, PageQuery, StrictSchema, Text, Timestamp
 from gate.domain.incidents import LISTED_STATUSES, SEVERITIES, STATUSES
 from gate.domain.incidents import status as incident_status
+from gate.schemas.base import Id, PageQuery, StrictSchema, Text, Timestamp
 
 Severity = validate.OneOf(SEVERITIES)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from gate.api.schemas.base import Percent, StrictSchema, Text
 from gate.domain.exposure import FULL
 from gate.domain.features import MAX_TEXT
+from gate.schemas.base import Percent, StrictSchema, Text
 
 
 class PromoteIn(StrictSchema):

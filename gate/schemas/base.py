@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from gate.domain.documents import MAX_ID
 from gate.domain.exposure import parse_percent, percent_number
 from gate.domain.features import MAX_TEXT
+from gate.errors import InvalidInput
 
 Text = validate.Length(max=MAX_TEXT)
 
@@ -90,3 +92,37 @@ class ProblemOut(Schema):
     detail = fields.String()
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
     checks = fields.List(fields.Nested(CheckOut))
+
+
+def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Turn marshmallow's nested messages into a path → messages map."""
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "$": messages}
+    if isinstance(messages, Mapping):
+        out: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            if key == "_schema":
+                path = prefix or "$"
+            elif isinstance(key, int):
+                path = f"{prefix}[{key}]"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            for k, v in flatten(value, path).items():
+                out.setdefault(k, []).extend(v)
+        return out
+    return {prefix or "$": [str(messages)]}
+
+
+def invalid_input(messages: Any) -> InvalidInput:
+    """An InvalidInput carrying marshmallow's messages, flattened to path → messages."""
+    errors = flatten(messages)
+    return InvalidInput("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors=errors)
+
+
+def load(schema: Schema, data: Any) -> dict[str, Any]:
+    """Load `data` through `schema`, or raise InvalidInput naming every field: what the API's bodies and the
+    dashboard's forms both obey."""
+    try:
+        return cast(dict[str, Any], schema.load(data))
+    except ValidationError as exc:
+        raise invalid_input(exc.messages) from None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from gate.api.schemas.base import StrictSchema
 from gate.domain.plans import ON_BREACH, ON_INCIDENT, STATES
 from gate.domain.windows import DAYS
+from gate.schemas.base import StrictSchema
 
 
 class PlanStepDocument(StrictSchema):

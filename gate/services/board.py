@@ -1,4 +1,4 @@
-"""Read models for the dashboard: the board of every feature, a feature's page, stale flags."""
+"""Read models for the dashboard, without Flask (the pages render them): the board, a feature's page, stale flags."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from gate.services.context import now, rings, session
 from gate.services.facts import gather, gather_many
 from gate.services.features import FeatureView, find_feature, get_feature
 from gate.services.plan_runs import ACTIVE
+from gate.services.plan_timeline import StepRow, step_rows
 from gate.services.plans import PlanView, get_plan
-from gate.web.plan_timeline import StepRow, step_rows
 
 RELEASED_LONG_AGO = timedelta(days=30)
 NOT_EVALUATED_FOR = timedelta(days=7)
