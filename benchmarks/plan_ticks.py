@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gate.app import create_app
 from gate.domain.features import parse_feature
 from gate.extensions import db
-from gate.services import plans
+from gate.services import plan_checks, plans
 from gate.services.context import rings
 from gate.services.features import apply_criteria
 from gate.services.votes import cast_vote
@@ -72,7 +72,7 @@ def measure(url: str, sizes: tuple[int, ...], runs: int) -> dict[int, tuple[int,
         built = 0
         for size in sizes:
             build(f"f{size}", size - built)
-            first = plans.check_plans()  # takes each new plan's first step
+            first = plan_checks.check_plans()  # takes each new plan's first step
             assert first.taken == size - built, first
             built = size
             if db.engine.dialect.name == "postgresql":  # what autovacuum does in a living database
@@ -84,7 +84,7 @@ def measure(url: str, sizes: tuple[int, ...], runs: int) -> dict[int, tuple[int,
                 db.session.remove()
                 queries.clear()
                 started = time.perf_counter()
-                tick = plans.check_plans()
+                tick = plan_checks.check_plans()
                 times.append(time.perf_counter() - started)
                 counts.append(len(queries))
                 assert tick.checked == size and tick.taken == 0, tick

@@ -25,13 +25,13 @@ from gate.extensions import db
 from gate.metrics import register_metrics
 from gate.ringsfile import check_rings_in_use, load_rings_file
 from gate.runtime import KEY, Runtime
+from gate.services.alerts import escalate_overdue
 from gate.services.context import Services, bind, unbind
 from gate.services.guards import Guards
-from gate.services.incidents import escalate_overdue
 from gate.services.outage import OUTAGE, is_outage
 from gate.services.outbox import Dispatcher
 from gate.services.periodic import Periodic
-from gate.services.plans import check_plans
+from gate.services.plan_checks import check_plans
 from gate.services.prometheus import reader
 from gate.services.snapshots import SnapshotCache
 from gate.services.state import read_state

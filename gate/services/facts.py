@@ -18,14 +18,39 @@ def gather_many(features: Sequence[Any], among: Any = None) -> dict[int, GateFac
     """Exposure, criteria, open incidents, bugs and RCA items of each feature (rows or Feature objects), in five
     queries in all. `among`: a select of feature ids that holds them all, for many features (default: every
     live one)."""
-    s = session()
     # many features: a subquery, not thousands of bound ids (what the board asks for: every live feature)
     if among is None:
         among = select(Feature.id).where(Feature.archived_at.is_(None))
     ids: Any = among.scalar_subquery() if len(features) > 50 else [f.id for f in features]
-    # plain rows, not ORM objects: the board gathers thousands of criteria and votes at once
+    revisions, voters = _revisions(ids), _voters(ids)
+    incidents, bugs, rca = _open_items(ids)
+    return {
+        f.id: GateFacts(
+            exposure=exposure_of(f),
+            criteria=tuple(
+                CriterionStatus(
+                    id=r.criterion,
+                    ring=r.ring,
+                    required_yes=r.required_yes,
+                    revision=r.revision,
+                    yes=voters.get((r.id, "yes"), ()),
+                    no=voters.get((r.id, "no"), ()),
+                )
+                for r in revisions[f.id]
+            ),
+            open_incidents=tuple(incidents[f.id]),
+            open_bugs=tuple(bugs[f.id]),
+            open_rca_items=tuple(rca[f.id]),
+        )
+        for f in features
+    }
+
+
+def _revisions(ids: Any) -> dict[int, list[Any]]:
+    """The current criterion revisions of each feature, in file order: plain rows, not ORM objects (the board
+    gathers thousands of criteria at once)."""
     revisions: dict[int, list[Any]] = defaultdict(list)
-    for rev in s.execute(
+    for rev in session().execute(
         select(
             CriterionRevision.feature_id,
             CriterionRevision.id,
@@ -38,7 +63,12 @@ def gather_many(features: Sequence[Any], among: Any = None) -> dict[int, GateFac
         .order_by(CriterionRevision.feature_id, CriterionRevision.position)
     ):
         revisions[rev.feature_id].append(rev)
-    # each voter's latest vote per criterion, folded in SQL into the yes and the no voters of each revision
+    return revisions
+
+
+def _voters(ids: Any) -> dict[tuple[int, str], tuple[str, ...]]:
+    """Each voter's latest vote per current revision, folded in SQL into its yes and its no voters."""
+    s = session()
     current = select(CriterionRevision.id).where(
         CriterionRevision.feature_id.in_(ids), CriterionRevision.retired_at.is_(None)
     )
@@ -61,9 +91,18 @@ def gather_many(features: Sequence[Any], among: Any = None) -> dict[int, GateFac
         .group_by(Vote.revision_id, Vote.vote)
     ):
         voters[(revision_id, vote)] = tuple(sorted(joined.split(separator)))
-    incidents: dict[int, list[OpenItem]] = defaultdict(list)
-    bugs: dict[int, list[OpenItem]] = defaultdict(list)
-    rca: dict[int, list[OpenItem]] = defaultdict(list)
+    return voters
+
+
+Items = dict[int, list[OpenItem]]
+
+
+def _open_items(ids: Any) -> tuple[Items, Items, Items]:
+    """The open incidents, open bugs and open RCA items of each feature, oldest first."""
+    s = session()
+    incidents: Items = defaultdict(list)
+    bugs: Items = defaultdict(list)
+    rca: Items = defaultdict(list)
     for incident_feature, i, title, severity in s.execute(
         select(Incident.feature_id, Incident.id, Incident.title, Incident.severity)
         .where(Incident.feature_id.in_(ids), Incident.resolved_at.is_(None))
@@ -83,26 +122,7 @@ def gather_many(features: Sequence[Any], among: Any = None) -> dict[int, GateFac
         .order_by(RcaItem.id)
     ):
         rca[int(rca_feature or 0)].append(OpenItem(i, title))
-    return {
-        f.id: GateFacts(
-            exposure=exposure_of(f),
-            criteria=tuple(
-                CriterionStatus(
-                    id=r.criterion,
-                    ring=r.ring,
-                    required_yes=r.required_yes,
-                    revision=r.revision,
-                    yes=voters.get((r.id, "yes"), ()),
-                    no=voters.get((r.id, "no"), ()),
-                )
-                for r in revisions[f.id]
-            ),
-            open_incidents=tuple(incidents[f.id]),
-            open_bugs=tuple(bugs[f.id]),
-            open_rca_items=tuple(rca[f.id]),
-        )
-        for f in features
-    }
+    return incidents, bugs, rca
 
 
 def gather(feature: Feature) -> GateFacts:

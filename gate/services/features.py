@@ -123,6 +123,13 @@ def authorize_write(principal: Principal, key: str | None, *, new_owner: str | N
             raise Forbidden(f"this token writes only to features owned by {scope}; {owner!r} is not one of them")
 
 
+def key_of(feature_id: int | None) -> str | None:
+    """The key of a feature by its id (None for none)."""
+    if feature_id is None:
+        return None
+    return session().scalar(select(Feature.key).where(Feature.id == feature_id))
+
+
 def find_feature(key: str) -> Feature:
     """Load a live (not archived) feature or raise NotFound."""
     feature = session().scalars(select(Feature).where(Feature.key == key, Feature.archived_at.is_(None))).first()
@@ -219,31 +226,7 @@ def apply_criteria(*, spec: FeatureSpec, actor: str) -> FeatureView:
     """Make the feature and its criteria what `spec` says; applying the same spec again changes nothing."""
     at = now()
     with transaction() as s:
-        feature = s.scalars(select(Feature).where(Feature.key == spec.key)).first()
-        created = feature is None or feature.archived_at is not None
-        if feature is None:
-            feature = Feature(
-                key=spec.key,
-                created_at=at,
-                updated_at=at,
-                ring=None,
-                percent_bp=0,
-                killed=False,
-                exposure_rev=0,
-                **_feature_fields(spec),
-            )
-            s.add(feature)
-            s.flush()
-        elif feature.archived_at is not None:
-            # an archived feature comes back off, as if new; its history stays
-            feature.archived_at, feature.ring, feature.percent_bp, feature.killed, feature.full_since = (
-                None,
-                None,
-                0,
-                False,
-                None,
-            )
-            feature.exposure_rev += 1
+        feature, created = _feature_for(spec, at)
         plan_runs.store_spec(feature, spec.plan, actor=actor, at=at)
         revisions = current_revisions(feature.id)
         before_fields = {k: getattr(feature, k) for k in ("name", "owner", "description", "design")}
@@ -251,33 +234,7 @@ def apply_criteria(*, spec: FeatureSpec, actor: str) -> FeatureView:
         fields_changed = before_fields != _feature_fields(spec)
         if not (created or plan.changed or fields_changed):
             return FeatureView.of(feature, criteria_views(revisions), state_version())
-        by_id = {r.criterion: r for r in revisions}
-        for rev in revisions:
-            if rev.criterion in plan.dropped or rev.criterion in {c.id for c in plan.revised}:
-                rev.retired_at = at
-        for position, c in enumerate(spec.criteria):
-            old = by_id.get(c.id)
-            if old is not None and old.retired_at is None:
-                old.position = position
-                continue
-            last = s.scalar(
-                select(CriterionRevision.revision)
-                .where(CriterionRevision.feature_id == feature.id, CriterionRevision.criterion == c.id)
-                .order_by(CriterionRevision.revision.desc())
-                .limit(1)
-            )
-            s.add(
-                CriterionRevision(
-                    feature_id=feature.id,
-                    criterion=c.id,
-                    revision=(last or 0) + 1,
-                    position=position,
-                    description=c.description,
-                    ring=c.ring,
-                    required_yes=c.required_yes,
-                    created_at=at,
-                )
-            )
+        _revise(feature, spec, revisions, plan, at)
         for k, v in _feature_fields(spec).items():
             setattr(feature, k, v)
         feature.updated_at = at
@@ -296,6 +253,70 @@ def apply_criteria(*, spec: FeatureSpec, actor: str) -> FeatureView:
         )
         s.flush()
     return get_feature(spec.key)
+
+
+def _feature_for(spec: FeatureSpec, at: datetime) -> tuple[Feature, bool]:
+    """The feature a product file names, and whether it is new: made if unknown, brought back if archived."""
+    s = session()
+    feature = s.scalars(select(Feature).where(Feature.key == spec.key)).first()
+    if feature is None:
+        feature = Feature(
+            key=spec.key,
+            created_at=at,
+            updated_at=at,
+            ring=None,
+            percent_bp=0,
+            killed=False,
+            exposure_rev=0,
+            **_feature_fields(spec),
+        )
+        s.add(feature)
+        s.flush()
+        return feature, True
+    if feature.archived_at is None:
+        return feature, False
+    # an archived feature comes back off, as if new; its history stays
+    feature.archived_at, feature.ring, feature.percent_bp, feature.killed, feature.full_since = (
+        None,
+        None,
+        0,
+        False,
+        None,
+    )
+    feature.exposure_rev += 1
+    return feature, True
+
+
+def _revise(feature: Feature, spec: FeatureSpec, revisions: list[CriterionRevision], plan: Any, at: datetime) -> None:
+    """Retire the criteria the file dropped or changed and add a new revision of each changed or new one."""
+    s = session()
+    by_id = {r.criterion: r for r in revisions}
+    for rev in revisions:
+        if rev.criterion in plan.dropped or rev.criterion in {c.id for c in plan.revised}:
+            rev.retired_at = at
+    for position, c in enumerate(spec.criteria):
+        old = by_id.get(c.id)
+        if old is not None and old.retired_at is None:
+            old.position = position
+            continue
+        last = s.scalar(
+            select(CriterionRevision.revision)
+            .where(CriterionRevision.feature_id == feature.id, CriterionRevision.criterion == c.id)
+            .order_by(CriterionRevision.revision.desc())
+            .limit(1)
+        )
+        s.add(
+            CriterionRevision(
+                feature_id=feature.id,
+                criterion=c.id,
+                revision=(last or 0) + 1,
+                position=position,
+                description=c.description,
+                ring=c.ring,
+                required_yes=c.required_yes,
+                created_at=at,
+            )
+        )
 
 
 def _criterion_json(c: CriterionSpec) -> dict[str, object]:

@@ -12,11 +12,10 @@ from sqlalchemy import func, select, update
 from gate.domain import incidents as policy
 from gate.errors import Conflict, InvalidInput, NotFound
 from gate.models import DeploymentEvent, Feature, Incident, RcaItem
-from gate.services import plans
+from gate.services import alerts, plans
 from gate.services.audit import audit
-from gate.services.context import alerting as current_alerting
 from gate.services.context import now, rings, session
-from gate.services.outbox import enqueue
+from gate.services.features import key_of
 from gate.services.releases import kill_feature
 from gate.services.transactions import changed, transaction
 
@@ -107,10 +106,6 @@ def _latest_deployment(feature_id: int, at: datetime) -> int | None:
     )
 
 
-def _dedup(incident: Incident) -> str:
-    return f"gate-incident-{incident.id}"
-
-
 def _json(incident: Incident, feature: str | None) -> dict[str, Any]:
     return {
         "id": incident.id,
@@ -120,62 +115,6 @@ def _json(incident: Incident, feature: str | None) -> dict[str, Any]:
         "ring": incident.ring,
         "caused_by": incident.caused_by,
     }
-
-
-def _alert(incident: Incident, feature: str | None, *, action: str = "trigger", escalation: bool = False) -> None:
-    """Queue the page or e-mail this incident's severity calls for (when that channel is configured)."""
-    alerting = current_alerting()
-    kind = incident.notified
-    where = f" on {feature}" + (f" in {incident.ring}" if incident.ring else "") if feature else ""
-    prefix = "ESCALATION: not acknowledged by its deadline. " if escalation else ""
-    summary = f"{prefix}[SEV{incident.severity}] #{incident.id} {incident.title}{where}"
-    details = {
-        "incident": incident.id,
-        "feature": feature,
-        "ring": incident.ring,
-        "severity": incident.severity,
-        "deadline": incident.deadline_at.isoformat(),
-        "description": incident.description,
-    }
-    alerts = []
-    if kind == "page" and alerting.pages:
-        if action == "trigger":
-            keys = [_dedup(incident) + ("-escalation" if escalation else "")]
-        else:  # acknowledge or resolve both pages, the escalation's too
-            keys = [_dedup(incident)] + ([_dedup(incident) + "-escalation"] if incident.escalated_at else [])
-        routing_key = alerting.pager_routing_key
-        alerts = [
-            policy.page(
-                routing_key=routing_key,
-                action=action,
-                dedup_key=key,
-                summary=summary,
-                severity=incident.severity,
-                source="gate",
-                details=details,
-            )
-            for key in keys
-        ]
-    elif kind == "email" and action == "trigger" and alerting.emails:
-        lines = [summary, "", f"Respond by {incident.deadline_at:%Y-%m-%d %H:%M} UTC."]
-        if incident.description:
-            lines += ["", incident.description]
-        alerts = [policy.email(subject=summary, text="\n".join(lines))]
-    if not alerts:
-        return
-    for alert in alerts:
-        enqueue(alert.kind, alert.body, incident_id=incident.id, at=now())
-
-
-def _channel(severity: int) -> str:
-    """The channel an incident this severe is told on: 'page', 'email', or 'none' when that one is not set up."""
-    alerting = current_alerting()
-    kind = policy.notification(severity)
-    if kind == "page" and alerting.pages:
-        return "page"
-    if kind == "email" and alerting.emails:
-        return "email"
-    return "none"
 
 
 def open_incident(
@@ -209,7 +148,7 @@ def open_incident(
                 reporter=actor,
                 opened_at=at,
                 deadline_at=policy.response_deadline(severity, at),
-                notified=_channel(severity),
+                notified=alerts.channel(severity),
                 caused_by=_latest_deployment(row.id, at) if row else None,
             )
             s.add(incident)
@@ -223,7 +162,7 @@ def open_incident(
                 after=_json(incident, feature),
                 at=at,
             )
-            _alert(incident, feature)
+            alerts.alert(incident, feature)
             plan = plans.running_plan(row.id, severity) if row is not None else None
             if row is not None and policy.auto_kills(severity, rings().auto_kill_at_or_above):
                 if not row.killed:
@@ -256,17 +195,11 @@ def _incident(incident_id: int) -> Incident:
     return incident
 
 
-def _feature_key(feature_id: int | None) -> str | None:
-    if feature_id is None:
-        return None
-    return session().scalar(select(Feature.key).where(Feature.id == feature_id))
-
-
 def view(incident: Incident) -> IncidentView:
     """The incident with its feature key, RCA items and deadline outcome."""
     items = tuple(session().scalars(select(RcaItem).where(RcaItem.incident_id == incident.id).order_by(RcaItem.id)))
     met = policy.deadline_met(incident.deadline_at, incident.acknowledged_at, incident.resolved_at, now())
-    return IncidentView.of(incident, _feature_key(incident.feature_id), items, met)
+    return IncidentView.of(incident, key_of(incident.feature_id), items, met)
 
 
 def get_incident(incident_id: int) -> IncidentView:
@@ -318,7 +251,7 @@ def correct_incident(
     at = now()
     with transaction() as s:
         incident = _incident(incident_id)
-        before = _json(incident, _feature_key(incident.feature_id))
+        before = _json(incident, key_of(incident.feature_id))
         if severity is not None:
             incident.severity = severity
         if feature is not _UNSET:
@@ -336,7 +269,7 @@ def correct_incident(
             ):
                 raise InvalidInput(f"no deployment {caused_by}", errors={"caused_by": ["must name a deployment"]})
             incident.caused_by = caused_by
-        after = _json(incident, _feature_key(incident.feature_id))
+        after = _json(incident, key_of(incident.feature_id))
         if after == before:
             return view(incident)
         audit(
@@ -365,7 +298,7 @@ def acknowledge(*, incident_id: int, actor: str) -> IncidentView:
                 f"incident {incident_id} is already {'resolved' if incident.resolved_at else 'acknowledged'}"
             )
         session().refresh(incident)  # read back what the compare-and-set wrote
-        key = _feature_key(incident.feature_id)
+        key = key_of(incident.feature_id)
         audit(
             actor=actor,
             action="incident.ack",
@@ -375,7 +308,7 @@ def acknowledge(*, incident_id: int, actor: str) -> IncidentView:
             after={"acknowledged_at": at.isoformat()},
             at=at,
         )
-        _alert(incident, key, action="acknowledge")
+        alerts.alert(incident, key, action="acknowledge")
     return view(incident)
 
 
@@ -391,7 +324,7 @@ def resolve(*, incident_id: int, actor: str) -> IncidentView:
         ):
             raise Conflict(f"incident {incident_id} is already resolved")
         session().refresh(incident)
-        key = _feature_key(incident.feature_id)
+        key = key_of(incident.feature_id)
         audit(
             actor=actor,
             action="incident.resolve",
@@ -401,7 +334,7 @@ def resolve(*, incident_id: int, actor: str) -> IncidentView:
             after={"resolved_at": at.isoformat()},
             at=at,
         )
-        _alert(incident, key, action="resolve")
+        alerts.alert(incident, key, action="resolve")
     return view(incident)
 
 
@@ -416,7 +349,7 @@ def open_rca_item(*, incident_id: int, title: str, actor: str) -> RcaView:
             actor=actor,
             action="rca.open",
             target=f"rca:{item.id}",
-            feature=_feature_key(incident.feature_id),
+            feature=key_of(incident.feature_id),
             before=None,
             after={"incident": incident_id, "title": title},
             at=at,
@@ -438,29 +371,9 @@ def close_rca_item(*, item_id: int, actor: str) -> RcaView:
             actor=actor,
             action="rca.close",
             target=f"rca:{item_id}",
-            feature=_feature_key(incident.feature_id),
+            feature=key_of(incident.feature_id),
             before=None,
             after={"closed_at": at.isoformat()},
             at=at,
         )
     return RcaView.of(item)
-
-
-def escalate_overdue(at: datetime) -> None:
-    """Page (or e-mail) again for each alerted incident not acknowledged by its deadline, once."""
-    s = session()
-    overdue = s.scalars(
-        select(Incident).where(
-            Incident.notified.in_(("page", "email")),
-            Incident.acknowledged_at.is_(None),
-            Incident.resolved_at.is_(None),
-            Incident.escalated_at.is_(None),
-            Incident.deadline_at <= at,
-        )
-    ).all()
-    for incident in overdue:
-        if changed(
-            update(Incident).where(Incident.id == incident.id, Incident.escalated_at.is_(None)).values(escalated_at=at)
-        ):
-            _alert(incident, _feature_key(incident.feature_id), escalation=True)
-        s.commit()

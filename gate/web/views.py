@@ -1,4 +1,6 @@
-"""Dashboard pages. Each form calls the same service as the API, under the same rules."""
+"""The dashboard's blueprint: who may see a page (`signed_in`, the role check and the owner scope the API
+uses too), signing in and out, and the helpers every form shares. The pages themselves are in
+feature_pages.py, incident_pages.py and admin_pages.py."""
 
 from __future__ import annotations
 
@@ -8,19 +10,16 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, send_from_directory, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from marshmallow import Schema
 from werkzeug.wrappers import Response
 
-from gate import schemas
-from gate.domain.incidents import MEANING, RESPONSE_TIME, SEVERITIES, auto_kills, notification
 from gate.domain.roles import PEOPLE as ANY
-from gate.domain.roles import ROLES, Principal
-from gate.domain.words import duration
-from gate.errors import Forbidden, GateError, InvalidInput, NotFound, Unauthorized
+from gate.domain.roles import Principal
+from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
 from gate.runtime import runtime
 from gate.schemas.base import load
-from gate.services import audit, board, dora, features, incidents, plans, releases, tokens, votes
+from gate.services import features
 from gate.services.context import now, rings
 from gate.services.state import current_state as load_state
 from gate.services.tokens import TokenCache
@@ -125,30 +124,10 @@ def logout() -> Response:
     return redirect(url_for("web.login"))
 
 
-# ---- pages ---------------------------------------------------------------------------------------
+# ---- forms ---------------------------------------------------------------------------------------
 
 
-@web.route("/")
-@signed_in(*ANY)
-def board_page() -> str:
-    owner = request.args.get("owner") or None
-    state = request.args.get("state") or None
-    if state is not None and state not in board.STATES:
-        raise InvalidInput(f"state must be one of {', '.join(board.STATES)}")
-    search = (request.args.get("q") or "").strip()[:200] or None
-    rows, owners = board.board(owner=owner, state=state, search=search)
-    return render_template(
-        "board.html", rows=rows, owners=owners, owner=owner, state=state, states=board.STATES, search=search
-    )
-
-
-@web.route("/features/<key>")
-@signed_in(*ANY)
-def feature(key: str) -> str:
-    return render_template("feature.html", page=board.feature_page(key, me().name))
-
-
-def _act(back: str, action: Callable[[], Any], done: str | None = None) -> Response:
+def run_form(back: str, action: Callable[[], Any], done: str | None = None) -> Response:
     """Run a form's action, say how it went, and go back to the page `back` names."""
     try:
         action()
@@ -167,7 +146,7 @@ _NUMBERS = {
 _NOT_FIELDS = {"csrf", "confirm", "roles", "owners"}  # lists: the view reads them whole
 
 
-def _form(schema: Schema, **defaults: Any) -> dict[str, Any]:
+def load_form(schema: Schema, **defaults: Any) -> dict[str, Any]:
     """Load the posted form through the API's own schema: a form obeys every limit the API does."""
     data: dict[str, Any] = dict(defaults)
     for name, raw in request.form.items():
@@ -183,7 +162,7 @@ def _integer(text: str) -> Any:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else text
 
 
-def _confirmed(what: str) -> None:
+def confirmed(what: str) -> None:
     """Destructive forms carry an "I am sure" box: a second, deliberate step before they act."""
     if request.form.get("confirm") != "yes":
         raise InvalidInput(f"tick the box to confirm the {what}", errors={"confirm": ["must be ticked"]})
@@ -196,256 +175,3 @@ def _number(text: str) -> Any:
     except ValueError:
         return text
     return value if math.isfinite(value) else text
-
-
-@web.route("/features/<key>/criteria/<criterion>/vote", methods=["POST"])
-@signed_in("qa")
-def vote(key: str, criterion: str) -> Response:
-    def cast_vote() -> None:
-        body = _form(schemas.VoteIn())
-        votes.cast_vote(key=key, criterion=criterion, actor=me().name, **body)
-        flash(f"Voted {body['vote']} on {criterion}.", "ok")
-
-    return _act(url_for("web.feature", key=key), cast_vote)
-
-
-@web.route("/features/<key>/promote", methods=["POST"])
-@signed_in("release")
-def promote(key: str) -> Response:
-    def act() -> None:
-        body = _form(schemas.PromoteIn())
-        releases.promote(key=key, percent_bp=body.pop("percent"), principal=me(), **body)
-        flash(f"Promoted to {body['ring']}.", "ok")
-
-    return _act(url_for("web.feature", key=key), act)
-
-
-@web.route("/features/<key>/rollout", methods=["POST"])
-@signed_in("release")
-def rollout(key: str) -> Response:
-    def act() -> None:
-        releases.rollout(key=key, percent_bp=_form(schemas.RolloutIn())["percent"], actor=me().name)
-        flash("Rollout changed.", "ok")
-
-    return _act(url_for("web.feature", key=key), act)
-
-
-@web.route("/features/<key>/rollback", methods=["POST"])
-@signed_in("release")
-def rollback(key: str) -> Response:
-    def act() -> None:
-        _confirmed("rollback")
-        body = _form(schemas.RollbackIn(), ring=None)
-        releases.rollback(key=key, actor=me().name, **body)
-        flash(f"Rolled back to {body['ring'] or 'off'}.", "ok")
-
-    return _act(url_for("web.feature", key=key), act)
-
-
-@web.route("/features/<key>/kill", methods=["POST"])
-@signed_in("release")
-def kill(key: str) -> Response:
-    def act() -> None:
-        _confirmed("kill")
-        releases.kill(key=key, actor=me().name, **_form(schemas.KillIn()))
-        flash("Killed.", "ok")
-
-    return _act(url_for("web.feature", key=key), act)
-
-
-@web.route("/features/<key>/revive", methods=["POST"])
-@signed_in("release")
-def revive(key: str) -> Response:
-    return _act(url_for("web.feature", key=key), lambda: releases.revive(key=key, actor=me().name), "Revived.")
-
-
-PLAN_ACTIONS = {
-    "start": "Plan started.",
-    "pause": "Plan paused.",
-    "resume": "Plan resumed.",
-    "cancel": "Plan cancelled.",
-}
-
-
-@web.route("/features/<key>/plan/<action>", methods=["POST"])
-@signed_in("release")
-def plan_action(key: str, action: str) -> Response:
-    if action not in PLAN_ACTIONS:
-        raise NotFound(f"no plan action {action!r}")
-    use_case = getattr(plans, action)
-    return _act(
-        url_for("web.feature", key=key),
-        lambda: use_case(key=key, actor=me().name, token_id=me().token_id),
-        PLAN_ACTIONS[action],
-    )
-
-
-@web.route("/incidents")
-@signed_in(*ANY)
-def incidents_page() -> str:
-    open_ = incidents.list_incidents(status="open", limit=500, before=None)
-    resolved = incidents.list_incidents(status="resolved", limit=20, before=None)
-    return render_template(
-        "incidents.html", open_incidents=open_, resolved=resolved, at=now(), severities=_severity_choices()
-    )
-
-
-def _severity_choices() -> list[tuple[int, str]]:
-    """Each severity with what it means, who is told and how soon: '0 · outage, …: pages on-call, 30 min to respond'."""
-    told = {"page": "pages on-call", "email": "e-mails", None: "tells no one"}
-    choices = []
-    for sev in SEVERITIES:
-        within = duration(RESPONSE_TIME[sev].total_seconds())
-        choices.append((sev, f"{sev} · {MEANING[sev]}: {told[notification(sev)]}, {within} to respond"))
-    return choices
-
-
-@web.route("/incidents", methods=["POST"])
-@signed_in("reporter")
-def report_incident() -> Response:
-    def act() -> None:
-        body = _form(schemas.IncidentIn())
-        view, _ = incidents.open_incident(actor=me().name, **body)
-        told = {"page": "on-call paged", "email": "e-mail sent"}.get(view.notified, "no one told")
-        killed = " The flag was killed at once." if view.feature and _auto_kills(view.severity) else ""
-        flash(f"Incident #{view.id} opened: {told}.{killed}", "ok")
-
-    return _act(url_for("web.incidents_page"), act)
-
-
-def _auto_kills(severity: int) -> bool:
-    return auto_kills(severity, rings().auto_kill_at_or_above)
-
-
-@web.route("/incidents/<id:incident_id>/ack", methods=["POST"])
-@signed_in("reporter")
-def acknowledge_incident(incident_id: int) -> Response:
-    return _act(
-        url_for("web.incidents_page"),
-        lambda: incidents.acknowledge(incident_id=incident_id, actor=me().name),
-        "Acknowledged.",
-    )
-
-
-@web.route("/incidents/<id:incident_id>/resolve", methods=["POST"])
-@signed_in("reporter")
-def resolve_incident(incident_id: int) -> Response:
-    def act() -> None:
-        _confirmed("resolution")
-        incidents.resolve(incident_id=incident_id, actor=me().name)
-        flash(f"Incident #{incident_id} resolved.", "ok")
-
-    return _act(url_for("web.incidents_page"), act)
-
-
-@web.route("/incidents/<id:incident_id>/rca-items", methods=["POST"])
-@signed_in("reporter")
-def add_rca_item(incident_id: int) -> Response:
-    def act() -> None:
-        item = incidents.open_rca_item(incident_id=incident_id, actor=me().name, **_form(schemas.RcaIn()))
-        flash(f"RCA item #{item.id} added.", "ok")
-
-    return _act(url_for("web.incidents_page"), act)
-
-
-@web.route("/rca-items/<id:item_id>/close", methods=["POST"])
-@signed_in("reporter")
-def close_rca_item(item_id: int) -> Response:
-    return _act(
-        url_for("web.incidents_page"),
-        lambda: incidents.close_rca_item(item_id=item_id, actor=me().name),
-        "RCA item closed.",
-    )
-
-
-@web.route("/dora")
-@signed_in(*ANY)
-def dora_page() -> str:
-    weeks = dora.weekly(13)
-    labels = [start.strftime("%d %b") for start, _ in weeks]
-    series = {
-        "deployments": [float(f.deployments) for _, f in weeks],
-        "lead": [f.lead_median for _, f in weeks],
-        "fail": [f.fail_percent for _, f in weeks],
-        "restore": [f.restore_median for _, f in weeks],
-    }
-    return render_template("dora.html", m=dora.metrics(days=30), labels=labels, series=series, weeks=weeks)
-
-
-@web.route("/rings")
-@signed_in(*ANY)
-def rings_page() -> str:
-    return render_template("rings.html")
-
-
-# ---- the API's reference -------------------------------------------------------------------------
-
-_SWAGGER_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"})
-
-
-@web.route("/api/docs")
-def api_docs() -> str:
-    """The REST API's reference (Swagger UI from the swagger-ui-bundle package, over /api/v1/openapi.json)."""
-    return render_template("api_docs.html")
-
-
-@web.route("/api/docs/<name>")
-def api_docs_file(name: str) -> Response:
-    if name not in _SWAGGER_FILES:
-        raise NotFound("no such file")
-    from swagger_ui_bundle import swagger_ui_path
-
-    return send_from_directory(str(swagger_ui_path), name, max_age=86400)
-
-
-# ---- admin ---------------------------------------------------------------------------------------
-
-
-@web.route("/admin/tokens")
-@signed_in("admin")
-def tokens_page() -> str:
-    return _tokens_page(None)
-
-
-def _tokens_page(created: tuple[tokens.TokenView, str] | None) -> str:
-    listed = tokens.list_tokens(limit=1000, before=None)
-    return render_template("tokens.html", tokens=listed, roles=ROLES, created=created)
-
-
-@web.route("/admin/tokens", methods=["POST"])
-@signed_in("admin")
-def create_token() -> Any:
-    """The new secret is shown on this answer only: never stored, never put in a redirect or a flash."""
-    form = request.form
-    lists = {
-        "roles": form.getlist("roles"),
-        "owners": [o.strip() for o in form.get("owners", "").split(",") if o.strip()],
-    }
-    try:
-        body = _form(schemas.TokenIn(), **{k: v for k, v in lists.items() if v})
-        created = tokens.create_token(**tokens.creation(body), actor=me().name)
-    except GateError as error:
-        flash(error.detail, "error")
-        return redirect(url_for("web.tokens_page"))
-    return _tokens_page(created), 201, {"Cache-Control": "no-store"}  # the secret must stay in no cache
-
-
-@web.route("/admin/tokens/<id:token_id>/revoke", methods=["POST"])
-@signed_in("admin")
-def revoke_token(token_id: int) -> Response:
-    def act() -> None:
-        _confirmed("revocation")
-        revoked = tokens.revoke_token(token_id=token_id, actor=me().name)
-        flash(f"Token {revoked.name} revoked: it works nowhere from now on.", "ok")
-
-    return _act(url_for("web.tokens_page"), act)
-
-
-@web.route("/admin/audit")
-@signed_in("admin")
-def audit_page() -> str:
-    query = load(schemas.AuditQuery(), {k: v for k, v in request.args.items() if v.strip()})
-    entries = audit.list_audit(
-        feature=query["feature"], actor=query["actor"], action=query["action"], limit=200, before=query["before"]
-    )
-    return render_template("audit.html", entries=entries, query=query)

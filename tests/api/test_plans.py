@@ -378,7 +378,7 @@ def test_archiving_the_feature_cancels_its_run(app: Flask, api: Api) -> None:
 
 def test_a_gate_that_closes_between_the_check_and_the_step_takes_nothing(app: Flask, api: Api) -> None:
     from gate.domain.plans import Reading
-    from gate.services.plans import check_plans
+    from gate.services.plan_checks import check_plans
 
     with_plan(api, {**PLAN, "guard": {"query": "errors", "max": 1}})
     act(api, "start")
@@ -397,7 +397,7 @@ def test_a_gate_that_closes_between_the_check_and_the_step_takes_nothing(app: Fl
 
 def test_a_plan_changed_between_the_check_and_the_step_is_left_to_the_next_check(app: Flask, api: Api) -> None:
     from gate.domain.plans import Reading
-    from gate.services.plans import check_plans
+    from gate.services.plan_checks import check_plans
 
     with_plan(api, {**PLAN, "guard": {"query": "errors", "max": 1}})
     act(api, "start")
