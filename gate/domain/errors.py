@@ -30,9 +30,10 @@ class Problems:
         self.errors.setdefault(path or "$", []).append(message)
 
     def unknown_keys(self, data: Mapping[Any, Any], allowed: Collection[str], path: str = "") -> None:
-        """Record each key of `data` that is not `allowed`, at its path, in sorted order."""
+        """Record each key of `data` that is not `allowed`, at its path, in sorted order, naming those allowed."""
+        expected = ", ".join(sorted(allowed))
         for key in sorted(set(map(str, data)) - set(allowed)):
-            self.add(f"{path}.{key}" if path else key, "unknown key")
+            self.add(f"{path}.{key}" if path else key, f"unknown key; expected one of {expected}")
 
     def raise_if_any(self) -> None:
         """Raise a ParseError carrying everything recorded."""

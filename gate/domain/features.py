@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from gate.domain.errors import Problems
 from gate.domain.plans import PlanSpec, parse_plan
-from gate.domain.rings import NAME, RingsConfig
+from gate.domain.rings import KEY_PATTERN, NAME, RingsConfig
 
 MAX_TEXT = 2000
 MAX_CRITERIA = 200
@@ -69,7 +69,7 @@ def parse_feature(data: Any, rings: RingsConfig, *, key: str | None = None) -> F
     problems.unknown_keys(data, _FEATURE_KEYS)
     feature = data.get("feature")
     if not is_key(feature):
-        problems.add("feature", "must be a key like 'checkout-v2' ([a-z0-9][a-z0-9._-]{0,63})")
+        problems.add("feature", f"must be a key like 'checkout-v2' ({KEY_PATTERN})")
     elif key is not None and feature != key:
         problems.add("feature", f"{feature!r} does not match the feature {key!r} in the URL")
     name = _text(data, "name", problems, required=True, limit=200)

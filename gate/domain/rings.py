@@ -12,7 +12,8 @@ from gate.domain.durations import parse_duration
 from gate.domain.errors import Problems
 from gate.domain.incidents import SEVERITIES
 
-NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
+KEY_PATTERN = "[a-z0-9][a-z0-9._-]{0,63}"  # feature keys, criterion ids, ring names: the one pattern of them all
+NAME = re.compile(KEY_PATTERN + r"\Z")
 _TOP_KEYS = {"version", "rings", "incidents"}
 _RING_KEYS = {"name", "description", "audience", "bucket_by", "gate"}
 _GATE_KEYS = {"soak", "block_on_incidents", "zero_bug_bounce", "rca_complete"}
@@ -95,7 +96,7 @@ def parse_rings(data: Any) -> RingsConfig:
     if not isinstance(data, Mapping):
         problems.add("$", "must be a mapping with version and rings")
         problems.raise_if_any()
-    _unknown_keys(data, _TOP_KEYS, "", problems)
+    problems.unknown_keys(data, _TOP_KEYS, "")
     if data.get("version") != 1 or isinstance(data.get("version"), bool):
         problems.add("version", "must be 1")
     raw_rings = data.get("rings")
@@ -119,22 +120,15 @@ def parse_rings(data: Any) -> RingsConfig:
     return RingsConfig(rings=tuple(rings), auto_kill_at_or_above=auto_kill)
 
 
-def _unknown_keys(data: Mapping[Any, Any], allowed: set[str], path: str, problems: Problems) -> None:
-    for key in data:
-        if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
-            problems.add(where, f"unknown key; expected one of {', '.join(sorted(allowed))}")
-
-
 def _parse_ring(raw: Any, i: int, count: int, problems: Problems) -> Ring | None:
     path = f"rings[{i}]"
     if not isinstance(raw, Mapping):
         problems.add(path, "must be a mapping")
         return None
-    _unknown_keys(raw, _RING_KEYS, path, problems)
+    problems.unknown_keys(raw, _RING_KEYS, path)
     name = raw.get("name")
     if not isinstance(name, str) or not NAME.match(name):
-        problems.add(f"{path}.name", "must be a name like 'preview' ([a-z0-9][a-z0-9._-]{0,63})")
+        problems.add(f"{path}.name", f"must be a name like 'preview' ({KEY_PATTERN})")
         name = f"#{i}"
     description = raw.get("description", "")
     if not isinstance(description, str):
@@ -160,7 +154,7 @@ def _parse_audience(raw: Any, path: str, problems: Problems) -> Audience:
     if not isinstance(raw, Mapping):
         problems.add(path, "must be all or a mapping of users, tenants and groups")
         return Audience()
-    _unknown_keys(raw, set(_AUDIENCE_KEYS), path, problems)
+    problems.unknown_keys(raw, set(_AUDIENCE_KEYS), path)
     lists: dict[str, tuple[str, ...]] = {}
     for key in _AUDIENCE_KEYS:
         value = raw.get(key, [])
@@ -179,7 +173,7 @@ def _parse_gate(raw: Any, path: str, problems: Problems) -> GateSpec:
     if not isinstance(raw, Mapping):
         problems.add(path, "must be a mapping")
         return GateSpec()
-    _unknown_keys(raw, _GATE_KEYS, path, problems)
+    problems.unknown_keys(raw, _GATE_KEYS, path)
     soak = None
     if raw.get("soak") is not None:
         try:
@@ -206,7 +200,7 @@ def _parse_incidents(raw: Any, problems: Problems) -> int | None:
     if not isinstance(raw, Mapping):
         problems.add("incidents", "must be a mapping")
         return None
-    _unknown_keys(raw, _INCIDENT_KEYS, "incidents", problems)
+    problems.unknown_keys(raw, _INCIDENT_KEYS, "incidents")
     value = raw.get("auto_kill_at_or_above")
     if value is not None and (isinstance(value, bool) or value not in SEVERITIES):
         problems.add("incidents.auto_kill_at_or_above", "must be a severity from 0 to 3")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from gate.domain.rings import KEY_PATTERN
 from gate.schemas.base import CheckOut, PageQuery, Percent, StrictSchema, Text
 from gate.schemas.plans import PlanDocument
 
@@ -16,7 +17,7 @@ class GateQuery(Schema):
 
 
 class CriterionDocument(StrictSchema):
-    id = fields.String(required=True, metadata={"pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"})
+    id = fields.String(required=True, metadata={"pattern": f"^{KEY_PATTERN}$"})
     description = fields.String(required=True)
     ring = fields.String(required=True)
     required_yes = fields.Integer(load_default=1)
@@ -25,7 +26,7 @@ class CriterionDocument(StrictSchema):
 class FeatureDocument(StrictSchema):
     """The product YAML (or the same as JSON); validated by the domain parser, declared here."""
 
-    feature = fields.String(required=True, metadata={"pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"})
+    feature = fields.String(required=True, metadata={"pattern": f"^{KEY_PATTERN}$"})
     name = fields.String(required=True)
     owner = fields.String(required=True)
     description = fields.String()

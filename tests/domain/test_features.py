@@ -12,6 +12,8 @@ from gate.ringsfile import load_rings_file
 
 RINGS = load_rings_file(str(Path(__file__).resolve().parents[2] / "rings.yaml"))
 
+UNKNOWN_TOP = "unknown key; expected one of criteria, description, design, feature, name, owner, plan"
+
 
 def doc(**over: object) -> dict:
     base = {
@@ -72,7 +74,7 @@ RINGS_LIST = ", ".join(RINGS.names)
     [
         ({"feature": "UPPER"}, {"feature": ["must be a key like 'checkout-v2' ([a-z0-9][a-z0-9._-]{0,63})"]}),
         ({"feature": "other"}, {"feature": ["'other' does not match the feature 'checkout-v2' in the URL"]}),
-        ({"colour": "red", "zebra": 1}, {"colour": ["unknown key"], "zebra": ["unknown key"]}),
+        ({"colour": "red", "zebra": 1}, {"colour": [UNKNOWN_TOP], "zebra": [UNKNOWN_TOP]}),
         ({"name": None}, {"name": ["is required"]}),
         ({"owner": None}, {"owner": ["is required"]}),
         ({"owner": "  "}, {"owner": ["must be a non-empty string"]}),
@@ -101,7 +103,10 @@ RINGS_LIST = ", ".join(RINGS.names)
         ),
         (
             {"criteria": [{"id": "Unit", "description": "d", "ring": "internal", "weight": 2}]},
-            {"criteria[0].weight": ["unknown key"], "criteria[0].id": ["must be a key like 'unit-tests'"]},
+            {
+                "criteria[0].weight": ["unknown key; expected one of description, id, required_yes, ring"],
+                "criteria[0].id": ["must be a key like 'unit-tests'"],
+            },
         ),
         (
             {"criteria": [{"id": "u", "description": "d", "ring": "internal"}] * 2},

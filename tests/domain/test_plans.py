@@ -113,7 +113,10 @@ def test_a_plan_parses_with_its_defaults() -> None:
             {"plan.steps[0].hold": ["'1w' is not a duration like 30m, 24h or 3d"]},
         ),
         ({"steps": [{"ring": "ga", "hold": 60}]}, {"plan.steps[0].hold": ["60 is not a duration like 30m, 24h or 3d"]}),
-        ({"steps": [{"ring": "ga", "why": 1}]}, {"plan.steps[0].why": ["unknown key"]}),
+        (
+            {"steps": [{"ring": "ga", "why": 1}]},
+            {"plan.steps[0].why": ["unknown key; expected one of hold, percent, ring"]},
+        ),
         (
             {"steps": [{"ring": "preview"}, {"ring": "internal"}]},
             {"plan.steps[1]": ["steps must go in exposure order: each a later ring, or a higher percent of the same"]},
@@ -171,8 +174,14 @@ def test_a_plan_parses_with_its_defaults() -> None:
             {"steps": [{"ring": "ga"}], "guard": {"query": "up", "max": 1, "on_breach": "kill"}},
             {"plan.guard.on_breach": ["must be one of pause, rollback"]},
         ),
-        ({"steps": [{"ring": "ga"}], "guard": {"query": "up", "max": 1, "by": 2}}, {"plan.guard.by": ["unknown key"]}),
-        ({"steps": [{"ring": "ga"}], "then": "party"}, {"plan.then": ["unknown key"]}),
+        (
+            {"steps": [{"ring": "ga"}], "guard": {"query": "up", "max": 1, "by": 2}},
+            {"plan.guard.by": ["unknown key; expected one of max, on_breach, query"]},
+        ),
+        (
+            {"steps": [{"ring": "ga"}], "then": "party"},
+            {"plan.then": ["unknown key; expected one of guard, on_incident, steps, windows"]},
+        ),
         (
             {"steps": [{"ring": "moon", "percent": 101, "hold": "x"}], "on_incident": None},
             {

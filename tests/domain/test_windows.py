@@ -73,7 +73,7 @@ def test_a_window_parses_with_defaults() -> None:
             {"timezone": "Europe/Berlin\n"},
             {"plan.windows.timezone": ["must be a time zone like 'Europe/Berlin' or 'UTC'"]},
         ),
-        ({"when": "always"}, {"plan.windows.when": ["unknown key"]}),
+        ({"when": "always"}, {"plan.windows.when": ["unknown key; expected one of days, hours, timezone"]}),
     ],
 )
 def test_a_bad_window_names_every_problem_with_its_path(raw: Any, errors: dict[str, list[str]]) -> None:
