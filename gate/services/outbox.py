@@ -31,6 +31,7 @@ from gate.models import OutboxMessage
 from gate.services.context import Services, now, session
 from gate.services.delivery import SEND_TIMEOUT, DeliveryError, post_json, send_email, send_page, webhook_request
 from gate.services.outage import OUTAGE, background_failure, is_outage
+from gate.services.periodic import Periodic
 
 log = logging.getLogger(__name__)
 ALERTS_FAILED = Counter(
@@ -83,7 +84,7 @@ class Dispatcher:
         self.lease = lease
         self.wake = wake or threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("gate-outbox", lambda: self.run_once(wait=False), interval=interval, wake=self.wake)
         self._outcomes: list[tuple[int, int, dict[str, Any]]] = []  # (id, attempt, values) not yet written
         self._lock = threading.Lock()  # guards the outcomes and the destinations being sent to
         self._busy: set[str] = set()  # destinations a sender thread is working through
@@ -93,28 +94,16 @@ class Dispatcher:
     def start(self) -> None:
         """Start the background thread (gunicorn workers do, after fork)."""
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="gate-outbox", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop, letting each send under way finish (each is bounded by SEND_TIMEOUT)."""
         self._stop.set()
-        self.wake.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        self._loop.stop()
         with self._lock:
             senders, self._senders = self._senders, []
         for sender in senders:
             sender.join(SEND_TIMEOUT + 1)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once(wait=False)
-            except Exception as exc:  # the store may blink; keep the thread alive
-                background_failure(exc, log, "outbox pass")
-            self.wake.wait(self.interval)
-            self.wake.clear()
 
     def run_once(self, limit: int = 50, *, wait: bool = True) -> int:
         """Start a sender for each destination that has messages due and none in flight; with `wait`,
