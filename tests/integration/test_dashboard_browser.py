@@ -202,7 +202,9 @@ def test_an_on_call_runs_an_incident_from_a_phone(gate: Served, browser: Any, tm
     page.get_by_role("link", name="Tokens").click()
     form = page.locator("#create-token")
     form.get_by_label("Name (who or what uses it)").fill("checkout-svc")
-    form.get_by_label("Role").select_option("sdk")
+    form.get_by_label("sdk", exact=True).check()  # roles are boxes: a token may hold several
+    form.get_by_label("Owners it may write to (comma-separated; empty: every owner)").fill("payments")
+    form.get_by_label("Expires after (days; empty: never)").fill("90")
     form.get_by_role("button", name="Create").click()
     secret = page.locator("#new-secret code").inner_text()
     assert secret.startswith("gate_") and _as(gate, secret).ok
@@ -210,6 +212,7 @@ def test_an_on_call_runs_an_incident_from_a_phone(gate: Served, browser: Any, tm
     page.goto(gate.url + "/admin/tokens")  # the list again: the secret is gone for good
     assert page.locator("#new-secret").count() == 0 and secret not in page.content()
     row = page.get_by_role("row", name="checkout-svc")
+    assert "payments" in row.inner_text() and "expires " in row.inner_text()
     row.get_by_label("I am sure").check()
     row.get_by_role("button", name="Revoke").click()
     assert page.get_by_role("status").get_by_text("Token checkout-svc revoked").is_visible()
