@@ -22,6 +22,30 @@ class GateApi(Api):  # type: ignore[misc]
     ERROR_SCHEMA = ProblemOut
     DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON  # what errors answer; views declare JSON (api.boundary)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._undocumented: list[tuple[Any, str, Any]] = []
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        """Mount a blueprint now, and describe it in the OpenAPI document when the document is first asked
+        for: building it is most of what making an app costs, and an app that serves no one the document
+        (a test's, a CLI command's) need not pay for it."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._undocumented.append((blp, name, parameters))
+
+    def document(self) -> None:
+        """Describe every blueprint mounted so far in the OpenAPI document (once each)."""
+        while self._undocumented:
+            blp, name, parameters = self._undocumented.pop(0)
+            blp.register_views_in_doc(self, self._app, self.spec, name=name, parameters=parameters)
+            self.spec.tag({"name": name, "description": blp.description})
+
+    def _openapi_json(self) -> Response:
+        self.document()
+        return super()._openapi_json()  # type: ignore[no-any-return]
+
     def handle_http_exception(self, error: HTTPException) -> Response:
         """Render werkzeug's and webargs' HTTP errors as problem+json (flask-smorest's documented hook)."""
         return http_problem(error)
