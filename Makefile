@@ -1,5 +1,7 @@
 # Each target does its own set-up: a fresh machine needs only Python 3.11+ and make.
 PYTHON ?= python3
+# pytest-xdist processes: the suite waits on servers, sockets and timers as much as it computes
+TEST_WORKERS ?= 3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -20,7 +22,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	rm -f .coverage .coverage.*
-	COVERAGE_PROCESS_START=$(CURDIR)/pyproject.toml $(BIN)/python -m coverage run -m pytest $(PYTEST_ARGS); \
+	COVERAGE_PROCESS_START=$(CURDIR)/pyproject.toml $(BIN)/python -m coverage run -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); \
 	status=$$?; \
 	$(BIN)/python -m coverage combine --quiet; \
 	$(BIN)/python -m coverage report; cov=$$?; \
@@ -33,9 +35,11 @@ $(DEV): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e ./sdk  # '.[dev]' reinstalled the SDK as a copy
 	touch $(DEV)
 
-# the unit layers only (domain, SDK, spec vectors, API and dashboard in-process): seconds, for the edit loop
+# the unit layers only (domain, SDK, spec vectors, API and dashboard in-process), on SQLite, without the
+# fuzzer (tests/fuzz) and the live servers (tests/integration): for the edit loop
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q tests/domain tests/services tests/ops tests/sdk tests/spec tests/api tests/web tests/cli tests/db -m "not integration" $(PYTEST_ARGS)
+	GATE_TEST_POSTGRES_URL= $(BIN)/python -m pytest -q -n $(TEST_WORKERS) -p no:schemathesis -p no:hypothesispytest \
+		tests/domain tests/services tests/ops tests/sdk tests/spec tests/api tests/web tests/cli tests/db -m "not integration" $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(BIN)/ruff check gate sdk tests benchmarks mutation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 
 from sqlalchemy import inspect, select
@@ -20,7 +21,13 @@ def load_rings_file(path: str) -> RingsConfig:
             raw = handle.read()
     except OSError as exc:
         raise ParseError({path: [f"cannot read the rings file: {exc.strerror}"]}) from None
-    return parse_rings(load_yaml(raw, source=path))
+    return _parsed(raw, path)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(raw: bytes, source: str) -> RingsConfig:
+    """The same file parses to the same frozen rings: each app of a process (a test's, say) reads it once."""
+    return parse_rings(load_yaml(raw, source=source))
 
 
 def rings_in_use(session: Session, rings: RingsConfig) -> dict[str, list[str]]:

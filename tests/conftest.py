@@ -26,9 +26,27 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
     return SqliteTemplate(tmp_path_factory.mktemp("sqlite"))
 
 
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_url() -> str | None:
+    """GATE_TEST_POSTGRES_URL; unset, the local server when it answers within a second (this machine's and
+    CI's); set but empty, none: the PostgreSQL half is skipped (`make test-fast`)."""
+    url = os.environ.get("GATE_TEST_POSTGRES_URL")
+    if url is not None:
+        return url or None
+    import psycopg
+
+    try:
+        psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", connect_timeout=1).close()
+    except psycopg.Error:
+        return None
+    return LOCAL_POSTGRES
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresDatabase | None]:
-    url = os.environ.get("GATE_TEST_POSTGRES_URL")
+    url = postgres_url()
     if not url:
         yield None
         return
@@ -48,7 +66,7 @@ def database_url(
     if request.param == "sqlite":
         return sqlite_template.fresh()
     if postgres is None:
-        pytest.skip("GATE_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL: GATE_TEST_POSTGRES_URL is empty, or no local server answers")
     return postgres.fresh()
 
 

@@ -61,7 +61,7 @@ def test_there_is_no_import_circle() -> None:
         seen[name] = 1
         for target in sorted(GRAPH[name]):
             if seen.get(target) == 1:
-                circle = path[path.index(target) :] + [target]
+                circle = [*path[path.index(target) :], target]
                 raise AssertionError("an import circle: " + " -> ".join(circle))
             if target not in seen:
                 visit(target, [*path, target])

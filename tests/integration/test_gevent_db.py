@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
+
+from tests.conftest import postgres_url
 
 pytestmark = pytest.mark.integration
 
@@ -27,9 +28,9 @@ print(round(time.monotonic() - started, 2))
 
 
 def test_four_slow_queries_share_one_loop_instead_of_queueing() -> None:
-    url = os.environ.get("GATE_TEST_POSTGRES_URL")
+    url = postgres_url()
     if not url:
-        pytest.skip("GATE_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL to test against")
     conninfo = url.replace("postgresql+psycopg://", "postgresql://")
     out = subprocess.run(
         [sys.executable, "-c", f"URL = {conninfo!r}\n" + COOPERATION], capture_output=True, text=True, check=True

@@ -3,7 +3,6 @@ and a change made through one `gate serve` reaching a client of another on the s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,7 +66,6 @@ def test_ofrep_through_openfeatures_own_provider(served: Served, openfeature: No
     assert (missing.value, missing.error_code) == (True, ErrorCode.FLAG_NOT_FOUND)
 
 
-@pytest.mark.skipif(not os.environ.get("GATE_TEST_POSTGRES_URL"), reason="GATE_TEST_POSTGRES_URL is not set")
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_change_through_one_server_reaches_a_client_of_another(database_url: str, tmp_path: Path) -> None:
     first = start_gate(database_url, tmp_path, workers=2)

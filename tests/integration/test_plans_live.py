@@ -86,7 +86,7 @@ def test_two_servers_racing_on_postgresql_take_each_step_once(
     postgres: Any, tmp_path: Path, quick_rings: Path, pager: Pager
 ) -> None:
     if postgres is None:
-        pytest.skip("GATE_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL to test against")
     url = postgres.fresh()
     env = {
         "GATE_PLAN_INTERVAL_SECONDS": "0.2",
