@@ -34,9 +34,9 @@ from gate.services.periodic import Periodic
 from gate.services.plan_checks import check_plans
 from gate.services.prometheus import reader
 from gate.services.snapshots import SnapshotCache
-from gate.services.state import read_state
 from gate.services.streams import Reaper, StreamEngine, StreamSlots
 from gate.services.tokens import TokenCache
+from gate.services.versions import read_versions
 from gate.services.watch import Listener, VersionWatcher
 from gate.web import SECURITY_HEADERS, register_web
 
@@ -127,7 +127,7 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
         conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         listener = Listener(conninfo, float(app.config["DB_CONNECT_TIMEOUT"]))
     watcher = VersionWatcher(
-        lambda: read_state(engine), interval=STREAM_POLL_SECONDS, prepare=prepare, listener=listener
+        lambda: read_versions(engine), interval=STREAM_POLL_SECONDS, prepare=prepare, listener=listener
     )
     per_worker = int(app.config["STREAMS_PER_WORKER"])
     slots = app.config.get("STREAM_SLOTS") or StreamSlots(per_worker, stream_share(app.config, per_worker))

@@ -61,7 +61,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-class GateState(Base):
+class SharedRow(Base):
     """One row: the snapshot version, bumped by every exposure change, and the tokens version."""
 
     __tablename__ = "gate_state"

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from gate import schemas as s
 from gate.api.auth import actor
 from gate.api.boundary import Blueprint
-from gate.api.pages import page
+from gate.api.pagination import page
 from gate.services import audit, tokens
 
 blp = Blueprint("admin", __name__, description="Tokens and the audit log")

@@ -12,17 +12,17 @@ from gate.domain.roles import PEOPLE, Principal
 from gate.errors import Forbidden, Unauthorized
 from gate.runtime import runtime
 from gate.services.features import authorize_write
-from gate.services.state import current_state
+from gate.services.versions import current_versions
 
-STATE_READ = "gate.state"  # environ: the state this request read before the app (the snapshot revalidation)
+VERSIONS_READ = "gate.state"  # environ: the state this request read before the app (the snapshot revalidation)
 ANY = PEOPLE
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def authenticate(roles: tuple[str, ...]) -> Principal:
     """Resolve the request's bearer token to a principal holding one of `roles` (admin holds all)."""
-    principal, (g.state_version, g.tokens_version) = bearer(
-        request.headers.get("Authorization", ""), roles, request.environ.get(STATE_READ)
+    principal, (g.snapshot_version, g.tokens_version) = bearer(
+        request.headers.get("Authorization", ""), roles, request.environ.get(VERSIONS_READ)
     )
     g.principal = principal
     if request.method not in ("GET", "HEAD") and "sdk" not in roles:  # a write: within the owner scope
@@ -39,7 +39,7 @@ def bearer(
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("send Authorization: Bearer TOKEN")
-    state = state or current_state()
+    state = state or current_versions()
     principal = runtime().tokens.authenticate(secret.strip(), state[1])
     if not principal.may(roles):
         raise Forbidden(f"role {principal.role} may not do this; it takes {' or '.join(roles)}")

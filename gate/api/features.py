@@ -10,7 +10,7 @@ from flask.views import MethodView
 from gate import schemas as s
 from gate.api.auth import ANY, actor, principal
 from gate.api.boundary import YAML_TYPES, Blueprint, json_body
-from gate.api.pages import page
+from gate.api.pagination import page
 from gate.domain.documents import UnsafeDocument
 from gate.domain.errors import ParseError
 from gate.domain.features import parse_feature

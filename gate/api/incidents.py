@@ -9,7 +9,7 @@ from flask.views import MethodView
 from gate import schemas as s
 from gate.api.auth import ANY, actor, principal
 from gate.api.boundary import Blueprint
-from gate.api.pages import page
+from gate.api.pagination import page
 from gate.services import bugs_changes, dora, incidents
 from gate.services.features import authorize_write
 from gate.services.incidents import IncidentView, RcaView

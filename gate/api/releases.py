@@ -7,7 +7,7 @@ from typing import Any
 from gate import schemas as s
 from gate.api.auth import ANY, actor, principal
 from gate.api.boundary import Blueprint
-from gate.api.pages import page
+from gate.api.pagination import page
 from gate.services import releases
 from gate.services.features import ExposureChange
 

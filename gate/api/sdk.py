@@ -11,7 +11,7 @@ from flask import Flask, Response, current_app, g, request
 from gate_sdk import etag_for, evaluate
 
 from gate import schemas as s
-from gate.api.auth import STATE_READ, bearer, principal
+from gate.api.auth import VERSIONS_READ, bearer, principal
 from gate.api.boundary import Blueprint, names_etag, not_modified
 from gate.errors import Unavailable
 from gate.metrics import observe
@@ -34,7 +34,7 @@ class StreamsFull(Unavailable):
 
 def current_snapshot() -> BuiltSnapshot:
     """This worker's snapshot, at least as new as the version read for this request."""
-    return runtime().snapshots.get(g.state_version)
+    return runtime().snapshots.get(g.snapshot_version)
 
 
 @blp.route("/sdk/snapshot")
@@ -43,7 +43,7 @@ def current_snapshot() -> BuiltSnapshot:
 @blp.alt_response(304, description="unchanged since If-None-Match")
 def snapshot() -> Response:
     """Every ring and flag, for local evaluation. ETag is the version; If-None-Match answers 304."""
-    unchanged = not_modified(etag_for(g.state_version))
+    unchanged = not_modified(etag_for(g.snapshot_version))
     if unchanged is not None:
         unchanged.headers[ROLE_HEADER] = principal().role
         return unchanged
@@ -88,7 +88,7 @@ class Revalidation:
                 who, state = bearer(environ.get("HTTP_AUTHORIZATION", ""), ("sdk",))
         except Exception:  # the app answers it, with the problem document it deserves
             return self.wsgi(environ, start_response)
-        environ[STATE_READ] = state
+        environ[VERSIONS_READ] = state
         etag = etag_for(state[0])
         if not names_etag(environ["HTTP_IF_NONE_MATCH"], etag):
             return self.wsgi(environ, start_response)

@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from gate.domain.durations import format_duration, parse_duration
@@ -21,9 +22,31 @@ from gate.domain.rings import Ring, RingsConfig
 from gate.domain.windows import Window, parse_window
 from gate.domain.words import duration
 
-STATES = ("idle", "running", "paused", "halted", "done")
-# what happens to a plan, each an audit entry of the feature (the plan's history, logged and sent to webhooks)
-ACTIONS = ("plan.start", "plan.step", "plan.pause", "plan.resume", "plan.cancel", "plan.halt", "plan.change")
+
+class PlanState(StrEnum):
+    """Where a plan's run stands."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    HALTED = "halted"
+    DONE = "done"
+
+
+class PlanAction(StrEnum):
+    """What happens to a plan: each an audit entry of the feature (its history, logged, sent to webhooks)."""
+
+    START = "plan.start"
+    STEP = "plan.step"
+    PAUSE = "plan.pause"
+    RESUME = "plan.resume"
+    CANCEL = "plan.cancel"
+    HALT = "plan.halt"
+    CHANGE = "plan.change"
+
+
+STATES = tuple(PlanState)
+ACTIONS = tuple(PlanAction)
 ON_INCIDENT = ("pause", "rollback", "kill")
 ON_BREACH = ("pause", "rollback")
 MAX_STEPS = 50

@@ -14,13 +14,13 @@ from gate.domain.features import CriterionSpec, FeatureSpec, plan_criteria
 from gate.domain.gate import CriterionStatus, Exposure, criterion_status, latest_votes
 from gate.domain.roles import Principal
 from gate.errors import Forbidden, NotFound
-from gate.models import CriterionRevision, DeploymentEvent, Feature, GateState, Vote
+from gate.models import CriterionRevision, DeploymentEvent, Feature, SharedRow, Vote
 from gate.services import plan_runs
 from gate.services.audit import audit
 from gate.services.context import now, session
-from gate.services.state import bump_version
 from gate.services.transactions import changed, transaction
 from gate.services.values import copy_row
+from gate.services.versions import bump_version
 
 
 def exposure_of(feature: Feature) -> Exposure:
@@ -30,7 +30,7 @@ def exposure_of(feature: Feature) -> Exposure:
     )
 
 
-def state_of(feature: Feature) -> dict[str, object]:
+def exposure_json(feature: Feature) -> dict[str, object]:
     """The exposure as the API and the audit log show it."""
     return {"ring": feature.ring, "percent": percent_number(feature.percent_bp), "killed": feature.killed}
 
@@ -186,15 +186,15 @@ def criteria_views(revisions: list[CriterionRevision]) -> tuple[CriterionView, .
     return tuple(views)
 
 
-def state_version() -> int:
+def snapshot_version() -> int:
     """The current snapshot version."""
-    return int(session().scalar(select(GateState.version).where(GateState.id == 1)) or 0)
+    return int(session().scalar(select(SharedRow.version).where(SharedRow.id == 1)) or 0)
 
 
 def get_feature(key: str) -> FeatureView:
     """Read a feature with its criteria, their current votes, its state and the snapshot version."""
     feature = find_feature(key)
-    return FeatureView.of(feature, criteria_views(current_revisions(feature.id)), state_version())
+    return FeatureView.of(feature, criteria_views(current_revisions(feature.id)), snapshot_version())
 
 
 def list_features(
@@ -233,7 +233,7 @@ def apply_criteria(*, spec: FeatureSpec, actor: str) -> FeatureView:
         plan = plan_criteria([_spec_of(r) for r in revisions], spec.criteria)
         fields_changed = before_fields != _feature_fields(spec)
         if not (created or plan.changed or fields_changed):
-            return FeatureView.of(feature, criteria_views(revisions), state_version())
+            return FeatureView.of(feature, criteria_views(revisions), snapshot_version())
         _revise(feature, spec, revisions, plan, at)
         for k, v in _feature_fields(spec).items():
             setattr(feature, k, v)
@@ -341,7 +341,7 @@ def archive_feature(*, key: str, actor: str) -> ExposureChange:
             action="feature.archive",
             target=f"feature:{key}",
             feature=key,
-            before=state_of(feature),
+            before=exposure_json(feature),
             after={"archived": True},
             at=at,
         )

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Text, cast, select
 
 from gate.domain.errors import ParseError
-from gate.domain.plans import PlanSpec, Reading, next_step
+from gate.domain.plans import PlanAction, PlanSpec, PlanState, Reading, next_step
 from gate.errors import GateError
 from gate.models import Feature, Plan, Token
 from gate.services import facts as facts_service
@@ -77,7 +77,7 @@ def _running_plans(at: datetime) -> tuple[list[Any], dict[int, Any], dict[int, s
     running = (
         select(Plan.feature_id)
         .join(Feature, Feature.id == Plan.feature_id)
-        .where(Plan.state == "running", Feature.archived_at.is_(None))
+        .where(Plan.state == PlanState.RUNNING, Feature.archived_at.is_(None))
     )
     rows = (
         session()
@@ -154,15 +154,15 @@ def _orphaned(feature_id: int, rev: int, reason: str, *, at: datetime) -> bool:
         if claimed is None:
             return False
         feature, plan, _ = claimed
-        set_state(plan, state="paused", reason=reason, updated_at=at)
-        record(feature, plan, "plan.pause", f"paused: {reason}; a release manager resumes it", actor="gate", at=at)
+        set_state(plan, state=PlanState.PAUSED, reason=reason, updated_at=at)
+        record(feature, plan, PlanAction.PAUSE, f"paused: {reason}; a release manager resumes it", actor="gate", at=at)
     return False
 
 
 def _claim(feature_id: int, rev: int) -> tuple[Feature, Plan, PlanSpec] | None:
     """The plan as the check read it, unless it changed since (then another checker or a person acted)."""
     plan = find_plan(feature_id)
-    if plan is None or plan.rev != rev or plan.state != "running":
+    if plan is None or plan.rev != rev or plan.state != PlanState.RUNNING:
         return None
     feature = session().get(Feature, feature_id, populate_existing=True)
     assert feature is not None
@@ -178,8 +178,8 @@ def _take(feature_id: int, rev: int, index: int | None, *, at: datetime) -> bool
         feature, plan, spec = claimed
         actor = actor_of(plan)
         if index is None:
-            set_state(plan, state="done", updated_at=at)
-            record(feature, plan, "plan.step", "done: every step is taken", actor=actor, at=at)
+            set_state(plan, state=PlanState.DONE, updated_at=at)
+            record(feature, plan, PlanAction.STEP, "done: every step is taken", actor=actor, at=at)
             return False
         last = index == len(spec.steps) - 1
         step = spec.steps[index]
@@ -190,9 +190,11 @@ def _take(feature_id: int, rev: int, index: int | None, *, at: datetime) -> bool
             ring = rings().get(step.ring)
             assert ring is not None
             promote_feature(feature, ring, step.percent_bp, actor=actor, at=at, pauses_plan=False)
-        set_state(plan, step=index, step_at=at, state="done" if last else "running", updated_at=at)  # the one taker
+        set_state(
+            plan, step=index, step_at=at, state=PlanState.DONE if last else PlanState.RUNNING, updated_at=at
+        )  # the one taker
         detail = f"step {index + 1} of {len(spec.steps)}: {step.describe()}" + (" (the last: done)" if last else "")
-        record(feature, plan, "plan.step", detail, actor=actor, at=at)
+        record(feature, plan, PlanAction.STEP, detail, actor=actor, at=at)
     return True
 
 
@@ -206,8 +208,8 @@ def _breach(feature_id: int, rev: int, value: float, *, at: datetime) -> bool:
         assert spec.guard is not None
         reason = f"the guard read {value:g}, above its maximum {spec.guard.max:g}"
         if spec.guard.on_breach == "pause":
-            set_state(plan, state="paused", reason=reason, updated_at=at)
-            record(feature, plan, "plan.pause", f"paused: {reason}", actor=actor_of(plan), at=at)
+            set_state(plan, state=PlanState.PAUSED, reason=reason, updated_at=at)
+            record(feature, plan, PlanAction.PAUSE, f"paused: {reason}", actor=actor_of(plan), at=at)
         else:
             step_back(feature, plan, spec, reason, at)
     return True

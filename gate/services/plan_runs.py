@@ -12,14 +12,14 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from gate.domain.plans import PlanSpec, position
+from gate.domain.plans import PlanAction, PlanSpec, PlanState, position
 from gate.errors import Conflict
 from gate.models import Feature, Plan
 from gate.services.audit import audit
 from gate.services.context import rings, session
 from gate.services.transactions import changed
 
-ACTIVE = ("running", "paused", "halted")
+ACTIVE = (PlanState.RUNNING, PlanState.PAUSED, PlanState.HALTED)
 
 
 def actor_of(plan: Plan) -> str:
@@ -55,20 +55,20 @@ def record(feature: Feature, plan: Plan, action: str, detail: str, *, actor: str
 
 def pause_after_manual_change(feature: Feature, *, kind: str, actor: str, at: datetime) -> None:
     """A promote, rollout, rollback, kill or revive the plan did not make pauses a running plan."""
-    plan = session().scalar(select(Plan).where(Plan.feature_id == feature.id, Plan.state == "running"))
+    plan = session().scalar(select(Plan).where(Plan.feature_id == feature.id, Plan.state == PlanState.RUNNING))
     if plan is None:
         return
     reason = f"{actor} made a {kind} by hand"
-    set_state(plan, state="paused", reason=reason, updated_at=at)
-    record(feature, plan, "plan.pause", f"paused: {reason}", actor=actor, at=at)
+    set_state(plan, state=PlanState.PAUSED, reason=reason, updated_at=at)
+    record(feature, plan, PlanAction.PAUSE, f"paused: {reason}", actor=actor, at=at)
 
 
 def end_run(feature: Feature, *, reason: str, actor: str, at: datetime) -> None:
     """Cancel the feature's run, if it has one (the feature leaves: archived)."""
     plan = find_plan(feature.id)
     if plan is not None and plan.state in ACTIVE:
-        set_state(plan, state="idle", reason=reason, updated_at=at)
-        record(feature, plan, "plan.cancel", f"cancelled: {reason}", actor=actor, at=at)
+        set_state(plan, state=PlanState.IDLE, reason=reason, updated_at=at)
+        record(feature, plan, PlanAction.CANCEL, f"cancelled: {reason}", actor=actor, at=at)
 
 
 def store_spec(feature: Feature, spec: PlanSpec | None, *, actor: str, at: datetime) -> None:
@@ -79,11 +79,11 @@ def store_spec(feature: Feature, spec: PlanSpec | None, *, actor: str, at: datet
     plan = find_plan(feature.id)
     if plan is None:
         if wanted is not None:
-            session().add(Plan(feature_id=feature.id, spec=wanted, state="idle", rev=0, updated_at=at))
+            session().add(Plan(feature_id=feature.id, spec=wanted, state=PlanState.IDLE, rev=0, updated_at=at))
         return
     if plan.spec == wanted:
         return
-    if plan.state == "running":  # plan control is release's: a product file does not change a run under way
+    if plan.state == PlanState.RUNNING:  # plan control is release's: a product file does not change a run under way
         change = "remove" if spec is None else "change"
         raise Conflict(
             f"the release plan of {feature.key} is running: a release manager pauses or cancels it before a "
@@ -91,8 +91,16 @@ def store_spec(feature: Feature, spec: PlanSpec | None, *, actor: str, at: datet
         )
     if spec is None:
         if plan.state in ACTIVE:
-            set_state(plan, spec=None, state="idle", reason="the plan was removed from the product file", updated_at=at)
-            record(feature, plan, "plan.cancel", "cancelled: the product file no longer has a plan", actor=actor, at=at)
+            set_state(
+                plan,
+                spec=None,
+                state=PlanState.IDLE,
+                reason="the plan was removed from the product file",
+                updated_at=at,
+            )
+            record(
+                feature, plan, PlanAction.CANCEL, "cancelled: the product file no longer has a plan", actor=actor, at=at
+            )
         else:
             set_state(plan, spec=None, updated_at=at)
         return
@@ -101,5 +109,10 @@ def store_spec(feature: Feature, spec: PlanSpec | None, *, actor: str, at: datet
     if plan.state in ACTIVE:
         where = f"after step {step + 1} ({spec.steps[step].describe()})" if step is not None else "from its first step"
         record(
-            feature, plan, "plan.change", f"the product file changed the plan; it goes on {where}", actor=actor, at=at
+            feature,
+            plan,
+            PlanAction.CHANGE,
+            f"the product file changed the plan; it goes on {where}",
+            actor=actor,
+            at=at,
         )

@@ -17,7 +17,17 @@ from datetime import datetime
 from sqlalchemy import select
 
 from gate.domain.errors import ParseError
-from gate.domain.plans import ACTIONS, NextStep, PlanSpec, next_step, plan_from_json, position, stops_plan
+from gate.domain.plans import (
+    ACTIONS,
+    NextStep,
+    PlanAction,
+    PlanSpec,
+    PlanState,
+    next_step,
+    plan_from_json,
+    position,
+    stops_plan,
+)
 from gate.domain.rings import RingsConfig
 from gate.errors import Conflict, NotFound
 from gate.models import AuditEntry, Feature, Plan
@@ -84,13 +94,13 @@ def _view(feature: Feature, plan: Plan, spec: PlanSpec) -> PlanView:
     at = now()
     step = plan.step if plan.state in ACTIVE else position(spec, rings(), feature.ring, feature.percent_bp)
     upcoming = None
-    if plan.state != "done":
+    if plan.state != PlanState.DONE:
         reading = guards().latest(spec.guard.query) if spec.guard is not None else None  # never waits on Prometheus
         facts = facts_service.gather(feature)
         step_at = plan.step_at if plan.state in ACTIVE else None
         upcoming = next_step(spec, rings(), facts, step=step, step_at=step_at, reading=reading, now=at)
-        if upcoming is not None and plan.state != "running":
-            held = "not started" if plan.state == "idle" else f"{plan.state}: {plan.reason or 'by hand'}"
+        if upcoming is not None and plan.state != PlanState.RUNNING:
+            held = "not started" if plan.state == PlanState.IDLE else f"{plan.state}: {plan.reason or 'by hand'}"
             upcoming = NextStep(upcoming.step, upcoming.not_before, (f"plan: {held}", *upcoming.blocked_by))
     return PlanView(
         feature=feature.key,
@@ -121,7 +131,7 @@ def _history(key: str) -> tuple[HistoryItem, ...]:
                 after.get("step"), row.action.removeprefix("plan."), row.at, row.actor, str(after.get("detail", ""))
             )
         )
-        if row.action == "plan.start":
+        if row.action == PlanAction.START:
             break
     return tuple(reversed(items))
 
@@ -129,7 +139,7 @@ def _history(key: str) -> tuple[HistoryItem, ...]:
 def _from_here(spec: PlanSpec, feature: Feature) -> tuple[int | None, str]:
     """Where a run (re)started now stands: the last step at or below the feature's exposure, and its state."""
     step = position(spec, rings(), feature.ring, feature.percent_bp)
-    return step, "done" if step == len(spec.steps) - 1 else "running"
+    return step, PlanState.DONE if step == len(spec.steps) - 1 else PlanState.RUNNING
 
 
 def _where(spec: PlanSpec, step: int | None) -> str:
@@ -158,7 +168,7 @@ def start(*, key: str, actor: str, token_id: int | None = None) -> PlanView:
             reason=None,
             updated_at=at,
         )
-        record(feature, plan, "plan.start", f"started by {actor} {_where(spec, step)}", actor=actor, at=at)
+        record(feature, plan, PlanAction.START, f"started by {actor} {_where(spec, step)}", actor=actor, at=at)
     return get_plan(key)
 
 
@@ -167,10 +177,10 @@ def pause(*, key: str, actor: str, token_id: int | None = None) -> PlanView:
     at = now()
     with transaction():
         feature, plan, _ = _load(key)
-        if plan.state != "running":
+        if plan.state != PlanState.RUNNING:
             raise Conflict(f"the plan of {key} is {plan.state}, not running")
-        set_state(plan, state="paused", reason=f"{actor} paused it", updated_at=at)
-        record(feature, plan, "plan.pause", f"paused by {actor}", actor=actor, at=at)
+        set_state(plan, state=PlanState.PAUSED, reason=f"{actor} paused it", updated_at=at)
+        record(feature, plan, PlanAction.PAUSE, f"paused by {actor}", actor=actor, at=at)
     return get_plan(key)
 
 
@@ -179,7 +189,7 @@ def resume(*, key: str, actor: str, token_id: int | None = None) -> PlanView:
     at = now()
     with transaction():
         feature, plan, spec = _load(key)
-        if plan.state not in ("paused", "halted"):
+        if plan.state not in (PlanState.PAUSED, PlanState.HALTED):
             raise Conflict(f"the plan of {key} is {plan.state}; only a paused or halted plan resumes")
         if feature.killed:
             raise Conflict(f"{key} is killed; revive it before resuming its plan")
@@ -188,7 +198,7 @@ def resume(*, key: str, actor: str, token_id: int | None = None) -> PlanView:
         # from now on its steps act in the name of whoever resumed it: they vouched for going on
         values = {"started_by": actor, "started_token_id": token_id}
         set_state(plan, state=state, step=step, step_at=step_at, reason=None, updated_at=at, **values)
-        record(feature, plan, "plan.resume", f"resumed by {actor} {_where(spec, step)}", actor=actor, at=at)
+        record(feature, plan, PlanAction.RESUME, f"resumed by {actor} {_where(spec, step)}", actor=actor, at=at)
     return get_plan(key)
 
 
@@ -199,8 +209,8 @@ def cancel(*, key: str, actor: str, token_id: int | None = None) -> PlanView:
         feature, plan, _ = _load(key)
         if plan.state not in ACTIVE:
             raise Conflict(f"the plan of {key} is {plan.state}; there is no run to cancel")
-        set_state(plan, state="idle", reason=f"cancelled by {actor}", updated_at=at)
-        record(feature, plan, "plan.cancel", f"cancelled by {actor}", actor=actor, at=at)
+        set_state(plan, state=PlanState.IDLE, reason=f"cancelled by {actor}", updated_at=at)
+        record(feature, plan, PlanAction.CANCEL, f"cancelled by {actor}", actor=actor, at=at)
     return get_plan(key)
 
 
@@ -208,7 +218,7 @@ def running_plan(feature_id: int, severity: int) -> Plan | None:
     """The feature's plan if it is running and an incident this severe stops it (read before an incident's
     auto-kill pauses it)."""
     plan = find_plan(feature_id) if stops_plan(severity) else None
-    return plan if plan is not None and plan.state == "running" and plan.spec is not None else None
+    return plan if plan is not None and plan.state == PlanState.RUNNING and plan.spec is not None else None
 
 
 def apply_on_incident(feature: Feature, plan: Plan, *, incident: int, severity: int, at: datetime) -> None:
@@ -217,14 +227,14 @@ def apply_on_incident(feature: Feature, plan: Plan, *, incident: int, severity: 
     reason = f"incident #{incident} (severity {severity}) opened"
     actor = actor_of(plan)
     if spec.on_incident == "pause":
-        set_state(plan, state="paused", reason=reason, updated_at=at)
-        record(feature, plan, "plan.pause", f"paused: {reason}", actor=actor, at=at)
+        set_state(plan, state=PlanState.PAUSED, reason=reason, updated_at=at)
+        record(feature, plan, PlanAction.PAUSE, f"paused: {reason}", actor=actor, at=at)
         return
     if spec.on_incident == "kill":
         if not feature.killed:
             kill_feature(feature, reason=reason, actor=actor, at=at, pauses_plan=False)
-        set_state(plan, state="halted", reason=reason, updated_at=at)
-        record(feature, plan, "plan.halt", f"halted and killed: {reason}", actor=actor, at=at)
+        set_state(plan, state=PlanState.HALTED, reason=reason, updated_at=at)
+        record(feature, plan, PlanAction.HALT, f"halted and killed: {reason}", actor=actor, at=at)
         return
     step_back(feature, plan, spec, reason, at)
 
@@ -237,9 +247,9 @@ def step_back(feature: Feature, plan: Plan, spec: PlanSpec, reason: str, at: dat
         target = spec.steps[back] if back is not None else None
         ring, percent = (target.ring, target.percent_bp) if target is not None else (None, 0)
         plan_move(feature, "rollback", ring, percent, actor=actor, at=at, reason=reason)
-    set_state(plan, state="halted", step=back, step_at=at, reason=reason, updated_at=at)
+    set_state(plan, state=PlanState.HALTED, step=back, step_at=at, reason=reason, updated_at=at)
     where = f"step {back + 1} ({spec.steps[back].describe()})" if back is not None else "off"
-    record(feature, plan, "plan.halt", f"halted and rolled back to {where}: {reason}", actor=actor, at=at)
+    record(feature, plan, PlanAction.HALT, f"halted and rolled back to {where}: {reason}", actor=actor, at=at)
 
 
 # (the rings, a stored plan's text) → its spec: a check parses only plans it has not seen. The rings are part

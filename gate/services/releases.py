@@ -17,10 +17,10 @@ from gate.services import facts as facts_service
 from gate.services import plan_runs
 from gate.services.audit import audit
 from gate.services.context import now, rings, session
-from gate.services.features import ExposureChange, find_feature, state_of, state_version
-from gate.services.state import bump_version
+from gate.services.features import ExposureChange, exposure_json, find_feature, snapshot_version
 from gate.services.transactions import changed, transaction
 from gate.services.values import copy_row
+from gate.services.versions import bump_version
 
 
 def _ring(name: str | None) -> Ring:
@@ -60,7 +60,7 @@ class Move:
 
 def _write(feature: Feature, move: Move) -> ExposureChange:
     """Compare-and-set the feature's exposure, bump the version, record the event and the audit entry."""
-    before, origin = state_of(feature), (feature.ring, feature.percent_bp)
+    before, origin = exposure_json(feature), (feature.ring, feature.percent_bp)
     last = rings().last.name
     step = (origin, (move.ring, move.percent_bp))
     deployment = is_deployment(*step, move.killed, last_ring=last)
@@ -72,7 +72,7 @@ def _write(feature: Feature, move: Move) -> ExposureChange:
         _ship_changes(feature.id, move.at)
     if move.pauses_plan:
         plan_runs.pause_after_manual_change(feature, kind=move.kind, actor=move.actor, at=move.at)
-    after = state_of(feature)
+    after = exposure_json(feature)
     audit(
         actor=move.actor,
         action=move.kind,
@@ -219,7 +219,7 @@ def rollout(*, key: str, percent_bp: int, actor: str) -> ExposureChange:
         if feature.ring is None:
             raise Conflict(f"{key} is in no ring yet; promote it first")
         if percent_bp == feature.percent_bp:
-            return ExposureChange.of(feature, state_version(), None)
+            return ExposureChange.of(feature, snapshot_version(), None)
         return _write(feature, Move("rollout", actor, at, feature.ring, percent_bp))
 
 

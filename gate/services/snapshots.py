@@ -16,7 +16,7 @@ from gate_sdk import FlagState, RingAudience, Snapshot, SnapshotRing, etag_for
 from sqlalchemy import select
 
 from gate.domain.rings import RingsConfig
-from gate.models import Feature, GateState
+from gate.models import Feature, SharedRow
 from gate.services.context import engine
 
 
@@ -89,10 +89,10 @@ class SnapshotCache:
         # read, and the builder never waits for a connection held by a request waiting for this build
         with engine().connect() as conn:
             rows = conn.execute(
-                select(GateState.version, Feature.key, Feature.ring, Feature.percent_bp, Feature.killed)
-                .select_from(GateState)
+                select(SharedRow.version, Feature.key, Feature.ring, Feature.percent_bp, Feature.killed)
+                .select_from(SharedRow)
                 .outerjoin(Feature, Feature.archived_at.is_(None))
-                .where(GateState.id == 1)
+                .where(SharedRow.id == 1)
                 .order_by(Feature.key)
             ).all()
         version = int(rows[0][0])

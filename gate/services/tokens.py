@@ -17,8 +17,8 @@ from gate.errors import InvalidInput, NotFound, Unauthorized
 from gate.models import Token
 from gate.services.audit import audit
 from gate.services.context import engine, now, session
-from gate.services.state import bump_tokens_version
 from gate.services.transactions import transaction
+from gate.services.versions import bump_tokens_version
 
 BOOTSTRAP_NAME = "bootstrap-admin"
 _TOUCH_EVERY = timedelta(seconds=60)

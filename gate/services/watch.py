@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gate.services.outage import OUTAGE, is_outage
-from gate.services.state import CHANNEL
+from gate.services.versions import CHANNEL
 
 log = logging.getLogger(__name__)
 State = tuple[int, int]
@@ -74,7 +74,7 @@ class VersionWatcher:
 
     def __init__(
         self,
-        read_state: Callable[[], State],
+        read_versions: Callable[[], State],
         *,
         interval: float = 0.05,
         prepare: Callable[[State], None] | None = None,
@@ -82,7 +82,7 @@ class VersionWatcher:
     ) -> None:
         """`prepare(state)` runs once per change before the streams wake (the snapshot is built there,
         once, instead of by the first of ten thousand streams while the rest wait)."""
-        self._read = read_state
+        self._read = read_versions
         self._prepare = prepare
         self._listener = listener
         self._interval = interval

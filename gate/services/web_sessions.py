@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy import delete, inspect, select
 
-from gate.models import GateState, WebSession
+from gate.models import SharedRow, WebSession
 from gate.services.context import current, engine, now, session
 from gate.services.transactions import transaction
 
@@ -44,6 +44,6 @@ def stored_secret() -> str | None:
     host); None before the store is migrated."""
     if not inspect(engine()).has_table("gate_state"):
         return None
-    stored = session().scalar(select(GateState.session_secret).where(GateState.id == 1))
+    stored = session().scalar(select(SharedRow.session_secret).where(SharedRow.id == 1))
     current().sessions.remove()
     return str(stored) if stored else None

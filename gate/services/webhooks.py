@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gate.domain.plans import ACTIONS as PLAN_ACTIONS
-from gate.models import GateState
+from gate.models import SharedRow
 from gate.services.context import alerting, session
 from gate.services.outbox import enqueue
 
@@ -37,7 +37,7 @@ def queue(*, event: str, feature: str | None, actor: str, at: datetime, detail: 
     if event not in EVENTS or not urls:
         return
     s = session()
-    version = s.scalar(select(GateState.version).where(GateState.id == 1))
+    version = s.scalar(select(SharedRow.version).where(SharedRow.id == 1))
     payload = {"event": event, "feature": feature, "actor": actor, "at": at.isoformat(), "version": version}
     payload["detail"] = detail
     for url in urls:

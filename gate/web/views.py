@@ -21,8 +21,8 @@ from gate.runtime import runtime
 from gate.schemas.base import load
 from gate.services import features
 from gate.services.context import now, rings
-from gate.services.state import current_state as load_state
 from gate.services.tokens import TokenCache
+from gate.services.versions import current_versions
 from gate.services.web_sessions import end_session, session_alive, start_session
 from gate.web.csrf import check_csrf
 
@@ -41,7 +41,7 @@ def signed_in(*roles: str) -> Callable[[F], F]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             token_id, session_id = session.get("token_id"), session.get("sid")
-            g.state_version, tokens_version = load_state()
+            g.snapshot_version, tokens_version = current_versions()
             principal = None
             if isinstance(token_id, int) and isinstance(session_id, str) and session_alive(session_id, token_id):
                 principal = _cache().by_id(token_id, tokens_version)
@@ -99,7 +99,7 @@ def login() -> Any:
     """Sign in with an API token; the session keeps its id, never the secret."""
     if request.method == "POST":
         check_csrf()
-        _, tokens_version = load_state()
+        _, tokens_version = current_versions()
         try:
             principal = _cache().authenticate(request.form.get("token", "").strip(), tokens_version)
         except Unauthorized:

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from gate.extensions import db
-from gate.services.state import SharedRead, current_state
+from gate.services.versions import SharedRead, current_versions
 from tests.support import Api, FeatureBuilder
 
 
@@ -145,11 +145,11 @@ def test_the_request_path_sees_a_write_made_outside_gate_at_its_next_read(app: F
     api.apply(FeatureBuilder("checkout"))
     version = api.promote("checkout", "internal").json["version"]
     with app.app_context():
-        assert current_state()[0] == version
+        assert current_versions()[0] == version
         with db.engine.connect() as connection:
             connection.execute(text("UPDATE gate_state SET version = version + 1 WHERE id = 1"))
             connection.commit()
-        assert current_state()[0] == version + 1  # written outside Gate: still seen by the next read
+        assert current_versions()[0] == version + 1  # written outside Gate: still seen by the next read
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The shared state row, and its one owner: the snapshot version and the tokens version, read and advanced."""
+"""The shared versions row, and its one owner: the snapshot version and the tokens version, read and advanced."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from collections.abc import Callable
 from sqlalchemy import text, update
 from sqlalchemy.engine import Engine
 
-from gate.models import GateState
+from gate.models import SharedRow
 from gate.services.context import engine, session
 from gate.services.outage import OUTAGE
 
-_STATE_SQL = "SELECT version, tokens_version FROM gate_state WHERE id = 1"
+_VERSIONS_SQL = "SELECT version, tokens_version FROM gate_state WHERE id = 1"
 CHANNEL = "gate_state"  # PostgreSQL: each advance is announced here, delivered when its transaction commits
 
 
-def current_state() -> tuple[int, int]:
+def current_versions() -> tuple[int, int]:
     """The snapshot and tokens versions, through the sessions' engine: what every read must be at least as new as.
 
     Requests that arrive together share one read (see `SharedRead`), so a busy worker reads the row a few
@@ -27,7 +27,7 @@ def current_state() -> tuple[int, int]:
     shared = _SHARED.get(bound)
     if shared is None:
         with _SHARED_LOCK:
-            shared = _SHARED.setdefault(bound, SharedRead(lambda: read_state(bound)))
+            shared = _SHARED.setdefault(bound, SharedRead(lambda: read_versions(bound)))
     return shared()
 
 
@@ -76,7 +76,7 @@ _SHARED: weakref.WeakKeyDictionary[Engine, SharedRead] = weakref.WeakKeyDictiona
 _SHARED_LOCK = threading.Lock()
 
 
-def read_state(engine: Engine) -> tuple[int, int]:
+def read_versions(engine: Engine) -> tuple[int, int]:
     """Read both versions in one pooled DBAPI round trip, no ORM session: it runs on every request."""
     connection = engine.raw_connection()
     driver = connection.driver_connection
@@ -87,7 +87,7 @@ def read_state(engine: Engine) -> tuple[int, int]:
         if autocommit:
             driver.autocommit = True  # type: ignore[union-attr]
         cursor = connection.cursor()
-        cursor.execute(_STATE_SQL)
+        cursor.execute(_VERSIONS_SQL)
         row = cursor.fetchone()
         cursor.close()
         if autocommit:
@@ -105,7 +105,7 @@ def read_state(engine: Engine) -> tuple[int, int]:
 def bump_version() -> int:
     """Advance the snapshot version inside the current transaction and return it."""
     result = session().execute(
-        update(GateState).where(GateState.id == 1).values(version=GateState.version + 1).returning(GateState.version)
+        update(SharedRow).where(SharedRow.id == 1).values(version=SharedRow.version + 1).returning(SharedRow.version)
     )
     _announce()
     return int(result.scalar_one())
@@ -113,7 +113,7 @@ def bump_version() -> int:
 
 def bump_tokens_version() -> None:
     """Advance the tokens version inside the current transaction: every worker reloads its token cache."""
-    session().execute(update(GateState).where(GateState.id == 1).values(tokens_version=GateState.tokens_version + 1))
+    session().execute(update(SharedRow).where(SharedRow.id == 1).values(tokens_version=SharedRow.tokens_version + 1))
     _announce()
 
 
