@@ -22,7 +22,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	rm -f .coverage .coverage.*
-	COVERAGE_PROCESS_START=$(CURDIR)/pyproject.toml $(BIN)/python -m coverage run -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); \
+	COVERAGE_PROCESS_START=$(CURDIR)/pyproject.toml $(BIN)/python -m coverage run -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS); \
 	status=$$?; \
 	$(BIN)/python -m coverage combine --quiet; \
 	$(BIN)/python -m coverage report; cov=$$?; \
@@ -38,7 +38,7 @@ $(DEV): $(STAMP) pyproject.toml
 # the unit layers only (domain, SDK, spec vectors, API and dashboard in-process), on SQLite, without the
 # fuzzer (tests/fuzz) and the live servers (tests/integration): for the edit loop
 test-fast: $(STAMP)
-	GATE_TEST_POSTGRES_URL= $(BIN)/python -m pytest -q -n $(TEST_WORKERS) -p no:schemathesis -p no:hypothesispytest \
+	GATE_TEST_POSTGRES_URL= $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal -p no:schemathesis -p no:hypothesispytest \
 		tests/domain tests/services tests/ops tests/sdk tests/spec tests/api tests/web tests/cli tests/db -m "not integration" $(PYTEST_ARGS)
 
 lint: $(DEV)

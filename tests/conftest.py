@@ -113,3 +113,14 @@ def api(app: Flask, client: FlaskClient) -> Api:
 @pytest.fixture
 def runner(app: Flask) -> Any:
     return app.test_cli_runner()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first (real servers, browsers, the fuzzer), so that the xdist workers fill the
+    time they take with the short ones instead of all waiting on one long test at the end."""
+
+    def weight(item: pytest.Item) -> int:
+        path = str(item.path)
+        return 0 if "/integration/" in path or "/fuzz/" in path else 1
+
+    items.sort(key=weight)  # stable: the order inside each group stays
