@@ -108,7 +108,7 @@ def test_a_page_never_waits_behind_webhook_receivers_that_hang(
         r = api.as_("reporter").post("/api/v1/incidents", json={"title": "down", "severity": 0, "feature": "checkout"})
         assert r.status_code == 201
         assert pager.wait(1, timeout=5), "the page never arrived"
-        assert time.monotonic() - reported < 1.0  # queued after the incident's webhooks, sent at once all the same
+        assert time.monotonic() - reported < 2.0  # behind three 3 s webhooks it would take 9 s: sent at once instead
         assert len(hooks[3].wait(slack_before + 2, timeout=2)) == slack_before + 2  # incident.open, kill: not held up
     finally:
         for hook in hooks:
@@ -275,7 +275,7 @@ def test_a_prometheus_that_trickles_its_answer_holds_up_no_other_plan_and_no_api
     ):
         asked = time.monotonic()
         answer = call()
-        assert answer.status_code == 200 and time.monotonic() - asked < 0.5  # never waits on Prometheus
+        assert answer.status_code == 200 and time.monotonic() - asked < 1.5  # never waits on Prometheus (3 s)
     blocked = plan(api, "guarded")["next"]["blocked_by"]
     assert blocked == [
         "guard: Prometheus could not be read: no whole answer within 3 s; no step is taken without a reading"

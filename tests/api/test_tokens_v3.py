@@ -126,9 +126,9 @@ def test_an_expiring_token_s_stream_ends_when_it_expires(api: Api, clock: Clock)
     assert next(chunks) == b"retry: 1000\n\n" and next(chunks).startswith(b"event: snapshot")
     reader = threading.Thread(target=lambda: list(chunks), daemon=True)
     reader.start()
-    reader.join(timeout=2.0)
+    reader.join(timeout=3.0)
     assert not reader.is_alive(), "the stream of an expired token is still open"
-    assert 0.5 < time.monotonic() - opened < 1.6  # at its expiry, not at the next keepalive
+    assert 0.5 < time.monotonic() - opened < 3.0  # at its expiry, not at the next keepalive (15 s)
     response.close()
 
 
