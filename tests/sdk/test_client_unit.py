@@ -360,7 +360,10 @@ def test_an_sdk_key_is_not_warned_about(caplog: pytest.LogCaptureFixture) -> Non
     assert [r for r in caplog.records if r.levelname == "WARNING"] == []
 
 
-def test_logs_name_the_url_without_credentials_and_a_refusal_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_logs_name_the_url_without_credentials_and_a_refusal_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gate_sdk._client.RECONNECT_CAP", 0.01)  # retries at once: the test counts them, not waits
     transport = Scripted(polls=[TransportError("cannot connect: refused")] * 3 + [document(2)] + [None] * 50)
     with caplog.at_level("DEBUG", logger="gate_sdk"):
         client = GateClient(
