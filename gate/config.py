@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+SLACK = "slack+"  # a webhook URL written slack+https://… gets a Slack incoming-webhook body, never signed
+
+
 @dataclass(frozen=True)
 class Alerting:
     """Where alerts go; a channel left unset is not queued."""
@@ -59,7 +62,7 @@ class Alerting:
     @property
     def unsigned_webhooks(self) -> tuple[str, ...]:
         """The webhook URLs that would go unsigned: plain ones, with no secret (Slack's are never signed)."""
-        return () if self.webhook_secret else tuple(u for u in self.webhook_urls if not u.startswith("slack+"))
+        return () if self.webhook_secret else tuple(u for u in self.webhook_urls if not u.startswith(SLACK))
 
     @property
     def emails(self) -> bool:

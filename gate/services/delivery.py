@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from gate import httpout
+from gate.config import SLACK
 
-SLACK = "slack+"
 SEND_TIMEOUT = 10.0
 
 
