@@ -40,7 +40,7 @@ def serve(bind: str, workers: int, worker_class: str, threads: int) -> None:
 
         monkey.patch_all()
     # before anything imports prometheus_client: metrics are then shared by every worker
-    metrics_dir = None
+    metrics_dir, master = None, os.getpid()
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gate-metrics-")
     settings = load_settings()
@@ -86,7 +86,9 @@ def serve(bind: str, workers: int, worker_class: str, threads: int) -> None:
             stream_slots=slots,
         ).run()
     finally:
-        if metrics_dir is not None:
+        # a worker leaves through here too (a forked copy of this stack, exiting): only the master cleans up,
+        # or the first worker to stop takes the metrics away from the others still answering
+        if metrics_dir is not None and os.getpid() == master:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
@@ -179,11 +181,18 @@ def _post_worker_init(worker: Any) -> None:
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum: int, frame: Any) -> None:
-        runtime(worker.wsgi).watcher.stop()
+        runtime(worker.wsgi).watcher.stop(wait=False)  # the streams end; _worker_exit joins the watcher
         if callable(previous):
             previous(signum, frame)
 
     signal.signal(signal.SIGTERM, on_term)
+
+
+def _worker_exit(server: Any, worker: Any) -> None:
+    """In the worker, once it has left its loop: let the watcher hand its connection back."""
+    from gate.runtime import runtime
+
+    runtime(worker.wsgi).watcher.stop()
 
 
 def _child_exit(server: Any, worker: Any) -> None:
@@ -243,6 +252,7 @@ class GateServer(BaseApplication):  # type: ignore[misc]
             "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
             "logconfig_dict": gunicorn_config(str(settings["LOG_LEVEL"]), str(settings["LOG_FORMAT"])),
             "child_exit": _child_exit,
+            "worker_exit": _worker_exit,
             "post_worker_init": _post_worker_init,
             "control_socket_disable": True,  # gunicorn's control socket is one per user, shared by every server
         }

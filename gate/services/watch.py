@@ -114,13 +114,14 @@ class VersionWatcher:
         """Whether the process is shutting down: streams should end."""
         return self._stop.is_set()
 
-    def stop(self) -> None:
-        """Stop polling and wake every stream so that it ends (the worker is shutting down)."""
+    def stop(self, wait: bool = True) -> None:
+        """Stop polling and wake every stream so that it ends (the worker is shutting down). `wait=False` from
+        a signal handler: under gevent it runs in the event loop's callback, where nothing may block."""
         self._stop.set()
         with self._changed:
             self._changed.notify_all()
         thread = self._thread
-        if thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
+        if wait and thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
             thread.join(timeout=1.0)  # its last poll hands its connection back before the pool goes
 
     def wait_changed(self, than: State, timeout: float) -> State:
