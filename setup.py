@@ -18,6 +18,7 @@ DEPENDENCIES = [
     "psycopg[binary]>=3.2",  # 3.2 waits cooperatively under gevent
     "prometheus-client>=0.20",
     "click>=8.1",
+    "defusedxml>=0.7",  # CI reports: expat with DTDs and entities refused (gate/domain/reports.py)
     "swagger-ui-bundle>=1.1",  # the API reference page, served from the package: no CDN
 ]
 

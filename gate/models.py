@@ -125,6 +125,29 @@ class CriterionRevision(Base):
     required_yes: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evidence: Mapped[Any] = mapped_column(JSON, nullable=True)  # EvidenceSpec.to_json(); None: votes only
+    max_age_seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class Evidence(Base):
+    """A CI report's verdict on one criterion revision; the latest by id is the one that counts."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (
+        Index("ix_evidence_revision", "revision_id", "id"),
+        Index("ix_evidence_revision_build", "revision_id", "build", "id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("criterion_revisions.id"), nullable=False)
+    build: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    format: Mapped[str] = mapped_column(String(16), nullable=False)
+    summary: Mapped[Any] = mapped_column(JSON, nullable=False)
+    passed: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, nullable=False)
+    link: Mapped[str | None] = mapped_column(Text)
+    reporter: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class Vote(Base):

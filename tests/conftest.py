@@ -17,7 +17,7 @@ from gate.runtime import runtime
 from gate.services.tokens import create_token
 from tests.support import RINGS, Api, Clock, PostgresDatabase, SqliteTemplate
 
-ROLES = ("admin", "product", "qa", "release", "reporter", "sdk")
+ROLES = ("admin", "product", "qa", "release", "reporter", "sdk", "ci")
 pytest_plugins = ["tests.receivers"]
 
 

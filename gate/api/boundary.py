@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterable
+import re
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -20,10 +22,15 @@ from werkzeug.routing import BaseConverter, ValidationError
 from gate.api.auth import authenticated, security_doc
 from gate.domain.documents import MAX_ID, UnsafeDocument, text_problem
 from gate.domain.errors import ParseError
+from gate.domain.reports import MEDIA_TYPES as REPORT_TYPES
 from gate.errors import BadRequest, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from gate.jsonio import load_json
 
 MAX_BODY = 1024 * 1024
+MAX_REPORT = 10 * 1024 * 1024  # a CI report as sent (contract 8.2)
+MAX_INFLATED = 50 * 1024 * 1024  # a gzip report once inflated
+_REPORT_PATH = re.compile(r"/api/v1/features/[^/]+/criteria/[^/]+/evidence/?\Z")
+_REPORT_ENDPOINTS = frozenset({"evidence.report"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 _YAML_ENDPOINTS = frozenset({"features.put_criteria"})
@@ -59,14 +66,15 @@ class BodyLimit:
         # Transfer-Encoding outranks Content-Length (RFC 9112 6.3), as werkzeug also reads it
         if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             return self.app(environ, start_response)  # type: ignore[no-any-return]
+        limit = MAX_REPORT if _REPORT_PATH.match(environ.get("PATH_INFO", "")) else self.limit
         stream, body = environ["wsgi.input"], bytearray()
-        while len(body) <= self.limit:
-            chunk = stream.read(min(_CHUNK, self.limit + 1 - len(body)))
+        while len(body) <= limit:
+            chunk = stream.read(min(_CHUNK, limit + 1 - len(body)))
             if not chunk:
                 break
             body += chunk
-        if len(body) > self.limit:
-            problem = PayloadTooLarge(f"the body is larger than {self.limit} bytes")
+        if len(body) > limit:
+            problem = PayloadTooLarge(f"the body is larger than {limit} bytes")
             payload = json.dumps(problem.to_problem()).encode()
             start_response(
                 "413 Request Entity Too Large",
@@ -98,6 +106,9 @@ def check_request() -> None:
         if isinstance(value, str) and text_problem(value) is not None:
             raise NotFound("no such thing")
     _check_fields(request.args.items(multi=True))
+    if request.endpoint in _REPORT_ENDPOINTS:
+        _check_report()
+        return
     if request.method not in BODY_METHODS or not request.content_length:
         return
     if request.blueprint == "web":
@@ -106,6 +117,50 @@ def check_request() -> None:
         request.endpoint in _YAML_ENDPOINTS and request.mimetype in YAML_TYPES
     ):
         raise UnsupportedMediaType(f"send application/json, not {request.mimetype or 'an untyped body'}")
+
+
+def _check_report() -> None:
+    """A CI report: up to 10 MiB as sent, of a type a reader knows, plain or gzip (contract 8.2)."""
+    request.max_content_length = MAX_REPORT
+    if request.content_length is not None and request.content_length > MAX_REPORT:
+        raise PayloadTooLarge(f"a report may be at most {MAX_REPORT} bytes as sent")
+    if not request.content_length:
+        raise InvalidInput("the body is empty: send the report itself", errors={"body": ["is required"]})
+    if request.mimetype not in REPORT_TYPES:
+        raise UnsupportedMediaType(f"send a report as one of {', '.join(sorted(REPORT_TYPES))}")
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip", "x-gzip"):
+        raise UnsupportedMediaType(f"Content-Encoding {encoding!r}: send the report plain or as gzip")
+
+
+def report_type() -> str:
+    """The media type of the report being uploaded (checked by `check_request`)."""
+    return request.mimetype
+
+
+def report_body() -> Iterator[bytes]:
+    """The report's bytes, chunk by chunk, inflated when sent as gzip: at most 50 MiB come out of it (413 as
+    soon as more would), and a cut-short or corrupt gzip stream is 422. Nothing is held but a chunk."""
+    stream = request.stream
+    gzipped = request.headers.get("Content-Encoding", "identity").strip().lower() != "identity"
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
+    out = 0
+    while chunk := stream.read(_CHUNK):
+        if inflater is None:
+            yield chunk
+            continue
+        try:
+            while chunk:
+                part = inflater.decompress(chunk, _CHUNK)
+                out += len(part)
+                if out > MAX_INFLATED:
+                    raise PayloadTooLarge(f"the report inflates past {MAX_INFLATED} bytes")
+                yield part
+                chunk = inflater.unconsumed_tail
+        except zlib.error as exc:
+            raise InvalidInput(f"the gzip body is corrupt: {exc}", errors={"body": ["is not valid gzip"]}) from None
+    if inflater is not None and not inflater.eof:
+        raise InvalidInput("the gzip body is cut short", errors={"body": ["is not a whole gzip stream"]})
 
 
 def _check_fields(items: Iterable[tuple[str, str]]) -> None:

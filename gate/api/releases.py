@@ -20,7 +20,7 @@ blp = Blueprint("releases", __name__, description="Gates and ring exposure")
 @blp.response(200, s.GateOut)
 def get_gate(args: dict[str, Any], key: str) -> dict[str, Any]:
     """The gate for a ring (default: the next one), every check with its reason."""
-    result = releases.gate_for(key=key, ring=args["ring"])
+    result = releases.gate_for(key=key, ring=args["ring"], build=args["build"])
     return {"feature": key, "ring": result.ring, "passed": result.passed, "checks": result.checks}
 
 
@@ -37,6 +37,7 @@ def promote(body: dict[str, Any], key: str) -> ExposureChange:
         percent_bp=body["percent"],
         override_reason=body["override_reason"],
         principal=principal(),
+        build=body["build"],
     )
 
 

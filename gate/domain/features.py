@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from gate.domain.errors import Problems
+from gate.domain.evidence import EvidenceSpec, parse_evidence, parse_max_age
 from gate.domain.plans import PlanSpec, parse_plan
 from gate.domain.rings import KEY_PATTERN, NAME, RingsConfig
 
 MAX_TEXT = 2000
 MAX_CRITERIA = 200
 _FEATURE_KEYS = {"feature", "name", "owner", "description", "design", "criteria", "plan"}
-_CRITERION_KEYS = {"id", "description", "ring", "required_yes"}
+_CRITERION_KEYS = {"id", "description", "ring", "required_yes", "evidence", "max_age"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class CriterionSpec:
     description: str
     ring: str
     required_yes: int = 1
+    evidence: EvidenceSpec | None = None  # a CI report must pass too (§8.2)
+    max_age: timedelta | None = None  # evidence older than this no longer counts
 
 
 @dataclass(frozen=True)
@@ -114,16 +118,20 @@ def _text(
     return value
 
 
-def _url(data: Mapping[str, Any], key: str, problems: Problems) -> str | None:
-    """An http or https URL: a page may render it as a link, so no other scheme gets in."""
-    value = _text(data, key, problems)
-    if value is None:
-        return None
+def is_http_url(value: str) -> bool:
+    """An http or https URL with a host: a page may render it as a link, so no other scheme gets in."""
     try:
         parts = urlsplit(value)
     except ValueError:
-        parts = None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname or value != value.strip():
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and value == value.strip()
+
+
+def _url(data: Mapping[str, Any], key: str, problems: Problems) -> str | None:
+    value = _text(data, key, problems)
+    if value is None:
+        return None
+    if not is_http_url(value):
         problems.add(key, "must be an http or https URL")
         return None
     return value
@@ -159,12 +167,25 @@ def _criteria(raw: Any, rings: RingsConfig, problems: Problems) -> tuple[Criteri
         ring = item.get("ring")
         if not isinstance(ring, str) or rings.get(ring) is None:
             problems.add(f"{path}.ring", f"must be one of the rings: {', '.join(rings.names)}")
-        required = item.get("required_yes", 1)
-        if isinstance(required, bool) or not isinstance(required, int) or not 1 <= required <= 1000:
-            problems.add(f"{path}.required_yes", "must be an integer from 1 to 1000")
+        evidence = parse_evidence(item["evidence"], f"{path}.evidence", problems) if "evidence" in item else None
+        if "max_age" in item and "evidence" not in item:
+            problems.add(f"{path}.max_age", "ages evidence: it needs an evidence spec beside it")
+        max_age = parse_max_age(item.get("max_age"), f"{path}.max_age", problems)
+        # with evidence, votes are optional (0 unless asked for); without, a criterion needs at least one yes
+        least = 0 if "evidence" in item else 1
+        required = item.get("required_yes", least)
+        if isinstance(required, bool) or not isinstance(required, int) or not least <= required <= 1000:
+            problems.add(f"{path}.required_yes", f"must be an integer from {least} to 1000")
         if len(problems.errors) == before:
             specs.append(
-                CriterionSpec(id=str(cid), description=description or "", ring=str(ring), required_yes=int(required))
+                CriterionSpec(
+                    id=str(cid),
+                    description=description or "",
+                    ring=str(ring),
+                    required_yes=int(required),
+                    evidence=evidence,
+                    max_age=max_age,
+                )
             )
     return tuple(specs)
 

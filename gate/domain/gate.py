@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import NamedTuple, TypeVar
 
 from gate.domain.durations import format_duration
+from gate.domain.evidence import EvidenceNeed
 from gate.domain.exposure import format_percent
 from gate.domain.rings import Ring, RingsConfig
 
@@ -31,10 +32,11 @@ class CriterionStatus(NamedTuple):
     revision: int
     yes: tuple[str, ...]
     no: tuple[str, ...]
+    evidence: EvidenceNeed | None = None  # None: the criterion asks for votes only
 
     @property
     def passed(self) -> bool:
-        """Enough current yes votes and no current no."""
+        """Enough current yes votes and no current no (the votes part; `verdict` adds the evidence)."""
         return len(self.yes) >= self.required_yes and not self.no
 
     @property
@@ -44,6 +46,18 @@ class CriterionStatus(NamedTuple):
         if self.no:
             text += "; no from " + ", ".join(self.no)
         return text
+
+    def verdict(self, now: datetime) -> tuple[bool, str]:
+        """Whether the criterion passes at `now`: its latest evidence passes and is young enough (when it asks
+        for evidence), and its votes pass. The words say which part is missing."""
+        if self.evidence is None:
+            return self.passed, self.detail
+        ok, said = self.evidence.verdict(now)
+        if self.required_yes:  # votes asked for: say them too
+            said += "; " + self.detail
+        elif self.no:  # none asked for, but a no blocks
+            said += "; no from " + ", ".join(self.no)
+        return ok and self.passed, said
 
 
 def latest_votes(votes: Iterable[V], voter: Callable[[V], str]) -> dict[str, V]:
@@ -150,7 +164,7 @@ def check_criteria(rings: RingsConfig, ring: Ring, facts: GateFacts, now: dateti
     for status in facts.criteria:
         target = rings.get(status.ring)
         if target is not None and target.index <= ring.index:
-            yield Check(f"criterion:{status.id}", status.passed, status.detail)
+            yield Check(f"criterion:{status.id}", *status.verdict(now))
 
 
 def check_soak(rings: RingsConfig, ring: Ring, facts: GateFacts, now: datetime) -> Iterable[Check]:

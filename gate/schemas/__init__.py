@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from gate.schemas.admin import AuditOut, AuditQuery, TokenCreatedOut, TokenIn, TokenOut
 from gate.schemas.base import CheckOut, EmptyIn, Id, PageQuery, Percent, ProblemOut, StrictSchema, Timestamp
+from gate.schemas.evidence import EvidenceListQuery, EvidenceOut, EvidenceQuery
 from gate.schemas.features import (
     CriterionDocument,
     CriterionOut,
@@ -70,6 +71,9 @@ __all__ = [
     "EmptyIn",
     "EvaluateIn",
     "EvaluationOut",
+    "EvidenceListQuery",
+    "EvidenceOut",
+    "EvidenceQuery",
     "ExposureIn",
     "ExposureOut",
     "ExposuresIn",

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
 from gate.domain.rings import KEY_PATTERN
 from gate.schemas.base import CheckOut, PageQuery, Percent, StrictSchema, Text
+from gate.schemas.evidence import BuildQuery
 from gate.schemas.plans import PlanDocument
 
 
-class GateQuery(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class GateQuery(BuildQuery):
     ring = fields.String(load_default=None)
 
 
@@ -20,7 +18,9 @@ class CriterionDocument(StrictSchema):
     id = fields.String(required=True, metadata={"pattern": f"^{KEY_PATTERN}$"})
     description = fields.String(required=True)
     ring = fields.String(required=True)
-    required_yes = fields.Integer(load_default=1)
+    required_yes = fields.Integer(metadata={"description": "default 1; 0 with evidence unless given"})
+    evidence = fields.Dict(metadata={"description": "kind: coverage, tests, findings or measure, and its limits"})
+    max_age = fields.String(metadata={"description": "a duration like 7d: older evidence no longer counts"})
 
 
 class FeatureDocument(StrictSchema):
@@ -67,8 +67,10 @@ class CriterionOut(Schema):
     ring = fields.String()
     required_yes = fields.Integer()
     revision = fields.Integer()
-    passed = fields.Boolean(attribute="status.passed")
-    detail = fields.String(attribute="status.detail")
+    evidence = fields.Dict(allow_none=True, metadata={"description": "what a CI report must show, or null"})
+    max_age = fields.String(allow_none=True)
+    passed = fields.Boolean(metadata={"description": "votes and (when asked for) evidence, now"})
+    detail = fields.String()
     yes = fields.List(fields.String(), attribute="status.yes")
     no = fields.List(fields.String(), attribute="status.no")
     votes = fields.List(fields.Nested(CurrentVoteOut))

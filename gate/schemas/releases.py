@@ -7,12 +7,14 @@ from marshmallow import Schema, fields, validate
 from gate.domain.exposure import FULL
 from gate.domain.features import MAX_TEXT
 from gate.schemas.base import Percent, StrictSchema, Text
+from gate.schemas.evidence import Build
 
 
 class PromoteIn(StrictSchema):
     ring = fields.String(required=True)
     percent = Percent(load_default=FULL, metadata={"type": "number", "default": 100})
     override_reason = fields.String(load_default=None, validate=validate.Length(min=1, max=MAX_TEXT))
+    build = Build(load_default=None, metadata={"description": "judge only this build's evidence"})
 
 
 class RolloutIn(StrictSchema):

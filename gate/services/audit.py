@@ -64,6 +64,7 @@ def audit(*, actor: str, action: str, target: str, feature: str | None, before: 
             actor=actor, action=action, target=target, feature=feature, before=before, after=after, at=at
         )
     )
-    webhooks.queue(event=action, feature=feature, actor=actor, at=at, detail=after)  # if it is one they carry
+    if action in webhooks.EVENTS:  # the actions webhooks carry each time
+        webhooks.queue(event=action, feature=feature, actor=actor, at=at, detail=after)
     line = f"{action} {target} by {actor}: {json.dumps(after, ensure_ascii=False, default=str)}"
     session().info.setdefault(PENDING, []).append(line)  # logged by the transaction once it commits

@@ -11,18 +11,22 @@ from sqlalchemy import func, select
 from gate.domain.gate import CriterionStatus, GateFacts, OpenItem
 from gate.models import Bug, CriterionRevision, Feature, Incident, RcaItem, Vote
 from gate.services.context import session
+from gate.services.evidence_reads import latest_evidence, need_of
 from gate.services.features import exposure_of
 
 
-def gather_many(features: Sequence[Any], among: Any = None) -> dict[int, GateFacts]:
-    """Exposure, criteria, open incidents, bugs and RCA items of each feature (rows or Feature objects), in five
-    queries in all. `among`: a select of feature ids that holds them all, for many features (default: every
-    live one)."""
+def gather_many(features: Sequence[Any], among: Any = None, build: str | None = None) -> dict[int, GateFacts]:
+    """Exposure, criteria with their votes and evidence, open incidents, bugs and RCA items of each feature (rows
+    or Feature objects), in at most seven queries in all. `among`: a select of feature ids that holds them all,
+    for many features (default: every live one). `build`: judge the evidence of that build only."""
     # many features: a subquery, not thousands of bound ids (what the board asks for: every live feature)
     if among is None:
         among = select(Feature.id).where(Feature.archived_at.is_(None))
     ids: Any = among.scalar_subquery() if len(features) > 50 else [f.id for f in features]
     revisions, voters = _revisions(ids), _voters(ids)
+    asking = [r.id for rs in revisions.values() for r in rs if r.evidence]
+    # many: a subquery (what _voters asks by too), not thousands of bound ids
+    seen = latest_evidence(asking if len(asking) <= 50 else _current(ids), build) if asking else {}
     incidents, bugs, rca = _open_items(ids)
     return {
         f.id: GateFacts(
@@ -35,6 +39,7 @@ def gather_many(features: Sequence[Any], among: Any = None) -> dict[int, GateFac
                     revision=r.revision,
                     yes=voters.get((r.id, "yes"), ()),
                     no=voters.get((r.id, "no"), ()),
+                    evidence=need_of(r, seen.get(r.id), build),
                 )
                 for r in revisions[f.id]
             ),
@@ -58,6 +63,8 @@ def _revisions(ids: Any) -> dict[int, list[Any]]:
             CriterionRevision.ring,
             CriterionRevision.required_yes,
             CriterionRevision.revision,
+            CriterionRevision.evidence,
+            CriterionRevision.max_age_seconds,
         )
         .where(CriterionRevision.feature_id.in_(ids), CriterionRevision.retired_at.is_(None))
         .order_by(CriterionRevision.feature_id, CriterionRevision.position)
@@ -66,15 +73,21 @@ def _revisions(ids: Any) -> dict[int, list[Any]]:
     return revisions
 
 
+def _current(ids: Any) -> Any:
+    """The ids of the current criterion revisions of these features, as a subquery."""
+    return (
+        select(CriterionRevision.id)
+        .where(CriterionRevision.feature_id.in_(ids), CriterionRevision.retired_at.is_(None))
+        .scalar_subquery()
+    )
+
+
 def _voters(ids: Any) -> dict[tuple[int, str], tuple[str, ...]]:
     """Each voter's latest vote per current revision, folded in SQL into its yes and its no voters."""
     s = session()
-    current = select(CriterionRevision.id).where(
-        CriterionRevision.feature_id.in_(ids), CriterionRevision.retired_at.is_(None)
-    )
     latest = (
         select(func.max(Vote.id).label("id"))
-        .where(Vote.revision_id.in_(current.scalar_subquery()))
+        .where(Vote.revision_id.in_(_current(ids)))
         .group_by(Vote.revision_id, Vote.voter)
         .subquery()
     )
@@ -125,6 +138,6 @@ def _open_items(ids: Any) -> tuple[Items, Items, Items]:
     return incidents, bugs, rca
 
 
-def gather(feature: Feature) -> GateFacts:
-    """One feature's gate facts."""
-    return gather_many([feature])[feature.id]
+def gather(feature: Feature, build: str | None = None) -> GateFacts:
+    """One feature's gate facts (judging the evidence of `build` only, when given)."""
+    return gather_many([feature], build=build)[feature.id]

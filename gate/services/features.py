@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
+from gate.domain.durations import format_duration
+from gate.domain.evidence import EvidenceSpec
 from gate.domain.exposure import percent_number
 from gate.domain.features import CriterionSpec, FeatureSpec, plan_criteria
 from gate.domain.gate import CriterionStatus, Exposure, criterion_status, latest_votes
@@ -18,6 +20,7 @@ from gate.models import CriterionRevision, DeploymentEvent, Feature, SharedRow, 
 from gate.services import plan_runs
 from gate.services.audit import audit
 from gate.services.context import now, session
+from gate.services.evidence_reads import latest_evidence, need_of
 from gate.services.transactions import changed, transaction
 from gate.services.values import copy_row
 from gate.services.versions import bump_version
@@ -56,6 +59,10 @@ class CriterionView:
     revision: int
     status: CriterionStatus
     votes: tuple[CurrentVote, ...]
+    evidence: dict[str, Any] | None  # the spec as written, or None: votes only
+    max_age: str | None
+    passed: bool  # votes and evidence, judged now
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -171,16 +178,32 @@ def _status(rev: CriterionRevision, votes: list[Any]) -> CriterionStatus:
 
 
 def criteria_views(revisions: list[CriterionRevision]) -> tuple[CriterionView, ...]:
-    """Criteria with their status and each voter's current vote, in one query."""
+    """Criteria with their status, each voter's current vote and the latest evidence, in two queries."""
     votes_by_revision = _votes_by_revision(revisions)
+    asking = [r.id for r in revisions if r.evidence]
+    seen = latest_evidence(asking) if asking else {}
+    at = now()
     views = []
     for rev in revisions:
         votes = votes_by_revision[rev.id]
         latest = latest_votes(votes, lambda vote: str(vote.voter))
         current = tuple(CurrentVote(v.voter, v.vote, v.comment, v.created_at) for v in latest.values())
+        status = _status(rev, votes)._replace(evidence=need_of(rev, seen.get(rev.id), None))
+        spec = _spec_of(rev)
+        passed, detail = status.verdict(at)
         views.append(
             CriterionView(
-                rev.criterion, rev.description, rev.ring, rev.required_yes, rev.revision, _status(rev, votes), current
+                rev.criterion,
+                rev.description,
+                rev.ring,
+                rev.required_yes,
+                rev.revision,
+                status,
+                current,
+                spec.evidence.to_json() if spec.evidence else None,
+                format_duration(spec.max_age) if spec.max_age else None,
+                passed,
+                detail,
             )
         )
     return tuple(views)
@@ -215,7 +238,14 @@ def list_features(
 
 
 def _spec_of(rev: CriterionRevision) -> CriterionSpec:
-    return CriterionSpec(id=rev.criterion, description=rev.description, ring=rev.ring, required_yes=rev.required_yes)
+    return CriterionSpec(
+        id=rev.criterion,
+        description=rev.description,
+        ring=rev.ring,
+        required_yes=rev.required_yes,
+        evidence=EvidenceSpec.from_json(rev.evidence) if rev.evidence else None,
+        max_age=timedelta(seconds=rev.max_age_seconds) if rev.max_age_seconds else None,
+    )
 
 
 def _feature_fields(spec: FeatureSpec) -> dict[str, str | None]:
@@ -314,13 +344,20 @@ def _revise(feature: Feature, spec: FeatureSpec, revisions: list[CriterionRevisi
                 description=c.description,
                 ring=c.ring,
                 required_yes=c.required_yes,
+                evidence=c.evidence.to_json() if c.evidence else None,
+                max_age_seconds=int(c.max_age.total_seconds()) if c.max_age else None,
                 created_at=at,
             )
         )
 
 
 def _criterion_json(c: CriterionSpec) -> dict[str, object]:
-    return {"id": c.id, "description": c.description, "ring": c.ring, "required_yes": c.required_yes}
+    data: dict[str, object] = {"id": c.id, "description": c.description, "ring": c.ring, "required_yes": c.required_yes}
+    if c.evidence is not None:
+        data["evidence"] = c.evidence.to_json()
+    if c.max_age is not None:
+        data["max_age"] = format_duration(c.max_age)
+    return data
 
 
 def archive_feature(*, key: str, actor: str) -> ExposureChange:

@@ -21,7 +21,7 @@ from gate.services import facts as facts_service
 from gate.services.context import guards, now, rings, session
 from gate.services.plan_runs import actor_of, find_plan, record, set_state
 from gate.services.plans import spec_of, step_back, stored_spec
-from gate.services.releases import plan_move, promote_feature
+from gate.services.releases import Asked, plan_move, promote_feature
 from gate.services.transactions import transaction
 
 log = logging.getLogger("gate.services.plans")
@@ -189,7 +189,7 @@ def _take(feature_id: int, rev: int, index: int | None, *, at: datetime) -> bool
         else:
             ring = rings().get(step.ring)
             assert ring is not None
-            promote_feature(feature, ring, step.percent_bp, actor=actor, at=at, pauses_plan=False)
+            promote_feature(feature, ring, step.percent_bp, actor=actor, at=at, asked=Asked(pauses_plan=False))
         set_state(
             plan, step=index, step_at=at, state=PlanState.DONE if last else PlanState.RUNNING, updated_at=at
         )  # the one taker

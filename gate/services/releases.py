@@ -30,11 +30,12 @@ def _ring(name: str | None) -> Ring:
     return ring
 
 
-def gate_for(*, key: str, ring: str | None) -> GateResult:
-    """Evaluate the gate of `ring` (default: the next ring) for a feature."""
+def gate_for(*, key: str, ring: str | None, build: str | None = None) -> GateResult:
+    """Evaluate the gate of `ring` (default: the next ring) for a feature; with `build`, only that build's
+    evidence counts."""
     feature = find_feature(key)
     target = _ring(ring) if ring is not None else next_ring(rings(), feature.ring)
-    facts = facts_service.gather(feature)
+    facts = facts_service.gather(feature, build)
     return evaluate_gate(rings(), target, facts, now=now())
 
 
@@ -154,30 +155,42 @@ def _ship_changes(feature_id: int, at: datetime) -> None:
 
 
 def promote(
-    *, key: str, ring: str, percent_bp: int, override_reason: str | None, principal: Principal
+    *,
+    key: str,
+    ring: str,
+    percent_bp: int,
+    override_reason: str | None,
+    principal: Principal,
+    build: str | None = None,
 ) -> ExposureChange:
-    """Expose a feature to the next ring when its gate passes (or an admin overrides it)."""
+    """Expose a feature to the next ring when its gate passes (or an admin overrides it); with `build`, the gate
+    judges only that build's evidence."""
     if override_reason is not None and Role.ADMIN not in principal.roles:
         raise Forbidden("only an admin may override a gate")
     target = _ring(ring)
     with transaction():
         feature = find_feature(key)
-        return promote_feature(feature, target, percent_bp, actor=principal.name, at=now(), override=override_reason)
+        asked = Asked(override=override_reason, build=build)
+        return promote_feature(feature, target, percent_bp, actor=principal.name, at=now(), asked=asked)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """How a promote was asked for: an admin's override reason, the build whose evidence counts, and whether it
+    is a change by hand (which pauses a running release plan; the plan's own steps do not)."""
+
+    override: str | None = None
+    build: str | None = None
+    pauses_plan: bool = True
 
 
 def promote_feature(
-    feature: Feature,
-    target: Ring,
-    percent_bp: int,
-    *,
-    actor: str,
-    at: datetime,
-    override: str | None = None,
-    pauses_plan: bool = True,
+    feature: Feature, target: Ring, percent_bp: int, *, actor: str, at: datetime, asked: Asked = Asked()
 ) -> ExposureChange:
     """Promote inside the caller's transaction: the gate decides; only an override reason passes a failed one."""
-    facts = facts_service.gather(feature)
+    facts = facts_service.gather(feature, asked.build)
     result = evaluate_gate(rings(), target, facts, now=at)
+    override, pauses_plan = asked.override, asked.pauses_plan
     if not result.passed:
         order_failed = any(c.name == "order" and not c.passed for c in result.checks)
         if order_failed or override is None:

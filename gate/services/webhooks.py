@@ -31,10 +31,14 @@ EVENTS = frozenset(
 )
 
 
+# events their service sends when they matter, not at every audit entry of that action
+ON_CHANGE = frozenset({"evidence.report"})  # when a report changes its criterion's pass state
+
+
 def queue(*, event: str, feature: str | None, actor: str, at: datetime, detail: Any) -> None:
     """Add one delivery per configured URL to the current transaction, if `event` is one webhooks carry."""
     urls = alerting().webhook_urls
-    if event not in EVENTS or not urls:
+    if (event not in EVENTS and event not in ON_CHANGE) or not urls:
         return
     s = session()
     version = s.scalar(select(SharedRow.version).where(SharedRow.id == 1))

@@ -104,7 +104,9 @@ RINGS_LIST = ", ".join(RINGS.names)
         (
             {"criteria": [{"id": "Unit", "description": "d", "ring": "internal", "weight": 2}]},
             {
-                "criteria[0].weight": ["unknown key; expected one of description, id, required_yes, ring"],
+                "criteria[0].weight": [
+                    "unknown key; expected one of description, evidence, id, max_age, required_yes, ring"
+                ],
                 "criteria[0].id": ["must be a key like 'unit-tests'"],
             },
         ),

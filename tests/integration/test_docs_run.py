@@ -52,6 +52,9 @@ def test_every_sh_block_is_run_or_says_why_not() -> None:
     assert len(readme_skips) == 2  # `make run` and `make test`: the test starts the server, the suite is itself
 
 
+# each doc on one store, the one its reader meets: `make run` keeps SQLite; a pipeline's Gate runs on PostgreSQL.
+# The API tests hold both stores to the same answers; running each doc twice would only double its minute.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_readme_walkthrough_runs_as_written(database_url: str, tmp_path: Path) -> None:
     served = start_gate(database_url, tmp_path, workers=2)
     try:
@@ -75,6 +78,7 @@ def test_the_readme_walkthrough_runs_as_written(database_url: str, tmp_path: Pat
         served.stop()
 
 
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_the_pipeline_doc_runs_as_written_and_reaches_ga(database_url: str, tmp_path: Path) -> None:
     """docs/pipeline.md against a Gate whose rings ask for no soak (the default file asks days of it; a
     test cannot wait them): a fresh store, the tokens, the build job, QA's votes, the deploy job to GA."""
