@@ -30,7 +30,9 @@ SUREFIRE = """<?xml version="1.0" encoding="UTF-8"?>
 
 JEST = """<testsuites name="jest tests" tests="4" failures="1" errors="0" time="1.2">
   <testsuite name="cart" errors="0" failures="1" skipped="0" tests="3"><testcase name="x"/></testsuite>
-  <testsuite name="pay" errors="0" failures="0" skipped="1" tests="1"><testcase name="y"><skipped/></testcase></testsuite>
+  <testsuite name="pay" errors="0" failures="0" skipped="1" tests="1">
+    <testcase name="y"><skipped/></testcase>
+  </testsuite>
 </testsuites>"""
 
 NESTED = """<testsuites>
