@@ -48,10 +48,11 @@ class Remote:
         *,
         data: bytes | None = None,
         content_type: str = "",
+        encoding: str | None = None,
         shape: type = dict,
     ) -> Any:
         """Send one request; on a 4xx or 5xx say why (and exit), else return the answer, a `shape`."""
-        status, answer = self.request(method, path, body, data=data, content_type=content_type)
+        status, answer = self.request(method, path, body, data=data, content_type=content_type, encoding=encoding)
         if status >= 400:
             self.refuse(status, answer)
         if not isinstance(answer, shape):
@@ -62,7 +63,14 @@ class Remote:
         return answer
 
     def request(
-        self, method: str, path: str, body: Any = None, *, data: bytes | None = None, content_type: str = ""
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        data: bytes | None = None,
+        content_type: str = "",
+        encoding: str | None = None,
     ) -> tuple[int, Any]:
         """One request within `timeout` for the whole answer (a server trickling bytes cannot hold the
         CLI); the status and the parsed JSON, or exit 2 saying why."""
@@ -71,6 +79,8 @@ class Remote:
             data, content_type = json.dumps(body).encode(), "application/json"
         if data is not None:
             headers["Content-Type"] = content_type
+        if encoding is not None:
+            headers["Content-Encoding"] = encoding
         try:
             answer = httpout.request(
                 method, self.base + API + path, body=data, headers=headers, timeout=self.timeout, max_body=MAX_ANSWER

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import click
 
@@ -61,17 +61,19 @@ def show(key: str, remote: Remote) -> None:
         click.echo(f"  [{mark}] {c['id']} [{c['ring']}] {c['description']}: {c['detail']} ({votes})")
 
 
-def _gate_path(key: str, ring: str | None) -> str:
-    return f"/features/{quoted(key)}/gate" + (f"?ring={quote(ring)}" if ring else "")
+def _gate_path(key: str, ring: str | None, build: str | None = None) -> str:
+    query = urlencode({k: v for k, v in (("ring", ring), ("build", build)) if v})
+    return f"/features/{quoted(key)}/gate" + (f"?{query}" if query else "")
 
 
 @main.command("check")
 @click.argument("key")
 @click.option("--ring", default=None, help="the ring to enter (default: the next)")
+@click.option("--build", default=None, help="judge only this build's evidence")
 @needs_server
-def check(key: str, ring: str | None, remote: Remote) -> None:
+def check(key: str, ring: str | None, build: str | None, remote: Remote) -> None:
     """Evaluate a gate: exit 0 if it passes, 1 if not (the failed checks on stderr)."""
-    gate = remote.call("GET", _gate_path(key, ring))
+    gate = remote.call("GET", _gate_path(key, ring, build))
     if not remote.json:
         print_gate(gate, not gate["passed"])
     sys.exit(0 if gate["passed"] is True else REFUSED)
@@ -82,13 +84,14 @@ def check(key: str, ring: str | None, remote: Remote) -> None:
 @click.option("--ring", default=None, help="the ring to enter (default: the next)")
 @click.option("--timeout", "timeout", default="30m", show_default=True, help="give up after (10s, 30m, 2h)")
 @click.option("--interval", default="10s", show_default=True, help="ask again every (10s, 1m)")
+@click.option("--build", default=None, help="judge only this build's evidence")
 @needs_server
-def wait(key: str, ring: str | None, timeout: str, interval: str, remote: Remote) -> None:
+def wait(key: str, ring: str | None, timeout: str, interval: str, build: str | None, remote: Remote) -> None:
     """Wait until a gate passes (exit 0); exit 1 with the failed checks when the time is up."""
     deadline, pause = time.monotonic() + seconds(timeout), seconds(interval)
     json_output, remote.json = remote.json, False  # print the last answer only
     while True:
-        gate = remote.call("GET", _gate_path(key, ring))
+        gate = remote.call("GET", _gate_path(key, ring, build))
         if gate["passed"] is True or time.monotonic() + pause > deadline:
             break
         time.sleep(pause)

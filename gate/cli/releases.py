@@ -21,10 +21,15 @@ def _expose(remote: Remote, key: str, action: str, body: dict[str, Any]) -> None
 @click.argument("ring")
 @click.option("--percent", type=float, default=None, help="in the ring (default 100)")
 @click.option("--override-reason", default=None, help="admin: past a failed gate, saying why")
+@click.option("--build", default=None, help="judge only this build's evidence")
 @needs_server
-def promote(key: str, ring: str, percent: float | None, override_reason: str | None, remote: Remote) -> None:
+def promote(
+    key: str, ring: str, percent: float | None, override_reason: str | None, build: str | None, remote: Remote
+) -> None:
     """Expose a feature to a ring when its gate passes (exit 1 with the checks when it does not)."""
     body: dict[str, Any] = {"ring": ring}
+    if build:
+        body["build"] = build
     if percent is not None:
         body["percent"] = percent
     if override_reason:

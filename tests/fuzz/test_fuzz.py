@@ -50,7 +50,11 @@ def poison(case: Any, data: st.DataObject) -> None:
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 def test_the_api_never_fails_and_answers_as_documented(app: Flask, api: Api) -> None:
     # something to find, so that generated keys and ids sometimes hit a real feature, criterion or incident
-    api.apply(FeatureBuilder("checkout").criterion("unit", ring="internal"))
+    api.apply(
+        FeatureBuilder("checkout")
+        .criterion("unit", ring="internal")
+        .criterion("cov", ring="internal", evidence={"kind": "coverage", "min": 90})
+    )
     api.vote("checkout", "unit")
     api.as_("reporter").post("/api/v1/incidents", json={"title": "t", "severity": 3})
     # identity: schemathesis's WSGI transport reads bodies without undoing Content-Encoding (the gzipped

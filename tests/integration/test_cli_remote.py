@@ -3,6 +3,7 @@ exit codes (0 done, 1 refused, 2 anything else), `wait` passing after a vote and
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import GATE, Served, wait_for
+from tests.reports import RealReports, real_reports  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.integration
 
@@ -151,3 +153,61 @@ def test_a_pipeline_runs_a_release_plan_with_the_cli(served: Served, tmp_path: P
     assert forbidden.returncode == 2 and "403" in forbidden.stderr
     missing = gate(served, "plan", "show", "no-such-feature")
     assert missing.returncode == 2 and "404" in missing.stderr
+
+
+EVIDENCE_PRODUCT = """\
+feature: pay
+name: Pay
+owner: payments
+criteria:
+  - id: unit
+    description: Unit tests cover at least 90% of the code
+    ring: internal
+    evidence: {kind: coverage, min: 90}
+  - id: tests
+    description: The suite passes
+    ring: internal
+    evidence: {kind: tests, min_passed: 2, max_failed: 0}
+"""
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the API tests hold both stores to it
+def test_a_pipeline_reports_real_evidence_with_the_cli(
+    served: Served,
+    tmp_path: Path,
+    real_reports: RealReports,  # noqa: F811
+) -> None:
+    product = tmp_path / "pay.yaml"
+    product.write_text(EVIDENCE_PRODUCT)
+    assert gate(served, "apply", str(product)).returncode == 0
+    ci = served.token("pipeline", "ci")
+    # the coverage XML coverage.py wrote: 92%, which passes 90 — exit 0
+    passed = gate(served, "evidence", "pay", "unit", str(real_reports.cobertura), "--build", "b1",
+                  "--link", "https://ci.example/1", token=ci)  # fmt: skip
+    assert passed.returncode == 0, passed.stderr
+    assert passed.stdout.startswith("pay/unit: build b1 passes: coverage 92.")
+    # pytest's JUnit with a failure and an error: the evidence does not pass — exit 1
+    failing = gate(served, "evidence", "pay", "tests", str(real_reports.junit), "--build", "b1", token=ci)
+    assert (failing.returncode, failing.stdout.strip()) == (1, "pay/tests: build b1 does not pass: 2 failed > 0")
+    # refused: a report of the wrong kind, a qa token — exit 2, the reason on stderr
+    wrong = gate(served, "evidence", "pay", "unit", str(real_reports.junit), "--build", "b1", token=ci)
+    assert wrong.returncode == 2 and "asks for coverage evidence" in wrong.stderr
+    as_qa = gate(served, "evidence", "pay", "unit", str(real_reports.lcov), "--build", "b1",
+                 token=served.token("quinn", "qa"))  # fmt: skip
+    assert as_qa.returncode == 2 and "403" in as_qa.stderr
+    # a JUnit report of 3 MiB goes gzip by itself; one already gzip goes as it is
+    cases = "".join(f'<testcase name="t{i}" classname="c"/>' for i in range(60000))
+    big = tmp_path / "big.xml"
+    big.write_text(f'<testsuite name="s" tests="60000">{cases}</testsuite>')
+    assert big.stat().st_size > 2 * 1024 * 1024
+    large = gate(served, "evidence", "pay", "tests", str(big), "--build", "b2", "--json", token=ci)
+    assert large.returncode == 0 and json.loads(large.stdout)["summary"] == {"passed": 60000, "failed": 0, "skipped": 0}
+    packed = tmp_path / "coverage.json.gz"
+    packed.write_bytes(gzip.compress(real_reports.coverage_json.read_bytes()))
+    assert gate(served, "evidence", "pay", "unit", str(packed), "--build", "b2", token=ci).returncode == 0
+    # the gate of build b2 passes; b1's does not (its tests failed)
+    assert gate(served, "check", "pay", "--ring", "internal", "--build", "b2").returncode == 0
+    b1 = gate(served, "check", "pay", "--ring", "internal", "--build", "b1")
+    assert b1.returncode == 1 and "2 failed > 0 (build b1" in b1.stderr
+    assert gate(served, "promote", "pay", "internal", "--build", "b1").returncode == 1
+    assert gate(served, "promote", "pay", "internal", "--build", "b2").returncode == 0
