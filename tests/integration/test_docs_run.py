@@ -98,7 +98,14 @@ def test_the_pipeline_doc_runs_as_written_and_reaches_ga(database_url: str, tmp_
         subprocess.run([*git, "add", "deploy.sh"], cwd=workdir, check=True)
         subprocess.run([*git, "commit", "-qm", "checkout v2"], cwd=workdir, check=True)
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=workdir, capture_output=True, text=True).stdout
-        result = run(ROOT / "docs" / "pipeline.md", served, workdir, rings=str(short), GIT_COMMIT=sha.strip())
+        result = run(
+            ROOT / "docs" / "pipeline.md",
+            served,
+            workdir,
+            rings=str(short),
+            GIT_COMMIT=sha.strip(),
+            CI_RUN_URL="https://ci.example.org/runs/7",
+        )
         state = served.call("GET", "/api/v1/features/checkout-v2").json()["state"]
         assert (state["ring"], state["percent"], state["killed"]) == ("ga", 100, False)
         assert [line for line in result.stdout.splitlines() if line.startswith("deployed")] == [
@@ -110,6 +117,11 @@ def test_the_pipeline_doc_runs_as_written_and_reaches_ga(database_url: str, tmp_
         by_action = {(e["action"], e["actor"]) for e in audit}
         assert {("criteria.apply", "checkout-pipeline"), ("change.report", "checkout-pipeline")} <= by_action
         assert ("promote", "checkout-deploy") in by_action and ("vote", "quinn") in by_action
+        assert ("evidence.report", "checkout-pipeline") in by_action
+        reported = served.call("GET", "/api/v1/features/checkout-v2/criteria/unit-tests/evidence").json()
+        assert [(e["build"], e["summary"], e["link"]) for e in reported] == [
+            (sha.strip(), {"passed": 2, "failed": 0, "skipped": 0}, "https://ci.example.org/runs/7")
+        ]
         tokens = {t["name"]: t for t in served.call("GET", "/api/v1/tokens").json()}
         assert tokens["checkout-deploy"]["roles"] == ["release"] and tokens["checkout-deploy"]["owners"] == ["payments"]
         assert tokens["checkout-pipeline"]["expires_at"] is not None
