@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,8 @@ from gate.errors import NotFound
 from gate.models import AuditEntry, CriterionRevision, Feature, Plan, Vote
 from gate.services.context import now, rings, session
 from gate.services.facts import gather, gather_many
-from gate.services.features import FeatureView, find_feature, get_feature
+from gate.services.evidence_reads import BuildPoint, recent
+from gate.services.features import FeatureView, current_revisions, find_feature, get_feature
 from gate.services.plan_runs import ACTIVE
 from gate.services.plan_timeline import StepRow, step_rows
 from gate.services.plans import PlanView, get_plan
@@ -172,6 +173,7 @@ class FeaturePage:
     banners: tuple[Banner, ...] = ()
     plan: PlanView | None = None
     plan_steps: tuple[StepRow, ...] = ()
+    evidence: dict[str, list[BuildPoint]] = field(default_factory=dict)  # criterion id → its last 20, oldest first
 
 
 @dataclass(frozen=True)
@@ -255,4 +257,6 @@ def feature_page(key: str, viewer: str | None = None) -> FeaturePage:
         plan = None
     steps = tuple(step_rows(plan, at)) if plan is not None else ()
     stale = stale_reason(config, feature, at)
-    return FeaturePage(view, gate, history, timeline, stale, my_votes, page_banners, plan, steps)
+    asking = {r.id: r.criterion for r in current_revisions(feature.id) if r.evidence}
+    evidence = {asking[rev]: points for rev, points in recent(list(asking)).items()}
+    return FeaturePage(view, gate, history, timeline, stale, my_votes, page_banners, plan, steps, evidence)

@@ -44,6 +44,8 @@ class BuildPoint:
     build: str
     summary: dict[str, Any]
     passed: bool
+    detail: str
+    link: str | None
     at: datetime
 
 
@@ -56,11 +58,13 @@ def recent(revision_ids: list[int], per: int = 20) -> dict[int, list[BuildPoint]
         Evidence.build,
         Evidence.summary,
         Evidence.passed,
+        Evidence.detail,
+        Evidence.link,
         Evidence.created_at,
         func.row_number().over(partition_by=Evidence.revision_id, order_by=Evidence.id.desc()).label("n"),
     ).where(Evidence.revision_id.in_(revision_ids))
     inner = ranked.subquery()
     points: dict[int, list[BuildPoint]] = defaultdict(list)
     for r in session().execute(select(inner).where(inner.c.n <= per).order_by(inner.c.revision_id, inner.c.n.desc())):
-        points[r.revision_id].append(BuildPoint(r.build, dict(r.summary), r.passed, r.created_at))
+        points[r.revision_id].append(BuildPoint(r.build, dict(r.summary), r.passed, r.detail, r.link, r.created_at))
     return points

@@ -92,7 +92,9 @@ def register_web(app: Flask) -> None:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="gate_session")
     secure = app.config.get("SESSION_COOKIE_SECURE", False)
     app.config["SESSION_COOKIE_SECURE"] = secure is True or str(secure).lower() in ("1", "true", "yes", "on")
-    app.jinja_env.globals.update(csrf_token=csrf_token, bar_chart=charts.bar_chart)
+    app.jinja_env.globals.update(
+        csrf_token=csrf_token, bar_chart=charts.bar_chart, evidence_chart=charts.evidence_chart
+    )
     app.jinja_env.filters.update(
         percent=format_percent,
         percent_number=percent_number,

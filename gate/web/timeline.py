@@ -65,6 +65,10 @@ _WORDS: dict[str, Callable[[Any], str]] = {
     "incident.open": _incident,
     "bug.open": lambda e: f"bug #{(e.after or {}).get('id', '?')} opened: {(e.after or {}).get('title', '')}",
     "change.report": lambda e: f"recorded change {(e.after or {}).get('sha', '?')}",
+    "evidence.report": lambda e: (
+        f"{'✓' if e.after['passed'] else '✗'} evidence for {e.target.rsplit('/', 1)[-1]} from build "
+        f"{e.after['build']}: {e.after['detail']}"
+    ),
     "token.create": lambda e: f"created token {(e.after or {}).get('name', '?')}" + _role(e.after),
     "token.revoke": lambda e: f"revoked token {(e.before or {}).get('name', '?')}" + _role(e.before),
     "incident.ack": lambda e: f"acknowledged {e.target.replace('incident:', 'incident #')}",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.integration.conftest import Served, start_gate
 from tests.support import ROOT, FeatureBuilder
@@ -294,3 +296,53 @@ def test_a_release_manager_runs_a_plan_from_the_browser(database_url: str, brows
         assert page.get_by_role("button", name="Resume plan").is_visible()
     finally:
         served.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_evidence_and_its_chart_read_in_the_browser(gate: Served, browser: Any, tmp_path: Path) -> None:
+    doc = (
+        FeatureBuilder("checkout-v2", name="New checkout flow")
+        .criterion("unit-tests", evidence={"kind": "coverage", "min": 95})
+        .criterion("security-scan", evidence={"kind": "findings", "max": {"error": 0, "warning": 10}})
+        .criterion("e2e", evidence={"kind": "tests", "min_passed": 3}, required_yes=1)
+    )
+    assert gate.call("PUT", "/api/v1/features/checkout-v2/criteria", json=doc.build()).status_code == 200
+    ci = gate.token("pipeline", "ci")
+
+    def report(criterion: str, body: str, media: str, build: str) -> None:
+        r = requests.post(
+            f"{gate.url}/api/v1/features/checkout-v2/criteria/{criterion}/evidence",
+            params={"build": build, "link": f"https://ci.example.org/runs/{build}"},
+            data=body.encode(),
+            headers={**gate.headers(ci), "Content-Type": media},
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+
+    for i, percent in enumerate((91.5, 93.0, 94.2, 96.1, 97.3)):
+        lines = 1000
+        report("unit-tests", f'<coverage lines-valid="{lines}" lines-covered="{int(percent * 10)}"/>',
+               "application/xml", f"b{i}")  # fmt: skip
+        sarif = {"version": "2.1.0", "runs": [{"results": [{"level": "error"}] * (2 - min(i, 2)) + [{}] * (i + 1)}]}
+        report("security-scan", json.dumps(sarif), "application/sarif+json", f"b{i}")
+    report("e2e", '<testsuite tests="4" failures="1"/>', "text/xml", "b4")
+
+    page = browser.new_page()
+    sign_in(page, gate.url, gate.admin)
+    page.goto(gate.url + "/features/checkout-v2")
+    unit = page.locator("#evidence-unit-tests")
+    assert unit.get_by_text("✓ passes: coverage 97.30% ≥ 95%").is_visible()
+    assert unit.get_by_role("link", name="CI run").get_attribute("href") == "https://ci.example.org/runs/b4"
+    chart = unit.get_by_role("img", name="unit-tests: coverage % over the last 5 builds")
+    assert chart.is_visible()
+    # readable without sight or script: the description holds every build's value and verdict
+    described = page.locator("#e-unit-tests-d").text_content() or ""
+    assert described.startswith("build b0: 91.50% (fails); build b1: 93.00% (fails)")
+    assert "build b4: 97.30% (passes)" in described
+    assert unit.locator("text.failmark").count() == 3  # the failing builds are marked, not only coloured
+    scan = page.locator("#evidence-security-scan")
+    assert scan.get_by_role("img", name="security-scan: findings over the last 5 builds").is_visible()
+    assert "build b0: 2 error, 1 warning, 0 note (fails)" in (page.locator("#e-security-scan-d").text_content() or "")
+    assert page.locator("#criterion-e2e").get_by_text("1 failed > 0").first.is_visible()
+    assert page.get_by_text("criterion:unit-tests — coverage 97.30% ≥ 95% (build b4").is_visible()
+    shot(page, "feature-evidence", tmp_path)

@@ -358,3 +358,27 @@ def test_a_browser_asking_for_a_page_that_does_not_exist_gets_a_page(api: Api) -
         problem = client.get(path, headers={"Accept": accept})
         assert problem.status_code == 404 and problem.mimetype == "application/problem+json", path
         assert problem.json["status"] == 404
+
+
+def test_the_feature_page_shows_each_criterions_evidence_its_chart_and_its_timeline_words(api: Api) -> None:
+    api.apply(
+        FeatureBuilder("pay")
+        .criterion("unit", evidence={"kind": "coverage", "min": 95}, max_age="7d")
+        .criterion("p95", evidence={"kind": "measure", "name": "p95_ms", "max": 250})
+        .criterion("manual")
+    )
+    for build, rate in (("b1", "0.90"), ("b2", "0.97")):
+        r = api.evidence("pay", "unit", f'<coverage line-rate="{rate}"/>', "text/xml", build=build,
+                         link=f"https://ci.example.org/{build}")  # fmt: skip
+        assert r.status_code == 201
+    client, _ = sign_in(api, "qa")
+    page = page_text(client.get("/features/pay"))
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    assert "Evidence (coverage, counts for 7d): ✓ passes: coverage 97.00% ≥ 95% · build b2" in text
+    assert 'href="https://ci.example.org/b2"' in page
+    assert '<svg class="evidence-chart"' in page and "unit: coverage % over the last 2 builds" in page
+    assert "build b1: 90.00% (fails); build b2: 97.00% (passes)" in page
+    assert "Evidence (measure): none yet: a pipeline reports it with gate evidence pay p95 FILE --build SHA" in text
+    assert text.count("Evidence (") == 2  # the criterion asking for votes only has none
+    assert "✓ evidence for unit from build b2: coverage 97.00% ≥ 95%" in text
+    assert "✗ evidence for unit from build b1: coverage 90.00% < 95%" in text
