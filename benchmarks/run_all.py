@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     "snapshot_http.py",
     "gate_queries.py",
+    "evidence.py",
     "plan_ticks.py",
     "dora_metrics.py",
     "dashboard_pages.py",
@@ -29,7 +30,7 @@ def main() -> int:
     missed = []
     for script in SCRIPTS:
         args = [sys.executable, str(HERE / script)]
-        if script in ("gate_queries.py", "plan_ticks.py", "dora_metrics.py") and os.environ.get(
+        if script in ("gate_queries.py", "evidence.py", "plan_ticks.py", "dora_metrics.py") and os.environ.get(
             "GATE_TEST_POSTGRES_URL"
         ):
             args += ["--postgres", os.environ["GATE_TEST_POSTGRES_URL"]]

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from gate.domain.evidence import EvidenceNeed, EvidenceSeen
-from gate.models import Evidence
+from gate.models import CriterionRevision, Evidence
 from gate.services.context import session
 
 
@@ -24,17 +24,25 @@ def need_of(rev: Any, latest: EvidenceSeen | None, build: str | None) -> Evidenc
 
 
 def latest_evidence(revision_ids: Any, build: str | None = None) -> dict[int, EvidenceSeen]:
-    """The latest evidence of each revision (of `build` only, when given), in one query."""
-    newest = select(func.max(Evidence.id).label("id")).where(Evidence.revision_id.in_(revision_ids))
-    if build is not None:
-        newest = newest.where(Evidence.build == build)
-    newest_ids = newest.group_by(Evidence.revision_id).subquery()
-    rows = session().execute(
-        select(Evidence.revision_id, Evidence.passed, Evidence.detail, Evidence.build, Evidence.created_at).join(
-            newest_ids, newest_ids.c.id == Evidence.id
-        )
-    )
-    return {r.revision_id: EvidenceSeen(r.passed, r.detail, r.build, r.created_at) for r in rows}
+    """The latest evidence of each revision (of `build` only, when given), in one query. Each revision's newest
+    row is found by one backward probe of an index, so the cost follows the number of criteria, not of the
+    evidence kept (10,000 rows cost what 10 do): PostgreSQL through a LATERAL join (else its planner hashes the
+    whole table), SQLite through a correlated subquery, which it runs as such."""
+    columns = (Evidence.passed, Evidence.detail, Evidence.build, Evidence.created_at)
+    if session().get_bind().dialect.name == "postgresql":
+        newest = select(*columns).where(Evidence.revision_id == CriterionRevision.id)
+        if build is not None:
+            newest = newest.where(Evidence.build == build)
+        top = newest.order_by(Evidence.id.desc()).limit(1).lateral("newest")
+        query = select(CriterionRevision.id.label("revision_id"), top).join(top, true())
+        query = query.where(CriterionRevision.id.in_(revision_ids))
+    else:
+        probe = select(func.max(Evidence.id)).where(Evidence.revision_id == CriterionRevision.id)
+        if build is not None:
+            probe = probe.where(Evidence.build == build)
+        ids = select(probe.correlate(CriterionRevision).scalar_subquery()).where(CriterionRevision.id.in_(revision_ids))
+        query = select(Evidence.revision_id, *columns).where(Evidence.id.in_(ids))
+    return {r.revision_id: EvidenceSeen(r.passed, r.detail, r.build, r.created_at) for r in session().execute(query)}
 
 
 @dataclass(frozen=True)
