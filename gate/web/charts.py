@@ -93,7 +93,7 @@ def evidence_chart(criterion: str, spec: Mapping[str, Any], points: Sequence[Any
             f'<line class="limit" x1="0" y1="{y:.1f}" x2="{EW}" y2="{y:.1f}"><title>limit {_fmt(limit)}</title></line>'
         )
     for i, (point, stack) in enumerate(zip(points, values, strict=True)):
-        x, base = 2 + i * step, ETOP + plot_h
+        x, base = 2 + i * step, float(ETOP + plot_h)
         for css, value in stack:
             h = plot_h * value / top
             base -= h
