@@ -310,3 +310,44 @@ def test_a_body_over_ten_mebibytes_is_413_and_roles_and_owner_scope_hold(api: Ap
     assert r.status_code == 403 and "owned by search" in r.json["detail"]
     assert dump_store(database_url)["evidence"] == before["evidence"]
     assert outsider.evidence("pay", "unit", '<coverage line-rate="1"/>', "text/xml").status_code == 201
+
+
+def test_xml_naming_an_external_dtd_or_entity_reads_nothing_from_the_network_or_the_disk(
+    api: Api, database_url: str, tmp_path: Any
+) -> None:
+    from tests.receivers import Hook
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    listener = Hook()
+    try:
+        pay(api)
+        before = dump_store(database_url)
+        for body in (
+            f'<?xml version="1.0"?><!DOCTYPE testsuite SYSTEM "{listener.url}"><testsuite tests="1"/>',
+            f'<!DOCTYPE t [<!ENTITY % p SYSTEM "{listener.url}"> %p;]><testsuite tests="1"/>',
+            f'<!DOCTYPE t [<!ENTITY s SYSTEM "file://{secret}">]><testsuite tests="1" name="&s;"/>',
+            '<!DOCTYPE t [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+            '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><testsuite tests="1" name="&c;"/>',
+        ):
+            r = api.evidence("pay", "e2e", body, "application/xml")
+            assert r.status_code == 422 and "DTD or entities" in r.json["detail"], r.json
+            assert "TOP-SECRET" not in r.get_data(as_text=True)
+        assert listener.requests == []  # nothing fetched, not even the DTD
+        assert dump_store(database_url) == before
+    finally:
+        listener.close()
+
+
+def test_openapi_documents_the_upload_with_each_media_type_it_reads(api: Api) -> None:
+    document = api.get("/api/v1/openapi.json").json
+    upload = document["paths"]["/api/v1/features/{key}/criteria/{criterion}/evidence"]["post"]
+    assert sorted(upload["requestBody"]["content"]) == [
+        "application/json",
+        "application/sarif+json",
+        "application/xml",
+        "text/plain",
+        "text/xml",
+    ]
+    assert {p["name"] for p in upload["parameters"] if p["in"] == "query"} == {"build", "link"}
+    assert upload["security"] == [{"bearer": []}] and "201" in upload["responses"]
