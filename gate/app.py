@@ -26,6 +26,7 @@ from gate.metrics import register_metrics
 from gate.ringsfile import check_rings_in_use, load_rings_file
 from gate.runtime import KEY, Runtime
 from gate.services.alerts import escalate_overdue
+from gate.services.components import announce_late
 from gate.services.context import Services, bind, unbind
 from gate.services.guards import Guards
 from gate.services.outage import OUTAGE, is_outage
@@ -168,6 +169,12 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
         outbox=dispatcher,
         plans=Periodic(
             "gate-plans", check_plans, scope=app.app_context, interval=float(app.config["PLAN_INTERVAL_SECONDS"])
+        ),
+        milestones=Periodic(
+            "gate-milestones",
+            announce_late,
+            scope=app.app_context,
+            interval=float(app.config["MILESTONE_INTERVAL_SECONDS"]),
         ),
     )
 

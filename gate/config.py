@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_URLS": None,
     "WEBHOOK_SECRET": None,
     "PROMETHEUS_URL": None,  # where release plans' guards read their metric
+    "MILESTONE_INTERVAL_SECONDS": 30,  # how often each worker looks for components turned late (8.3: within a minute)
     "PLAN_INTERVAL_SECONDS": 2,  # how often each worker checks running plans (the contract: at least every 5 s)
 }
 

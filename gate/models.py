@@ -105,6 +105,8 @@ class Feature(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     last_evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    components: Mapped[Any] = mapped_column(JSON, nullable=True)  # ComponentSpec.to_json() each (contract 8.3)
+    integration: Mapped[str | None] = mapped_column(String(64))  # the integration criterion; set with components
 
 
 class CriterionRevision(Base):
@@ -127,6 +129,19 @@ class CriterionRevision(Base):
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     evidence: Mapped[Any] = mapped_column(JSON, nullable=True)  # EvidenceSpec.to_json(); None: votes only
     max_age_seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class ComponentEvent(Base):
+    """A component's event that must happen once across every host (`late`): the unique row decides who sends."""
+
+    __tablename__ = "component_events"
+    __table_args__ = (UniqueConstraint("feature_id", "component", "due", "kind", name="uq_component_events_once"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), nullable=False)
+    component: Mapped[str] = mapped_column(String(64), nullable=False)
+    due: Mapped[str] = mapped_column(String(10), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class Evidence(Base):

@@ -28,6 +28,7 @@ class Runtime:
     streams: StreamEngine  # SDK streams: their slots (the host's, made before the fork), events, reaper
     outbox: Dispatcher
     plans: Periodic  # checks running release plans and takes their steps
+    milestones: Periodic  # announces each component that turns late, once across hosts
 
 
 def runtime(app: Flask | None = None) -> Runtime:

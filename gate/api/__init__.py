@@ -8,7 +8,7 @@ from flask import Flask, Response
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from gate.api import admin, evidence, features, incidents, meta, ofrep, plans, releases, sdk
+from gate.api import admin, components, evidence, features, incidents, meta, ofrep, plans, releases, sdk
 from gate.api.boundary import IdConverter
 from gate.api.problems import http_problem
 from gate.domain.documents import MAX_ID
@@ -65,6 +65,6 @@ def register_blueprints(app: Flask, api: GateApi) -> None:
     for name, what in (("Unauthorized", "no or bad token"), ("Forbidden", "the token's role may not do this")):
         api.spec.components.response(name, {"description": what, **problem})
     api.register_blueprint(meta.blp)
-    for module in (features, evidence, releases, plans, incidents, admin, sdk):
+    for module in (features, evidence, components, releases, plans, incidents, admin, sdk):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     api.register_blueprint(ofrep.blp, url_prefix="/ofrep/v1")

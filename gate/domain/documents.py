@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from gate.domain.errors import ParseError
 
@@ -78,3 +79,12 @@ def check_document(document: Any, *, root: str = "$") -> None:
 def _join(path: str, root: str, key: object) -> str:
     name = key if isinstance(key, str) and text_problem(key) is None else repr(key)
     return str(name) if path == root else f"{path}.{name}"
+
+
+def is_http_url(value: str) -> bool:
+    """An http or https URL with a host: a page may render it as a link, so no other scheme gets in."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and value == value.strip()

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
+from gate.domain.components import ComponentSpec, parse_components
+from gate.domain.documents import is_http_url
 from gate.domain.errors import Problems
 from gate.domain.evidence import EvidenceSpec, parse_evidence, parse_max_age
 from gate.domain.plans import PlanSpec, parse_plan
@@ -15,7 +16,7 @@ from gate.domain.rings import KEY_PATTERN, NAME, RingsConfig
 
 MAX_TEXT = 2000
 MAX_CRITERIA = 200
-_FEATURE_KEYS = {"feature", "name", "owner", "description", "design", "criteria", "plan"}
+_FEATURE_KEYS = {"feature", "name", "owner", "description", "design", "criteria", "plan", "components", "integration"}
 _CRITERION_KEYS = {"id", "description", "ring", "required_yes", "evidence", "max_age"}
 
 
@@ -42,6 +43,8 @@ class FeatureSpec:
     design: str | None
     criteria: tuple[CriterionSpec, ...]
     plan: PlanSpec | None = None
+    components: tuple[ComponentSpec, ...] = ()  # parts other teams deliver (contract 8.3)
+    integration: str | None = None  # the criterion that tests them together
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,12 @@ def parse_feature(data: Any, rings: RingsConfig, *, key: str | None = None) -> F
     design = _url(data, "design", problems)
     criteria = _criteria(data.get("criteria"), rings, problems)
     plan = parse_plan(data["plan"], rings, problems) if data.get("plan") is not None else None
+    ids = (
+        [c.get("id") for c in data.get("criteria") or [] if isinstance(c, Mapping)]
+        if isinstance(data.get("criteria"), list)
+        else []
+    )
+    components, integration = parse_components(data, ids, problems)
     problems.raise_if_any()
     return FeatureSpec(
         key=str(feature),
@@ -91,6 +100,8 @@ def parse_feature(data: Any, rings: RingsConfig, *, key: str | None = None) -> F
         design=design,
         criteria=criteria,
         plan=plan,
+        components=components,
+        integration=integration,
     )
 
 
@@ -116,15 +127,6 @@ def _text(
         problems.add(where, f"must be at most {limit} characters")
         return None
     return value
-
-
-def is_http_url(value: str) -> bool:
-    """An http or https URL with a host: a page may render it as a link, so no other scheme gets in."""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and value == value.strip()
 
 
 def _url(data: Mapping[str, Any], key: str, problems: Problems) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, TypeVar
 
+from gate.domain.components import ComponentStatus
 from gate.domain.durations import format_duration
 from gate.domain.evidence import EvidenceNeed
 from gate.domain.exposure import format_percent
@@ -33,6 +34,7 @@ class CriterionStatus(NamedTuple):
     yes: tuple[str, ...]
     no: tuple[str, ...]
     evidence: EvidenceNeed | None = None  # None: the criterion asks for votes only
+    note: str = ""  # why what was counted is not all there is (the integration test: votes before delivery)
 
     @property
     def passed(self) -> bool:
@@ -51,13 +53,15 @@ class CriterionStatus(NamedTuple):
         """Whether the criterion passes at `now`: its latest evidence passes and is young enough (when it asks
         for evidence), and its votes pass. The words say which part is missing."""
         if self.evidence is None:
-            return self.passed, self.detail
-        ok, said = self.evidence.verdict(now)
-        if self.required_yes:  # votes asked for: say them too
-            said += "; " + self.detail
-        elif self.no:  # none asked for, but a no blocks
-            said += "; no from " + ", ".join(self.no)
-        return ok and self.passed, said
+            ok, said = self.passed, self.detail
+        else:
+            ok, said = self.evidence.verdict(now)
+            if self.required_yes:  # votes asked for: say them too
+                said += "; " + self.detail
+            elif self.no:  # none asked for, but a no blocks
+                said += "; no from " + ", ".join(self.no)
+            ok = ok and self.passed
+        return ok, f"{said}; {self.note}" if self.note and not ok else said
 
 
 def latest_votes(votes: Iterable[V], voter: Callable[[V], str]) -> dict[str, V]:
@@ -116,6 +120,8 @@ class GateFacts:
     open_incidents: tuple[OpenItem, ...] = ()
     open_bugs: tuple[OpenItem, ...] = ()
     open_rca_items: tuple[OpenItem, ...] = ()
+    components: tuple[ComponentStatus, ...] = ()  # parts other teams deliver (contract 8.3)
+    integration: str | None = None  # the criterion that tests them together
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,22 @@ def check_criteria(rings: RingsConfig, ring: Ring, facts: GateFacts, now: dateti
         target = rings.get(status.ring)
         if target is not None and target.index <= ring.index:
             yield Check(f"criterion:{status.id}", *status.verdict(now))
+
+
+def check_components(rings: RingsConfig, ring: Ring, facts: GateFacts, now: datetime) -> Iterable[Check]:
+    """From the integration test's ring on, every component is delivered (only for features that have some)."""
+    if not facts.components:
+        return
+    tested_in = next((rings.get(c.ring) for c in facts.criteria if c.id == facts.integration), None)
+    if tested_in is not None and ring.index < tested_in.index:
+        yield Check("components", True, NOT_REQUIRED)
+        return
+    missing = [c.missing(now) for c in facts.components if c.delivered_at is None]
+    if missing:
+        yield Check("components", False, "; ".join(missing))
+    else:
+        when = ", ".join(f"{c.spec.id} on {c.delivered_at:%Y-%m-%d}" for c in facts.components)
+        yield Check("components", True, f"every component delivered: {when}")
 
 
 def check_soak(rings: RingsConfig, ring: Ring, facts: GateFacts, now: datetime) -> Iterable[Check]:
@@ -249,7 +271,15 @@ def check_rca(rings: RingsConfig, ring: Ring, facts: GateFacts, now: datetime) -
         yield Check("rca", True, "every RCA item is closed")
 
 
-GATE_CHECKS: Sequence[GateCheck] = (check_order, check_criteria, check_soak, check_incidents, check_bugs, check_rca)
+GATE_CHECKS: Sequence[GateCheck] = (
+    check_order,
+    check_criteria,
+    check_components,
+    check_soak,
+    check_incidents,
+    check_bugs,
+    check_rca,
+)
 
 
 def evaluate_gate(rings: RingsConfig, ring: Ring, facts: GateFacts, *, now: datetime) -> GateResult:

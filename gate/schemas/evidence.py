@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
-from gate.domain.features import is_http_url
+from gate.domain.documents import is_http_url
 from gate.schemas.base import PageQuery
 
 MAX_BUILD = 64

@@ -14,7 +14,7 @@ from gate.domain.evidence import EvidenceSpec, judge
 from gate.domain.reports import Report, ReportError, read_report
 from gate.errors import InvalidInput, NotFound
 from gate.models import CriterionRevision, Evidence
-from gate.services import facts, webhooks
+from gate.services import components, facts, webhooks
 from gate.services.audit import audit
 from gate.services.context import now, session
 from gate.services.features import find_feature
@@ -121,6 +121,7 @@ def report(
         passed, detail = judge(spec, summary)
         at = now()
         was = _criterion_passes(feature, criterion, at)
+        parts = components.found_statuses([feature.id]).get(feature.id, ()) if feature.integration else ()
         row = Evidence(
             revision_id=revision.id,
             build=build,
@@ -136,6 +137,8 @@ def report(
         s.add(row)
         s.flush()
         is_now = _criterion_passes(feature, criterion, at)
+        if parts:
+            components.audit_deliveries(feature, parts, actor, at)
         after = {
             "id": row.id,
             "build": build,

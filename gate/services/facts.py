@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import func, literal_column, null, select, union_all
 
+from gate.domain.components import ComponentStatus
 from gate.domain.gate import CriterionStatus, GateFacts, OpenItem
 from gate.models import Bug, CriterionRevision, Feature, Incident, RcaItem, Vote
+from gate.services import components
 from gate.services.context import session
 from gate.services.evidence_reads import latest_evidence, need_of
 from gate.services.features import exposure_of
@@ -28,27 +30,42 @@ def gather_many(features: Sequence[Any], among: Any = None, build: str | None = 
     # many: a subquery (what _voters asks by too), not thousands of bound ids
     seen = latest_evidence(asking if len(asking) <= 50 else _current(ids), build) if asking else {}
     incidents, bugs, rca = _open_items(ids)
-    return {
-        f.id: GateFacts(
+    specs = components.specs_of(ids)
+    history = components.History.of(_current(ids)) if specs else None
+    out = {}
+    for f in features:
+        criteria = tuple(
+            CriterionStatus(
+                id=r.criterion,
+                ring=r.ring,
+                required_yes=r.required_yes,
+                revision=r.revision,
+                yes=voters.get((r.id, "yes"), ()),
+                no=voters.get((r.id, "no"), ()),
+                evidence=need_of(r, seen.get(r.id), build),
+            )
+            for r in revisions[f.id]
+        )
+        parts: tuple[ComponentStatus, ...] = ()
+        integration = None
+        if f.id in specs and history is not None:
+            found, integration = specs[f.id]
+            by_id = {r.criterion: r for r in revisions[f.id]}
+            parts = components.statuses(found, by_id, history)
+            criteria = tuple(
+                components.integration_status(c, by_id[c.id], history, parts) if c.id == integration else c
+                for c in criteria
+            )
+        out[f.id] = GateFacts(
             exposure=exposure_of(f),
-            criteria=tuple(
-                CriterionStatus(
-                    id=r.criterion,
-                    ring=r.ring,
-                    required_yes=r.required_yes,
-                    revision=r.revision,
-                    yes=voters.get((r.id, "yes"), ()),
-                    no=voters.get((r.id, "no"), ()),
-                    evidence=need_of(r, seen.get(r.id), build),
-                )
-                for r in revisions[f.id]
-            ),
+            criteria=criteria,
             open_incidents=tuple(incidents[f.id]),
             open_bugs=tuple(bugs[f.id]),
             open_rca_items=tuple(rca[f.id]),
+            components=parts,
+            integration=integration,
         )
-        for f in features
-    }
+    return out
 
 
 def _revisions(ids: Any) -> dict[int, list[Any]]:

@@ -248,8 +248,19 @@ def _spec_of(rev: CriterionRevision) -> CriterionSpec:
     )
 
 
-def _feature_fields(spec: FeatureSpec) -> dict[str, str | None]:
-    return {"name": spec.name, "owner": spec.owner, "description": spec.description, "design": spec.design}
+FIELDS = ("name", "owner", "description", "design", "components", "integration")
+
+
+def _feature_fields(spec: FeatureSpec) -> dict[str, Any]:
+    """What a product file sets on the feature's row (components and their integration test: contract 8.3)."""
+    return {
+        "name": spec.name,
+        "owner": spec.owner,
+        "description": spec.description,
+        "design": spec.design,
+        "components": [c.to_json() for c in spec.components] or None,
+        "integration": spec.integration,
+    }
 
 
 def apply_criteria(*, spec: FeatureSpec, actor: str) -> FeatureView:
@@ -259,7 +270,7 @@ def apply_criteria(*, spec: FeatureSpec, actor: str) -> FeatureView:
         feature, created = _feature_for(spec, at)
         plan_runs.store_spec(feature, spec.plan, actor=actor, at=at)
         revisions = current_revisions(feature.id)
-        before_fields = {k: getattr(feature, k) for k in ("name", "owner", "description", "design")}
+        before_fields = {k: getattr(feature, k) for k in FIELDS}
         plan = plan_criteria([_spec_of(r) for r in revisions], spec.criteria)
         fields_changed = before_fields != _feature_fields(spec)
         if not (created or plan.changed or fields_changed):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from gate.errors import NotFound
 from gate.models import CriterionRevision, Vote
+from gate.services import components
 from gate.services.audit import audit
 from gate.services.context import now, session
 from gate.services.features import find_feature
@@ -57,9 +58,12 @@ def cast_vote(*, key: str, criterion: str, vote: str, comment: str | None, actor
     with transaction() as s:
         feature = find_feature(key)
         revision = _current_revision(feature.id, criterion)
+        parts = components.found_statuses([feature.id]).get(feature.id, ()) if feature.integration else ()
         row = Vote(revision_id=revision.id, voter=actor, vote=vote, comment=comment, created_at=at)
         s.add(row)
         s.flush()
+        if parts:
+            components.audit_deliveries(feature, parts, actor, at)
         audit(
             actor=actor,
             action="vote",

@@ -26,6 +26,7 @@ EVENTS = frozenset(
         "incident.open",
         "incident.ack",
         "incident.resolve",
+        "component.late",  # once per component, whichever host sees it first (services/components.py)
         *PLAN_ACTIONS,
     }
 )

@@ -12,7 +12,9 @@ from gate.ringsfile import load_rings_file
 
 RINGS = load_rings_file(str(Path(__file__).resolve().parents[2] / "rings.yaml"))
 
-UNKNOWN_TOP = "unknown key; expected one of criteria, description, design, feature, name, owner, plan"
+UNKNOWN_TOP = (
+    "unknown key; expected one of components, criteria, description, design, feature, integration, name, owner, plan"
+)
 
 
 def doc(**over: object) -> dict:
