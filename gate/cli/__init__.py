@@ -6,7 +6,7 @@
 - `promote`, `rollout`, `rollback`, `kill`, `revive` — exposure (releases.py)
 - `incident`, `change` — what on-call and pipelines report (incidents.py)
 - `plan` — release plans (plans.py); `dora` — the four metrics (dora.py)
-- `evidence` — a pipeline's CI reports for criteria (evidence.py)
+- `evidence` — a pipeline's CI reports for criteria (evidence.py); `components` — milestones (components.py)
 
 Against a server through `client.Remote` (contract 7.4); locally through `local.local_app`. Exit codes
 (exits.py): 0 done, 1 refused, 2 anything else, the same both ways; never a traceback (group.py).
@@ -14,7 +14,17 @@ Against a server through `client.Remote` (contract 7.4); locally through `local.
 
 from __future__ import annotations
 
-from gate.cli import admin, dora, evidence, features, incidents, plans, releases, serve  # each registers its commands
+from gate.cli import (  # each registers its commands
+    admin,
+    components,
+    dora,
+    evidence,
+    features,
+    incidents,
+    plans,
+    releases,
+    serve,
+)
 from gate.cli.group import main
 
-__all__ = ["admin", "dora", "evidence", "features", "incidents", "main", "plans", "releases", "serve"]
+__all__ = ["admin", "components", "dora", "evidence", "features", "incidents", "main", "plans", "releases", "serve"]

@@ -11,7 +11,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from gate.domain.components import (
     ComponentSpec,
@@ -24,6 +23,7 @@ from gate.domain.components import (
 )
 from gate.domain.evidence import EvidenceSeen
 from gate.domain.gate import CriterionStatus, latest_votes
+from gate.errors import Conflict
 from gate.models import ComponentEvent, CriterionRevision, Evidence, Feature, Vote
 from gate.services.audit import audit
 from gate.services.context import now, session
@@ -190,6 +190,15 @@ def found_statuses(ids: Any) -> dict[int, tuple[ComponentStatus, ...]]:
 # ---- audits and the late event --------------------------------------------------------------------------
 
 
+def before_change(feature: Any) -> tuple[ComponentStatus, ...]:
+    """Before a vote or evidence on a feature with components: lock its row (so that concurrent votes on two
+    hosts take turns, and each delivery is audited once), and read its components' delivery."""
+    if not feature.integration:
+        return ()
+    session().execute(select(Feature.id).where(Feature.id == feature.id).with_for_update())
+    return found_statuses([feature.id]).get(feature.id, ())
+
+
 def audit_deliveries(feature: Any, before: tuple[ComponentStatus, ...], actor: str, at: datetime) -> None:
     """After a vote or evidence in the caller's transaction: audit each component it delivered or undelivered."""
     after = found_statuses([feature.id]).get(feature.id, ())
@@ -238,6 +247,6 @@ def announce_late() -> int:
                     at=at,
                 )
             sent += 1
-        except IntegrityError:
-            continue  # announced already, here or on another host
+        except Conflict:
+            continue  # announced already, on another worker or host
     return sent

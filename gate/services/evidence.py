@@ -121,7 +121,7 @@ def report(
         passed, detail = judge(spec, summary)
         at = now()
         was = _criterion_passes(feature, criterion, at)
-        parts = components.found_statuses([feature.id]).get(feature.id, ()) if feature.integration else ()
+        parts = components.before_change(feature)
         row = Evidence(
             revision_id=revision.id,
             build=build,

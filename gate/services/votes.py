@@ -58,7 +58,7 @@ def cast_vote(*, key: str, criterion: str, vote: str, comment: str | None, actor
     with transaction() as s:
         feature = find_feature(key)
         revision = _current_revision(feature.id, criterion)
-        parts = components.found_statuses([feature.id]).get(feature.id, ()) if feature.integration else ()
+        parts = components.before_change(feature)
         row = Vote(revision_id=revision.id, voter=actor, vote=vote, comment=comment, created_at=at)
         s.add(row)
         s.flush()

@@ -14,7 +14,7 @@ from gate.domain.words import counted, duration
 from gate.errors import ERROR_PAGE, PROBLEM_JSON, GateError
 from gate.services.outage import OUTAGE, is_outage
 from gate.services.web_sessions import stored_secret
-from gate.web import admin_pages, charts, feature_pages, incident_pages, timeline, views  # noqa: F401 - each adds its pages to views.web
+from gate.web import admin_pages, charts, feature_pages, incident_pages, milestone_pages, timeline, views  # noqa: F401 - each adds its pages to views.web
 from gate.web.csrf import csrf_token
 
 

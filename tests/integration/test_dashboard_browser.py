@@ -346,3 +346,58 @@ def test_evidence_and_its_chart_read_in_the_browser(gate: Served, browser: Any, 
     assert page.locator("#criterion-e2e").get_by_text("1 failed > 0").first.is_visible()
     assert page.get_by_text("criterion:unit-tests — coverage 97.30% ≥ 95% (build b4").is_visible()
     shot(page, "feature-evidence", tmp_path)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_milestones_page_reads_in_the_browser(gate: Served, browser: Any, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+
+    def day(offset: int) -> str:
+        return (today + timedelta(days=offset)).isoformat()
+
+    for key, parts in (
+        ("checkout-v2", [("payments-api", "platform", -6, True), ("ledger", "blockchain", -3, False)]),
+        ("wallet", [("custody", "blockchain", 9, False), ("kyc-service", "platform", 4, True)]),
+    ):
+        doc = FeatureBuilder(key).criterion("e2e-integration", ring="preview")
+        for cid, _, _, _ in parts:
+            doc.criterion(f"{cid}-contract")
+        doc.with_(
+            components=[
+                {
+                    "id": cid,
+                    "team": team,
+                    "due": day(offset),
+                    "criteria": [f"{cid}-contract"],
+                    "contract": f"https://git.example/{team}/{cid}/openapi.yaml",
+                }
+                for cid, team, offset, _ in parts
+            ],
+            integration={"criterion": "e2e-integration"},
+        )
+        assert gate.call("PUT", f"/api/v1/features/{key}/criteria", json=doc.build()).status_code == 200
+        for cid, _, _, delivered in parts:
+            if delivered:
+                assert gate.call(
+                    "POST", f"/api/v1/features/{key}/criteria/{cid}-contract/votes", json={"vote": "yes"}
+                ).ok
+    page = browser.new_page()
+    sign_in(page, gate.url, gate.admin)
+    page.get_by_role("link", name="Milestones").click()
+    assert page.get_by_role("heading", name="Milestones").is_visible()
+    chart = page.get_by_role("img", name=f"checkout-v2: components against today, {today.isoformat()}")
+    assert chart.is_visible()
+    described = page.locator("#m-checkout-v2-d").text_content() or ""
+    assert f"ledger (blockchain): late by 3 days, due {day(-3)}" in described
+    assert f"payments-api (platform): delivered {today.isoformat()}" in described
+    row = page.get_by_role("row", name="ledger")
+    assert row.get_by_text("✗ late by 3 days").is_visible()  # a glyph and words, not only a colour
+    assert page.get_by_role("row", name="kyc-service").get_by_text("✓ delivered").is_visible()
+    assert page.get_by_role("row", name="custody").get_by_text("○ pending").is_visible()
+    shot(page, "milestones", tmp_path)
+    page.get_by_label("Team").select_option("blockchain")
+    page.get_by_role("button", name="Filter").click()
+    assert page.get_by_role("row", name="payments-api").count() == 0
+    assert page.get_by_role("row", name="custody").is_visible() and page.get_by_role("row", name="ledger").is_visible()

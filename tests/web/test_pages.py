@@ -382,3 +382,46 @@ def test_the_feature_page_shows_each_criterions_evidence_its_chart_and_its_timel
     assert text.count("Evidence (") == 2  # the criterion asking for votes only has none
     assert "✓ evidence for unit from build b2: coverage 97.00% ≥ 95%" in text
     assert "✗ evidence for unit from build b1: coverage 90.00% < 95%" in text
+
+
+def test_the_milestones_page_shows_components_against_today_by_team(api: Api, clock: Clock) -> None:
+    from datetime import timedelta
+
+    today = clock.now.date()
+    api.apply(
+        FeatureBuilder("pay")
+        .criterion("api-contract")
+        .criterion("ledger-contract")
+        .criterion("e2e", ring="preview")
+        .with_(
+            components=[
+                {
+                    "id": "payments-api",
+                    "team": "platform",
+                    "due": str(today + timedelta(days=4)),
+                    "contract": "https://git.example/api.yaml",
+                    "criteria": ["api-contract"],
+                },
+                {
+                    "id": "ledger",
+                    "team": "blockchain",
+                    "due": str(today - timedelta(days=2)),
+                    "criteria": ["ledger-contract"],
+                },
+            ],
+            integration={"criterion": "e2e"},
+        )
+    )
+    api.as_("qa").vote("pay", "api-contract", "yes")
+    client, _ = sign_in(api, "qa")
+    page = page_text(client.get("/milestones"))
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    assert 'href="/milestones" aria-current="page">Milestones</a>' in page
+    assert f"payments-api platform {today + timedelta(days=4)} ✓ delivered {today}" in text
+    assert f"ledger blockchain {today - timedelta(days=2)} ✗ late by 2 days" in text
+    assert '<svg class="milestones"' in page and f"pay: components against today, {today}" in page
+    assert ">today</text>" in page
+    assert 'href="https://git.example/api.yaml"' in page
+    filtered = page_text(client.get("/milestones?team=blockchain"))
+    assert "ledger · blockchain" in filtered and "payments-api · platform" not in filtered
+    assert "No feature has components of team nobody" in page_text(client.get("/milestones?team=nobody"))
