@@ -66,7 +66,7 @@ def start_gate(
     database_url: str,
     workdir: Path,
     *,
-    workers: int = 4,
+    workers: int = 2,  # what `gate serve` runs by default; a test that needs more says so
     port: int | None = None,
     rings: Path = RINGS,
     env: dict[str, str] | None = None,

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 
-from tests.integration.conftest import Served
+from tests.integration.conftest import Served, start_gate
 from tests.support import FeatureBuilder
+
+
+@pytest.fixture
+def served(database_url: str, tmp_path: Path) -> Iterator[Served]:
+    """Four workers here: the races are between workers."""
+    gate = start_gate(database_url, tmp_path, workers=4)
+    yield gate
+    gate.stop()
+
 
 pytestmark = pytest.mark.integration
 

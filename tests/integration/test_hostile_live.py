@@ -65,7 +65,7 @@ def test_a_revoked_token_s_streams_end_within_a_second_on_every_worker(served: S
                 pass
         ended.append(time.monotonic())
 
-    readers = [threading.Thread(target=follow, daemon=True) for _ in range(6)]  # spread over the 4 workers
+    readers = [threading.Thread(target=follow, daemon=True) for _ in range(6)]  # spread over the workers
     for reader in readers:
         reader.start()
     time.sleep(1.0)
