@@ -105,7 +105,8 @@ class Feature(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     last_evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    components: Mapped[Any] = mapped_column(JSON, nullable=True)  # ComponentSpec.to_json() each (contract 8.3)
+    # ComponentSpec.to_json() each (contract 8.3); SQL NULL when none, so that a query can ask without parsing
+    components: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
     integration: Mapped[str | None] = mapped_column(String(64))  # the integration criterion; set with components
 
 
@@ -127,7 +128,8 @@ class CriterionRevision(Base):
     required_yes: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    evidence: Mapped[Any] = mapped_column(JSON, nullable=True)  # EvidenceSpec.to_json(); None: votes only
+    # EvidenceSpec.to_json(); SQL NULL for votes only, so that a query can ask without parsing
+    evidence: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
     max_age_seconds: Mapped[int | None] = mapped_column(Integer)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from gate.domain.documents import is_http_url
 from gate.domain.errors import Problems
@@ -139,9 +139,9 @@ def _integration(raw: Any, known: set[Any], owned: set[str], problems: Problems)
 # ---- delivery from history ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Happening:
-    """A vote (voter, 'yes'|'no') or a piece of evidence (passed) on a criterion revision, with its time."""
+class Happening(NamedTuple):
+    """A vote (voter, 'yes'|'no') or a piece of evidence (passed) on a criterion revision, with its time (a
+    tuple: a listing of a thousand features reads thousands)."""
 
     at: datetime
     voter: str | None = None

@@ -4,13 +4,14 @@ once per component, across workers and hosts."""
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gate.domain.components import (
     ComponentSpec,
@@ -32,9 +33,15 @@ from gate.services.transactions import transaction
 Specs = dict[int, tuple[tuple[ComponentSpec, ...], str]]
 
 
+def _core() -> Any:
+    """The session's connection, for reads of plain rows in bulk: the ORM's result processing would cost more
+    than the queries themselves (thousands of votes for a listing of a thousand features)."""
+    return session().connection()
+
+
 def specs_of(ids: Any) -> Specs:
     """The components and integration criterion of each of these features that has components: one query."""
-    rows = session().execute(
+    rows = _core().execute(
         select(Feature.id, Feature.components, Feature.integration).where(
             Feature.id.in_(ids), Feature.integration.is_not(None)
         )
@@ -51,27 +58,31 @@ class History:
 
     @classmethod
     def of(cls, revision_ids: Any) -> History:
-        rows: list[tuple[Any, ...]] = []
-        for r in session().execute(
-            select(Vote.revision_id, Vote.created_at, Vote.id, Vote.voter, Vote.vote).where(
-                Vote.revision_id.in_(revision_ids)
-            )
+        votes: dict[int, list[Happening]] = defaultdict(list)
+        for r in _core().execute(
+            select(Vote.revision_id, Vote.created_at, Vote.voter, Vote.vote)
+            .where(Vote.revision_id.in_(revision_ids))
+            .order_by(Vote.revision_id, Vote.created_at, Vote.id)
         ):
-            rows.append((r.created_at, 0, r.id, r.revision_id, Happening(r.created_at, r.voter, r.vote), None))
-        for e in session().execute(
-            select(
-                Evidence.revision_id, Evidence.created_at, Evidence.id, Evidence.passed, Evidence.detail, Evidence.build
-            ).where(Evidence.revision_id.in_(revision_ids))
-        ):
-            seen = EvidenceSeen(e.passed, e.detail, e.build, e.created_at)
-            rows.append((e.created_at, 1, e.id, e.revision_id, Happening(e.created_at, evidence_passed=e.passed), seen))
-        happenings: dict[int, list[Happening]] = defaultdict(list)
+            votes[r.revision_id].append(Happening(r.created_at, r.voter, r.vote))
+        reports: dict[int, list[Happening]] = defaultdict(list)
         evidence: dict[int, list[tuple[datetime, EvidenceSeen]]] = defaultdict(list)
-        for at, _, _, revision, happening, seen in sorted(rows, key=lambda row: row[:3]):
-            happenings[revision].append(happening)
-            if seen is not None:
-                evidence[revision].append((at, seen))
+        for e in _core().execute(
+            select(Evidence.revision_id, Evidence.created_at, Evidence.passed, Evidence.detail, Evidence.build)
+            .where(Evidence.revision_id.in_(revision_ids))
+            .order_by(Evidence.revision_id, Evidence.created_at, Evidence.id)
+        ):
+            reports[e.revision_id].append(Happening(e.created_at, evidence_passed=e.passed))
+            evidence[e.revision_id].append((e.created_at, EvidenceSeen(e.passed, e.detail, e.build, e.created_at)))
+        happenings: dict[int, list[Happening]] = dict(votes)
+        for revision, found in reports.items():  # votes and evidence in one order, by time (votes first on a tie)
+            cast = happenings.get(revision)
+            happenings[revision] = list(heapq.merge(cast, found, key=_at)) if cast else found
         return cls(happenings, evidence)
+
+
+def _at(happening: Happening) -> datetime:
+    return happening.at
 
 
 def statuses(
@@ -143,24 +154,73 @@ class ComponentView:
 
 
 def listing(*, team: str | None = None, late: bool | None = None, feature: str | None = None) -> list[ComponentView]:
-    """Every component of every live feature (or one feature's), in feature and file order: four queries."""
+    """Every component of every live feature (or one feature's), in feature and file order. Each worker keeps the
+    deliveries it computed, each under its feature's fingerprint (the product file's time, the newest vote and
+    the newest evidence on its current criteria): three queries find what changed, four more read only that."""
     at = now()
-    query = select(Feature.id, Feature.key).where(Feature.archived_at.is_(None), Feature.integration.is_not(None))
+    query = select(Feature.id, Feature.key, Feature.updated_at).where(
+        Feature.archived_at.is_(None), Feature.integration.is_not(None)
+    )
     if feature is not None:
         query = query.where(Feature.key == feature)
-    keys = {r[0]: r[1] for r in session().execute(query.order_by(Feature.key))}
-    if not keys:
+    rows = _core().execute(query.order_by(Feature.key)).all()
+    if not rows:
         return []
-    ids: Any = list(keys) if len(keys) <= 50 else query.with_only_columns(Feature.id).scalar_subquery()
-    found = found_statuses(ids)
+    ids: Any = [r.id for r in rows] if len(rows) <= 50 else query.with_only_columns(Feature.id).scalar_subquery()
+    found = _cached(rows, ids)
     out = []
-    for feature_id, key in keys.items():
-        for c in found.get(feature_id, ()):
+    for row in rows:
+        for c in found.get(row.id, ()):
             view = ComponentView(
-                key, c.spec.id, c.spec.team, c.spec.due, c.spec.contract, c.delivered_at, c.late(at), c.days_late(at)
+                row.key,
+                c.spec.id,
+                c.spec.team,
+                c.spec.due,
+                c.spec.contract,
+                c.delivered_at,
+                c.late(at),
+                c.days_late(at),
             )
             if (team is None or view.team == team) and (late is None or view.late == late):
                 out.append(view)
+    return out
+
+
+_KNOWN: dict[tuple[str, int], tuple[tuple[Any, ...], tuple[ComponentStatus, ...]]] = {}
+
+
+def _cached(rows: Sequence[Any], ids: Any) -> dict[int, tuple[ComponentStatus, ...]]:
+    """The deliveries of these features: from this worker's memory where the fingerprint still matches."""
+    store = str(session().get_bind().engine.url)  # one memory per database: a worker serves one, tests many
+    current = (
+        select(CriterionRevision.id, CriterionRevision.feature_id)
+        .where(CriterionRevision.feature_id.in_(ids), CriterionRevision.retired_at.is_(None))
+        .subquery()
+    )
+    newest = {}
+    for table in (Vote, Evidence):
+        newest[table] = dict(
+            _core()
+            .execute(
+                select(current.c.feature_id, func.max(table.id))
+                .join(current, current.c.id == table.revision_id)
+                .group_by(current.c.feature_id)
+            )
+            .all()
+        )
+    prints = {r.id: (r.updated_at, newest[Vote].get(r.id), newest[Evidence].get(r.id)) for r in rows}
+    out, stale = {}, []
+    for fid, fingerprint in prints.items():
+        known = _KNOWN.get((store, fid))
+        if known is not None and known[0] == fingerprint:
+            out[fid] = known[1]
+        else:
+            stale.append(fid)
+    if stale:
+        fresh = found_statuses(stale if len(stale) <= 50 else ids)
+        for fid in stale:
+            out[fid] = fresh.get(fid, ())
+            _KNOWN[(store, fid)] = (prints[fid], out[fid])
     return out
 
 
@@ -170,13 +230,13 @@ def found_statuses(ids: Any) -> dict[int, tuple[ComponentStatus, ...]]:
     if not specs:
         return {}
     revisions: dict[int, dict[str, Any]] = defaultdict(dict)
-    for rev in session().execute(
+    for rev in _core().execute(
         select(
             CriterionRevision.feature_id,
             CriterionRevision.id,
             CriterionRevision.criterion,
             CriterionRevision.required_yes,
-            CriterionRevision.evidence,
+            CriterionRevision.evidence.is_not(None).label("evidence"),  # whether it asks, without parsing it
         ).where(CriterionRevision.feature_id.in_(ids), CriterionRevision.retired_at.is_(None))
     ):
         revisions[rev.feature_id][rev.criterion] = rev

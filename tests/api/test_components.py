@@ -204,3 +204,19 @@ def test_a_bad_components_block_is_422_with_its_path_and_nothing_stored(
     )
     assert r.status_code == 422 and path in r.json["errors"], r.json
     assert dump_store(database_url) == before
+
+
+def test_the_listing_follows_every_change_it_may_have_remembered(api: Api, clock: Clock) -> None:
+    builder = two_teams(clock)
+    api.apply(builder)
+    assert listed(api)["ledger"]["due"] == (clock.now.date() + timedelta(days=10)).isoformat()
+    builder.extra["components"][1]["due"] = (clock.now.date() + timedelta(days=20)).isoformat()
+    clock.advance(minutes=1)
+    api.apply(builder)  # a new due day in the product file
+    assert listed(api)["ledger"]["due"] == (clock.now.date() + timedelta(days=20)).isoformat()
+    api.evidence("pay", "ledger-contract", '<testsuite tests="1"/>', "text/xml")  # new evidence
+    assert listed(api)["ledger"]["delivered_at"] == clock.now.isoformat()
+    api.evidence("pay", "ledger-contract", '<testsuite tests="1" failures="1"/>', "text/xml")
+    assert listed(api)["ledger"]["delivered_at"] is None
+    api.as_("qa").vote("pay", "payments-contract", "yes")  # a new vote
+    assert listed(api)["payments-api"]["delivered_at"] == clock.now.isoformat()
