@@ -69,7 +69,7 @@ def parse_evidence(raw: Any, path: str, problems: Problems) -> EvidenceSpec | No
         return None
     before = len(problems.errors)
     problems.unknown_keys(raw, _KEYS[kind], path)
-    spec: EvidenceSpec | None = None
+    spec: EvidenceSpec
     if kind == "coverage":
         low = _number(raw, "min", path, problems, low=0, high=100, required=True)
         spec = EvidenceSpec(kind=kind, min=low)
@@ -162,8 +162,8 @@ def _levels(raw: Any, path: str, problems: Problems) -> tuple[tuple[str, int], .
 
 
 def _n(value: float) -> str:
-    """A measure as people write it: 231, 231.5, 0.25."""
-    return f"{value:g}" if abs(value) < 1e15 else f"{value:.6g}"
+    """A measure as people write it: 231, 231.5, 0.25 (measures stay within ±1e15: six digits say them)."""
+    return f"{value:g}"
 
 
 def judge(spec: EvidenceSpec, summary: Mapping[str, Any]) -> tuple[bool, str]:

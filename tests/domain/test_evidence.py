@@ -249,3 +249,92 @@ def test_a_criterion_with_evidence_passes_on_its_evidence_and_its_votes() -> Non
     assert status(1, ("alice",), (), good).verdict(NOW)[0] is True
     assert status(1, ("alice",), (), bad).verdict(NOW)[0] is False
     assert status(1, ("alice",), (), None).verdict(NOW) == (True, "1 of 1 yes vote")
+
+
+@pytest.mark.parametrize(
+    ("raw", "spec"),
+    [
+        ({"kind": "coverage", "min": 0}, EvidenceSpec(kind="coverage", min=0.0)),
+        ({"kind": "coverage", "min": 100}, EvidenceSpec(kind="coverage", min=100.0)),
+        ({"kind": "tests", "max_failed": 10**12}, EvidenceSpec(kind="tests", max_failed=10**12)),
+        (
+            {"kind": "measure", "name": "p95", "min": 5, "max": 5},
+            EvidenceSpec(kind="measure", name="p95", min=5.0, max=5.0),
+        ),
+        ({"kind": "measure", "name": "p95", "max": 1e15}, EvidenceSpec(kind="measure", name="p95", max=1e15)),
+        ({"kind": "measure", "name": "p95", "min": -1e15}, EvidenceSpec(kind="measure", name="p95", min=-1e15)),
+    ],
+)
+def test_limits_at_their_edges_are_accepted(raw: dict, spec: EvidenceSpec) -> None:
+    assert parsed(raw) == (spec, {})
+
+
+@pytest.mark.parametrize(
+    ("raw", "errors"),
+    [
+        (
+            {"kind": "tests", "max_skipped": -1},
+            {"criteria[0].evidence.max_skipped": ["must be a whole number of at least 0"]},
+        ),
+        (
+            {"kind": "tests", "max_failed": 10**12 + 1},
+            {"criteria[0].evidence.max_failed": ["must be a whole number of at least 0"]},
+        ),
+        (
+            {"kind": "measure", "name": "p95", "min": "x"},
+            {"criteria[0].evidence.min": ["must be a number from -1e+15 to 1e+15"]},
+        ),
+        (
+            {"kind": "findings", "max": {}},
+            {"criteria[0].evidence.max": ["must map one or more of error, warning, note to the most findings allowed"]},
+        ),
+    ],
+)
+def test_more_bad_specs_at_their_paths(raw: dict, errors: dict) -> None:
+    assert parsed(raw) == (None, errors)
+
+
+@pytest.mark.parametrize(
+    ("spec", "summary", "verdict"),
+    [
+        (EvidenceSpec(kind="coverage", min=0.0), {"percent": 0.5}, (True, "coverage 0.50% ≥ 0%")),
+        (
+            EvidenceSpec(kind="tests", max_failed=0, max_skipped=3),
+            {"passed": 1, "failed": 0, "skipped": 3},
+            (True, "1 passed, 0 failed, 3 skipped"),
+        ),
+        (EvidenceSpec(kind="measure", name="rps", min=10.0), {"rps": 10}, (True, "rps 10 ≥ 10")),
+        (EvidenceSpec(kind="measure", name="rps", min=10.0), {"rps": 12}, (True, "rps 12 ≥ 10")),
+        (EvidenceSpec(kind="measure", name="big", max=1e15), {"big": 1e15}, (True, "big 1e+15 ≤ 1e+15")),
+    ],
+)
+def test_verdicts_at_the_limits(spec: EvidenceSpec, summary: dict, verdict: tuple[bool, str]) -> None:
+    assert judge(spec, summary) == verdict
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(59, "59 s"), (60, "1 min"), (3599, "59 min"), (3600, "1 h"), (86399, "23 h"), (86400, "1 d")],
+)
+def test_age_units_change_at_their_edges(seconds: int, words: str) -> None:
+    assert age_words(timedelta(seconds=seconds)) == words
+
+
+def test_every_no_voter_is_named_and_the_gate_judges_evidence_at_its_own_now() -> None:
+    from gate.domain.gate import Exposure, GateFacts, evaluate_gate
+
+    good = EvidenceNeed(max_age=timedelta(days=1), latest=seen(True, "coverage 96.00% ≥ 95%", timedelta(hours=2)))
+    assert status(0, (), ("bob", "carol"), good).verdict(NOW)[1].endswith("; no from bob, carol")
+    facts = GateFacts(exposure=Exposure(), criteria=(status(0, (), (), good),))
+    checks = {c.name: (c.passed, c.detail) for c in evaluate_gate(RINGS, RINGS.get("internal"), facts, now=NOW).checks}
+    assert checks["criterion:unit"] == (True, "coverage 96.00% ≥ 95% (build 1a2b3c, 2 h ago)")
+    later = evaluate_gate(RINGS, RINGS.get("internal"), facts, now=NOW + timedelta(days=1)).checks
+    assert next(c.detail for c in later if c.name == "criterion:unit") == "evidence from 1 d ago is older than 1d"
+
+
+def test_a_bad_evidence_spec_is_named_under_its_criterion() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_feature(
+            feature({"id": "a", "description": "d", "ring": "internal", "evidence": {"kind": "speed"}}), RINGS
+        )
+    assert caught.value.errors == {"criteria[0].evidence.kind": ["must be one of coverage, tests, findings, measure"]}

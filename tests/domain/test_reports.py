@@ -183,3 +183,115 @@ def test_lcov_totals_lines_and_branches() -> None:
 )
 def test_lcov_that_cannot_be_read(body: str | bytes, words: str) -> None:
     assert words in refused(body, "text/plain")
+
+
+LONG = "m" * 70
+REFUSED_EXACTLY = [
+    ('{"version": "2.1.0", "runs": {}}', "application/json", "SARIF needs runs, a list"),
+    (
+        '{"version": "2.1.0", "runs": [{"results": [1]}]}',
+        "application/json",
+        "SARIF runs[0].results[0].level must be error, warning, note or none",
+    ),
+    (
+        '{"totals": {"percent_covered": 101}}',
+        "application/json",
+        "coverage.py JSON needs totals.percent_covered, a number from 0 to 100",
+    ),
+    (
+        '{"measures": {"p95": "' + "9" * 40 + '"}}',
+        "application/json",
+        "measure 'p95' must be a finite number, not \"9999999999999999999999999999999",
+    ),
+    (
+        '{"measures": {"' + LONG + '": 1}}',
+        "application/json",
+        f"measure {LONG[:64]!r} is not a name like 'checkout_p95_ms'",
+    ),
+    (
+        '{"measures": {"p95": 1.0000001e15}}',
+        "application/json",
+        "measure 'p95' must be a finite number, not 1000000100000000.0",
+    ),
+    ('{"measures": {}}', "application/json", 'measures must be an object of one or more {"NAME": number}'),
+    (
+        json.dumps({"measures": {f"m{i}": i for i in range(1001)}}),
+        "application/json",
+        "a report holds at most 1000 measures",
+    ),
+    (
+        '{"name": "not a report"}',
+        "application/json",
+        'a JSON report must be SARIF 2.1.0, coverage.py JSON or {"measures": {NAME: number}}',
+    ),
+    (
+        '{"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0"}',
+        "application/json",
+        'a JSON report must be SARIF 2.1.0, coverage.py JSON or {"measures": {NAME: number}}',
+    ),
+    ("[1, 2]", "application/json", 'a JSON report must be an object: SARIF, coverage.py JSON or {"measures": {...}}'),
+    ("[" * 100000 + "]" * 100000, "application/json", "the JSON is nested too deep"),
+    (
+        "hello",
+        "text/plain",
+        "not an LCOV report: no record with LF/LH ending in end_of_record, or more hit than found",
+    ),
+    (
+        "SF:a\nLF:5\nLH:4\nBRF:2\nBRH:3\nend_of_record\n",
+        "text/plain",
+        "not an LCOV report: no record with LF/LH ending in end_of_record, or more hit than found",
+    ),
+    (
+        "<coverage/>",
+        "application/xml",
+        "the coverage report gives neither lines-valid and lines-covered nor a line-rate from 0 to 1",
+    ),
+    (
+        '<testsuite tests="1000000000001"/>',
+        "application/xml",
+        "a test suite's tests='1000000000001' is not a whole number of at least 0",
+    ),
+    (BILLION_LAUGHS, "application/xml", "XML with a DTD or entities is not read"),
+]
+
+
+@pytest.mark.parametrize(("body", "media", "words"), REFUSED_EXACTLY)
+def test_each_refusal_says_exactly_why(body: str, media: str, words: str) -> None:
+    assert refused(body, media) == words
+
+
+READ_AT_THE_EDGES = [
+    ('{"totals": {"percent_covered": 0}}', "application/json", {"percent": 0.0}),
+    ('{"totals": {"percent_covered": 100}}', "application/json", {"percent": 100.0}),
+    ('{"measures": {"p95": 1e15}}', "application/json", {"p95": 1e15}),
+    ("SF:a\nLF:0\nLH:0\nend_of_record\n", "text/plain", {"percent": 100.0}),
+    ("SF:a\nLF:5\nLH:5\nBRF:2\nBRH:2\nend_of_record\n", "text/plain", {"percent": 100.0}),
+    ('<coverage line-rate="0"/>', "application/xml", {"percent": 0.0}),
+    ('<coverage line-rate="1"/>', "application/xml", {"percent": 100.0}),
+    ('<coverage lines-valid="10" line-rate="0.5"/>', "application/xml", {"percent": 50.0}),  # half the counts: the rate
+    # test cases outside any suite count; an error fails a case; two skipped cases are two
+    (
+        "<testsuites><testcase/><testcase><error/></testcase></testsuites>",
+        "application/xml",
+        {"passed": 1, "failed": 1, "skipped": 0},
+    ),
+    (
+        "<testsuite><testcase><skipped/></testcase><testcase><skipped/></testcase>"
+        "<testcase><error/></testcase><failure/></testsuite>",  # a failure outside a case is no case
+        "application/xml",
+        {"passed": 0, "failed": 1, "skipped": 2},
+    ),
+    ('<testsuite tests="1000000000000"/>', "application/xml", {"passed": 10**12, "failed": 0, "skipped": 0}),
+]
+
+
+@pytest.mark.parametrize(("body", "media", "summary"), READ_AT_THE_EDGES)
+def test_reports_at_the_edges_of_what_is_accepted(body: str, media: str, summary: dict) -> None:
+    assert read(body, media).summary == summary
+
+
+def test_a_thousand_measures_are_read() -> None:
+    measures = {f"m{i}": i for i in range(1000)}
+    assert read(json.dumps({"measures": measures}), "application/json").summary == {
+        k: float(v) for k, v in measures.items()
+    }
