@@ -153,16 +153,16 @@ def passing_since(required_yes: int, asks_evidence: bool, happenings: Iterable[H
     """When the criterion last began to pass, if it passes after every happening (in server order); else None.
     A criterion passes on its latest evidence (when it asks for some) and each voter's latest vote."""
     votes: dict[str, str] = {}
-    evidence: bool | None = None
+    evidence = False  # passing, as the latest report says
     since: datetime | None = None
     for h in happenings:
         if h.voter is not None:
             votes[h.voter] = str(h.vote)
         else:
-            evidence = h.evidence_passed
+            evidence = bool(h.evidence_passed)
         values = votes.values()
         ok = sum(v == "yes" for v in values) >= required_yes and "no" not in values
-        ok = ok and (evidence is True or not asks_evidence)
+        ok = ok and (evidence or not asks_evidence)
         if not ok:
             since = None
         elif since is None:

@@ -23,6 +23,7 @@ JSON_TYPES = frozenset({"application/json", "application/sarif+json"})
 LCOV_TYPES = frozenset({"text/plain"})
 MEDIA_TYPES = XML_TYPES | JSON_TYPES | LCOV_TYPES
 MAX_MEASURES = 1000
+NO_TOTALS = "the coverage report gives neither lines-valid and lines-covered nor a line-rate from 0 to 1"
 
 
 class ReportError(ValueError):
@@ -163,9 +164,9 @@ def _cobertura_percent(attrs: Mapping[str, str]) -> float:
     try:
         value = float(attrs["line-rate"])
     except (KeyError, ValueError):
-        value = -1.0
+        raise ReportError(NO_TOTALS) from None
     if not finite(value) or not 0 <= value <= 1:
-        raise ReportError("the coverage report gives neither lines-valid and lines-covered nor a line-rate from 0 to 1")
+        raise ReportError(NO_TOTALS)
     return 100.0 * value
 
 
@@ -246,16 +247,13 @@ def _read_lcov(data: bytes) -> Report:
     except UnicodeDecodeError as exc:
         raise ReportError(f"not valid UTF-8 at byte {exc.start}") from None
     totals = dict.fromkeys(("LF", "LH", "BRF", "BRH"), 0)
-    ended = False
-    for number, line in enumerate(text.splitlines(), 1):
-        tag, _, value = line.strip().partition(":")
+    tags = [line.strip().partition(":") for line in text.splitlines()]
+    for number, (tag, _, value) in enumerate(tags, 1):
         if tag in totals:
             if not value.strip().isdigit():
                 raise ReportError(f"LCOV line {number}: {tag} must be a whole number of at least 0")
             totals[tag] += int(value)
-        elif tag == "end_of_record":
-            ended = True
-    if not ended or totals["LH"] > totals["LF"] or totals["BRH"] > totals["BRF"]:
+    if ("end_of_record", "", "") not in tags or totals["LH"] > totals["LF"] or totals["BRH"] > totals["BRF"]:
         raise ReportError("not an LCOV report: no record with LF/LH ending in end_of_record, or more hit than found")
     found = totals["LF"] + totals["BRF"]
     percent = 100.0 if found == 0 else 100.0 * (totals["LH"] + totals["BRH"]) / found

@@ -220,3 +220,69 @@ def test_a_note_says_why_the_integration_test_does_not_pass() -> None:
     status = CriterionStatus("e2e", "preview", 1, 1, (), (), note="2 yes votes predate the delivery of ledger")
     assert status.verdict(T0) == (False, "0 of 1 yes vote; 2 yes votes predate the delivery of ledger")
     assert status._replace(yes=("q",)).verdict(T0) == (True, "1 of 1 yes vote")
+
+
+def one(**changes: object) -> dict:
+    component = {"id": "ledger", "team": "blockchain", "due": "2030-02-10", "criteria": ["ledger-contract"], **changes}
+    return {"components": [component], "integration": {"criterion": "e2e-integration"}}
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        ({"team": "block\x07chain"}, {"components[0].team": ["must be a team's name: 1 to 200 printable characters"]}),
+        ({"team": "t" * 201}, {"components[0].team": ["must be a team's name: 1 to 200 printable characters"]}),
+        ({"team": 7}, {"components[0].team": ["must be a team's name: 1 to 200 printable characters"]}),
+        ({"contract": 5}, {"components[0].contract": ["must be an http or https URL"]}),
+        ({"contract": "https://x.example/" + "a" * 1983}, {"components[0].contract": ["must be an http or https URL"]}),
+        ({"criteria": ["c" * 70]}, {"components[0].criteria[0]": [f"no criterion {'c' * 64!r} in this feature"]}),
+        ({"due": 5}, {"components[0].due": ["must be a day like 2026-12-20 (UTC)"]}),
+        ({"due": date(1969, 12, 31)}, {"components[0].due": ["must be a day like 2026-12-20 (UTC)"]}),
+        ({"due": "1969-12-31"}, {"components[0].due": ["must be a day like 2026-12-20 (UTC)"]}),
+        ({"due": datetime(2030, 1, 1, tzinfo=UTC)}, {"components[0].due": ["must be a day like 2026-12-20 (UTC)"]}),
+    ],
+)
+def test_a_component_at_and_past_its_limits_is_refused(changes: dict, errors: dict) -> None:
+    assert refused(**one(**changes)) == errors
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"team": "t" * 200},
+        {"contract": "https://x.example/" + "a" * 1982},
+        {"due": date(9999, 12, 31)},
+        {"due": date(1970, 1, 1)},
+        {"due": "1970-01-01"},
+    ],
+)
+def test_a_component_at_its_limits_is_accepted(changes: dict) -> None:
+    (spec,) = parse_feature(product(**one(**changes)), RINGS).components
+    assert spec.team == changes.get("team", "blockchain")
+
+
+def test_fifty_components_are_accepted_and_a_product_file_without_criteria_still_says_so() -> None:
+    many = [{"id": f"c{i}", "team": "t", "due": "2030-01-01", "criteria": ["ledger-contract"]} for i in range(50)]
+    spec = parse_feature(product(components=many, integration={"criterion": "e2e-integration"}), RINGS)
+    assert len(spec.components) == 50
+    with pytest.raises(ParseError) as caught:
+        parse_feature({"feature": "pay", "name": "Pay", "owner": "payments"}, RINGS)
+    assert caught.value.errors == {"criteria": ["is required (it may be an empty list)"]}
+    with pytest.raises(ParseError) as caught:
+        parse_feature({"feature": "pay", "name": "Pay", "owner": "payments", "criteria": 5}, RINGS)
+    assert caught.value.errors == {"criteria": ["must be a list"]}
+
+
+def test_every_missing_component_is_named_and_nothing_is_ready_without_components() -> None:
+    now = datetime(2030, 1, 13, 8, tzinfo=UTC)
+    two = (
+        ComponentStatus(SPEC, None),
+        ComponentStatus(ComponentSpec("api", "platform", date(2030, 1, 20), ("p",)), None),
+    )
+    result = evaluate_gate(RINGS, RINGS.get("preview"), facts(*two), now=now)
+    assert checks(result)["components"] == (
+        False,
+        "ledger (blockchain): not delivered, due 2030-01-10, 3 days late; "
+        "api (platform): not delivered, due 2030-01-20",
+    )
+    assert ready_at([]) is None
