@@ -286,3 +286,12 @@ def test_every_missing_component_is_named_and_nothing_is_ready_without_component
         "api (platform): not delivered, due 2030-01-20",
     )
     assert ready_at([]) is None
+
+
+def test_the_last_delivery_is_the_one_the_integration_test_waits_for() -> None:
+    from gate.domain.components import last_delivered
+
+    first = ComponentStatus(SPEC, T0)
+    last = ComponentStatus(ComponentSpec("api", "platform", date(2030, 1, 20), ("p",)), T0 + timedelta(days=2))
+    assert last_delivered([first, last]) is last and last_delivered([last, first]) is last
+    assert last_delivered([first, ComponentStatus(SPEC, None)]) is None
