@@ -3,6 +3,7 @@ JSON and LCOV, and bandit's SARIF, over a small module whose answers are known."
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -116,4 +117,14 @@ def make_reports(folder: Path) -> RealReports:
 
 @pytest.fixture(scope="session")
 def real_reports(tmp_path_factory: pytest.TempPathFactory) -> RealReports:
-    return make_reports(tmp_path_factory.mktemp("reports"))
+    """Made once per run: the first xdist worker to ask makes them, under a lock; the others read them."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's folder, above the workers'
+    folder = shared / "real-reports"
+    with open(shared / "real-reports.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "bandit.sarif").exists():
+            folder.mkdir(exist_ok=True)
+            make_reports(folder)
+    names = ("junit.xml", "coverage.xml", "coverage.json", "coverage.lcov", "bandit.sarif")
+    return RealReports(*(folder / name for name in names), folder)
