@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from gate.domain.evidence import EvidenceSpec, judge
 from gate.domain.reports import Report, ReportError, read_report
-from gate.errors import InvalidInput, NotFound
+from gate.errors import InvalidInput
 from gate.models import CriterionRevision, Evidence
 from gate.services import components, facts, webhooks
 from gate.services.audit import audit
 from gate.services.context import now, session
-from gate.services.features import find_feature
+from gate.services.features import current_revision, every_revision, find_feature
 from gate.services.transactions import transaction
 
 
@@ -60,23 +60,6 @@ def _view(row: Evidence, key: str, rev: CriterionRevision) -> EvidenceView:
     )
 
 
-def _revision(feature_id: int, criterion: str) -> CriterionRevision:
-    revision = (
-        session()
-        .scalars(
-            select(CriterionRevision).where(
-                CriterionRevision.feature_id == feature_id,
-                CriterionRevision.criterion == criterion,
-                CriterionRevision.retired_at.is_(None),
-            )
-        )
-        .first()
-    )
-    if revision is None:
-        raise NotFound(f"no criterion {criterion!r} on this feature")
-    return revision
-
-
 def _criterion_passes(feature: Any, criterion: str, at: datetime) -> bool:
     status = next(c for c in facts.gather(feature).criteria if c.id == criterion)
     return status.verdict(at)[0]
@@ -96,7 +79,7 @@ def report(
     cannot be read, or of another kind than the criterion asks for, is refused (422) and nothing is stored."""
     with transaction() as s:
         feature = find_feature(key)
-        revision = _revision(feature.id, criterion)
+        revision = current_revision(feature.id, criterion)
         if not revision.evidence:
             raise InvalidInput(
                 f"criterion {criterion!r} asks for QA votes, not evidence",
@@ -184,16 +167,7 @@ def _read(body: Iterable[bytes], media_type: str) -> Report:
 def history(*, key: str, criterion: str, build: str | None, limit: int, before: int | None) -> list[EvidenceView]:
     """Every piece of evidence on the criterion, all revisions, newest first (of one build, when given)."""
     feature = find_feature(key)
-    revisions = {
-        r.id: r
-        for r in session().scalars(
-            select(CriterionRevision).where(
-                CriterionRevision.feature_id == feature.id, CriterionRevision.criterion == criterion
-            )
-        )
-    }
-    if not revisions:
-        raise NotFound(f"no criterion {criterion!r} on this feature")
+    revisions = every_revision(feature.id, criterion)
     query = select(Evidence).where(Evidence.revision_id.in_(list(revisions))).order_by(Evidence.id.desc()).limit(limit)
     if build is not None:
         query = query.where(Evidence.build == build)

@@ -7,12 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from gate.errors import NotFound
-from gate.models import CriterionRevision, Vote
+from gate.models import Vote
 from gate.services import components
 from gate.services.audit import audit
 from gate.services.context import now, session
-from gate.services.features import find_feature
+from gate.services.features import current_revision, every_revision, find_feature
 from gate.services.transactions import transaction
 
 
@@ -35,29 +34,12 @@ class VoteView:
         return cls(row.id, feature, criterion, revision, current, row.voter, row.vote, row.comment, row.created_at)
 
 
-def _current_revision(feature_id: int, criterion: str) -> CriterionRevision:
-    revision = (
-        session()
-        .scalars(
-            select(CriterionRevision).where(
-                CriterionRevision.feature_id == feature_id,
-                CriterionRevision.criterion == criterion,
-                CriterionRevision.retired_at.is_(None),
-            )
-        )
-        .first()
-    )
-    if revision is None:
-        raise NotFound(f"no criterion {criterion!r} on this feature")
-    return revision
-
-
 def cast_vote(*, key: str, criterion: str, vote: str, comment: str | None, actor: str) -> VoteView:
     """Record `actor`'s vote on the criterion's current revision."""
     at = now()
     with transaction() as s:
         feature = find_feature(key)
-        revision = _current_revision(feature.id, criterion)
+        revision = current_revision(feature.id, criterion)
         parts = components.before_change(feature)
         row = Vote(revision_id=revision.id, voter=actor, vote=vote, comment=comment, created_at=at)
         s.add(row)
@@ -79,16 +61,7 @@ def cast_vote(*, key: str, criterion: str, vote: str, comment: str | None, actor
 def vote_history(*, key: str, criterion: str, limit: int, before: int | None) -> list[VoteView]:
     """Every vote on the criterion, all revisions, newest first."""
     feature = find_feature(key)
-    revisions = {
-        r.id: r
-        for r in session().scalars(
-            select(CriterionRevision).where(
-                CriterionRevision.feature_id == feature.id, CriterionRevision.criterion == criterion
-            )
-        )
-    }
-    if not revisions:
-        raise NotFound(f"no criterion {criterion!r} on this feature")
+    revisions = every_revision(feature.id, criterion)
     query = select(Vote).where(Vote.revision_id.in_(list(revisions))).order_by(Vote.id.desc()).limit(limit)
     if before is not None:
         query = query.where(Vote.id < before)
