@@ -17,7 +17,8 @@ from gate.models import CriterionRevision, Evidence
 from gate.services import components, facts, webhooks
 from gate.services.audit import audit
 from gate.services.context import now, session
-from gate.services.features import current_revision, every_revision, find_feature
+from gate.services.criteria import current_revision, every_revision
+from gate.services.features import find_feature
 from gate.services.transactions import transaction
 
 

@@ -145,39 +145,6 @@ def find_feature(key: str) -> Feature:
     return feature
 
 
-def current_revision(feature_id: int, criterion: str) -> CriterionRevision:
-    """A criterion's current revision, or NotFound: what votes and evidence attach to."""
-    revision = (
-        session()
-        .scalars(
-            select(CriterionRevision).where(
-                CriterionRevision.feature_id == feature_id,
-                CriterionRevision.criterion == criterion,
-                CriterionRevision.retired_at.is_(None),
-            )
-        )
-        .first()
-    )
-    if revision is None:
-        raise NotFound(f"no criterion {criterion!r} on this feature")
-    return revision
-
-
-def every_revision(feature_id: int, criterion: str) -> dict[int, CriterionRevision]:
-    """Every revision of a criterion by id (its history of votes and evidence spans them), or NotFound."""
-    revisions = {
-        r.id: r
-        for r in session().scalars(
-            select(CriterionRevision).where(
-                CriterionRevision.feature_id == feature_id, CriterionRevision.criterion == criterion
-            )
-        )
-    }
-    if not revisions:
-        raise NotFound(f"no criterion {criterion!r} on this feature")
-    return revisions
-
-
 def current_revisions(feature_id: int) -> list[CriterionRevision]:
     """The feature's criteria at their current revision, in file order."""
     return list(

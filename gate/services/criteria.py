@@ -1,0 +1,43 @@
+"""A criterion's revisions: the current one, which votes and evidence attach to, and all of them, which their
+history spans."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from gate.errors import NotFound
+from gate.models import CriterionRevision
+from gate.services.context import session
+
+
+def current_revision(feature_id: int, criterion: str) -> CriterionRevision:
+    """A criterion's current revision, or NotFound: what votes and evidence attach to."""
+    revision = (
+        session()
+        .scalars(
+            select(CriterionRevision).where(
+                CriterionRevision.feature_id == feature_id,
+                CriterionRevision.criterion == criterion,
+                CriterionRevision.retired_at.is_(None),
+            )
+        )
+        .first()
+    )
+    if revision is None:
+        raise NotFound(f"no criterion {criterion!r} on this feature")
+    return revision
+
+
+def every_revision(feature_id: int, criterion: str) -> dict[int, CriterionRevision]:
+    """Every revision of a criterion by id (its history of votes and evidence spans them), or NotFound."""
+    revisions = {
+        r.id: r
+        for r in session().scalars(
+            select(CriterionRevision).where(
+                CriterionRevision.feature_id == feature_id, CriterionRevision.criterion == criterion
+            )
+        )
+    }
+    if not revisions:
+        raise NotFound(f"no criterion {criterion!r} on this feature")
+    return revisions
