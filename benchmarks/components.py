@@ -1,10 +1,12 @@
 """Components and milestones (issue 24): the listing over many features, and what the components check adds.
 
 1. `GET /api/v1/components`'s work (services.components.listing) over 10 and over 1,000 features with 5
-   components each (each component proved by one criterion with a few votes): queries and median time.
-   Target: the same number of queries for 10 and 1,000; 1,000 under 100 ms.
-2. The gate of one feature with 5 components and an integration test, beside the same feature with the same
-   criteria and no components: the time the components check and the integration rule add. Target: < 2 ms.
+   components each (each component proved by one criterion with a few votes): queries and median time, in a
+   fresh session each time (nothing is cached between listings). Target: the same number of queries for 10
+   and 1,000; 1,000 under 100 ms.
+2. The gate of one feature with 5 components and an integration test (components missing; and all delivered,
+   the integration test voted on after them), beside the same feature with the same criteria and no
+   components: the time the components check and the integration rule add. Target: < 2 ms.
 
     .venv/bin/python benchmarks/components.py [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 """
@@ -52,34 +54,33 @@ def document(key: str, with_components: bool) -> dict:
     return doc
 
 
-def build(prefix: str, count: int, with_components: bool = True) -> None:
-    """`count` features, each with 5 components; 3 of 5 component criteria hold two yes votes and one no."""
+def build(prefix: str, count: int, with_components: bool = True, delivered: bool = False) -> None:
+    """`count` features, each with 5 components; 3 of 5 component criteria hold two yes votes and one no (with
+    `delivered`: every component criterion holds two yes votes, and the integration test one after them)."""
     for n in range(count):
         apply_criteria(spec=parse_feature(document(f"{prefix}-{n:04d}", with_components), rings()), actor="bench")
     revisions = db.session.execute(
         select(CriterionRevision.id, CriterionRevision.criterion)
         .join(Feature, Feature.id == CriterionRevision.feature_id)
-        .where(Feature.key.like(f"{prefix}-%"), CriterionRevision.criterion != "e2e")
+        .where(Feature.key.like(f"{prefix}-%"))
     ).all()
     at = now()
     rows = []
     for rev_id, criterion in revisions:
-        if int(criterion[-1]) < 3:
-            for i, vote in enumerate(("yes", "no", "yes")):
+        if criterion == "e2e":
+            if delivered:
+                rows.append({"revision_id": rev_id, "voter": "qa-0", "vote": "yes", "created_at": at + timedelta(1)})
+        elif delivered or int(criterion[-1]) < 3:
+            for i, vote in enumerate(("yes", "yes") if delivered else ("yes", "no", "yes")):
                 rows.append({"revision_id": rev_id, "voter": f"qa-{i % 2}", "vote": vote, "created_at": at})
     if rows:
         db.session.execute(insert(Vote), rows)
+    for feature in db.session.scalars(select(Feature).where(Feature.key.like(f"{prefix}-%"))):
+        service.refresh(feature)  # what each vote does in its transaction, once for the votes written in bulk
     db.session.commit()
 
 
-def cold(expected: int) -> None:
-    """The listing as a worker that has computed nothing yet answers it."""
-    service._KNOWN.clear()
-    warm(expected)
-
-
-def warm(expected: int) -> None:
-    """The listing as a worker answers it again when nothing changed since."""
+def listed(expected: int) -> None:
     if len(listing()) != expected:
         sys.exit(f"{expected} components expected")
 
@@ -97,6 +98,14 @@ def timed(work: object, runs: int, queries: list[int]) -> tuple[int, float]:
     return counts[0], statistics.median(times) * 1000
 
 
+def analyze() -> None:
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
+    gc.collect()
+
+
 def measure(url: str, runs: int) -> dict[str, tuple[int, float]]:
     app = create_app({"DATABASE_URL": url, "RINGS_FILE": str(ROOT / "rings.yaml"), "LOG_LEVEL": "WARNING"})
     out = {}
@@ -104,24 +113,16 @@ def measure(url: str, runs: int) -> dict[str, tuple[int, float]]:
         queries: list[int] = []
         event.listen(db.engine, "before_cursor_execute", lambda *a: queries.append(1))
         build("small", 10)
+        build("ready", 1, delivered=True)
         build("plain", 1, with_components=False)
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.connect() as conn:
-                conn.execute(text("ANALYZE"))
-                conn.commit()
-        gc.collect()
+        analyze()
         out["gate with components"] = timed(lambda: gate_for(key="small-0000", ring="ga"), runs * 3, queries)
+        out["gate, all delivered"] = timed(lambda: gate_for(key="ready-0000", ring="ga"), runs * 3, queries)
         out["gate without"] = timed(lambda: gate_for(key="plain-0000", ring="ga"), runs * 3, queries)
-        out["listing 10"] = timed(lambda: cold(50), runs, queries)
-        out["listing 10, warm"] = timed(lambda: warm(50), runs, queries)
-        build("large", 990)
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.connect() as conn:
-                conn.execute(text("ANALYZE"))
-                conn.commit()
-        gc.collect()
-        out["listing 1000"] = timed(lambda: cold(5000), runs, queries)
-        out["listing 1000, warm"] = timed(lambda: warm(5000), runs, queries)
+        out["listing 10"] = timed(lambda: listed(55), runs, queries)
+        build("large", 989)
+        analyze()
+        out["listing 1000"] = timed(lambda: listed(5000), runs, queries)
         db.session.remove()
         db.engine.dispose()
     return out
@@ -143,21 +144,17 @@ def main() -> None:
     print(f"components, median of {args.runs} runs (the gate: of {args.runs * 3}) (queries, time):")
     for name, r in results.items():
         (q10, t10), (q1000, t1000) = r["listing 10"], r["listing 1000"]
-        (w10, u10), (w1000, u1000) = r["listing 10, warm"], r["listing 1000, warm"]
-        (qc, tc), (qp, tp) = r["gate with components"], r["gate without"]
-        listing_met, gate_met = q10 == q1000 and w10 == w1000 and u1000 < 100, tc - tp < 2
+        (qc, tc), (qd, td), (qp, tp) = r["gate with components"], r["gate, all delivered"], r["gate without"]
+        listing_met, gate_met = q10 == q1000 and t1000 < 100, max(tc, td) - tp < 2
         met &= listing_met and gate_met
         print(
             f"  {name:<10} listing, 10 features x 5: {q10} queries {t10:6.2f} ms | 1,000 x 5: {q1000} queries "
-            f"{t1000:6.2f} ms (a worker's first)"
+            f"{t1000:6.2f} ms | target {'met' if listing_met else 'NOT met'}"
         )
         print(
-            f"  {name:<10} again, nothing changed: 10 x 5: {w10} queries {u10:6.2f} ms | 1,000 x 5: {w1000} queries "
-            f"{u1000:6.2f} ms | target {'met' if listing_met else 'NOT met'}"
-        )
-        print(
-            f"  {name:<10} a gate, 5 components: {qc} queries {tc:5.2f} ms | the same without: {qp} queries "
-            f"{tp:5.2f} ms | adds {tc - tp:+.2f} ms | target {'met' if gate_met else 'NOT met'}"
+            f"  {name:<10} a gate, 5 components: {qc} queries {tc:5.2f} ms ({tc - tp:+.2f} ms) | all delivered: "
+            f"{qd} queries {td:5.2f} ms ({td - tp:+.2f} ms) | without: {qp} queries {tp:5.2f} ms | "
+            f"target {'met' if gate_met else 'NOT met'}"
         )
     print(f"every target {'met' if met else 'NOT met'}")
 

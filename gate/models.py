@@ -131,6 +131,9 @@ class CriterionRevision(Base):
     # EvidenceSpec.to_json(); SQL NULL for votes only, so that a query can ask without parsing
     evidence: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
     max_age_seconds: Mapped[int | None] = mapped_column(Integer)
+    # when this revision last began to pass, folded from its votes and evidence (domain.components.passing_since)
+    # in the transaction of each, under the feature's row lock; kept for the criteria of features with components
+    passing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ComponentEvent(Base):

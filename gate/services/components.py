@@ -4,14 +4,13 @@ once per component, across workers and hosts."""
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Boolean, literal_column, null, select, type_coerce, union_all
 
 from gate.domain.components import (
     ComponentSpec,
@@ -25,85 +24,97 @@ from gate.domain.components import (
 from gate.domain.evidence import EvidenceSeen
 from gate.domain.gate import CriterionStatus, latest_votes
 from gate.errors import Conflict
-from gate.models import ComponentEvent, CriterionRevision, Evidence, Feature, Vote
+from gate.models import ComponentEvent, CriterionRevision, Evidence, Feature, UTCDateTime, Vote
 from gate.services.audit import audit
 from gate.services.context import now, session
 from gate.services.transactions import transaction
 
-Specs = dict[int, tuple[tuple[ComponentSpec, ...], str]]
+Spec = tuple[tuple[ComponentSpec, ...], str]
 
 
 def _core() -> Any:
     """The session's connection, for reads of plain rows in bulk: the ORM's result processing would cost more
-    than the queries themselves (thousands of votes for a listing of a thousand features)."""
+    than the queries themselves (thousands of criteria for a listing of a thousand features)."""
     return session().connection()
 
 
-def specs_of(ids: Any) -> Specs:
-    """The components and integration criterion of each of these features that has components: one query."""
-    rows = _core().execute(
-        select(Feature.id, Feature.components, Feature.integration).where(
-            Feature.id.in_(ids), Feature.integration.is_not(None)
-        )
-    )
-    return {r.id: (tuple(ComponentSpec.from_json(c) for c in r.components), r.integration) for r in rows}
+def spec_of(feature: Any) -> Spec | None:
+    """A feature's components and integration criterion (a row or a Feature that carries both), or None."""
+    if not feature.integration:
+        return None
+    return tuple(ComponentSpec.from_json(c) for c in feature.components), feature.integration
 
 
 @dataclass(frozen=True)
 class History:
-    """Every vote and piece of evidence on some criterion revisions, in server order: two queries."""
+    """Every vote and piece of evidence on some criterion revisions, in server order (by the time each was
+    recorded; a vote first on a tie): one query."""
 
     happenings: dict[int, list[Happening]]
     evidence: dict[int, list[tuple[datetime, EvidenceSeen]]]
 
     @classmethod
-    def of(cls, revision_ids: Any) -> History:
-        votes: dict[int, list[Happening]] = defaultdict(list)
-        for r in _core().execute(
-            select(Vote.revision_id, Vote.created_at, Vote.voter, Vote.vote)
-            .where(Vote.revision_id.in_(revision_ids))
-            .order_by(Vote.revision_id, Vote.created_at, Vote.id)
-        ):
-            votes[r.revision_id].append(Happening(r.created_at, r.voter, r.vote))
-        reports: dict[int, list[Happening]] = defaultdict(list)
+    def of(cls, revision_ids: Sequence[int]) -> History:
+        happenings: dict[int, list[Happening]] = defaultdict(list)
         evidence: dict[int, list[tuple[datetime, EvidenceSeen]]] = defaultdict(list)
-        for e in _core().execute(
-            select(Evidence.revision_id, Evidence.created_at, Evidence.passed, Evidence.detail, Evidence.build)
-            .where(Evidence.revision_id.in_(revision_ids))
-            .order_by(Evidence.revision_id, Evidence.created_at, Evidence.id)
-        ):
-            reports[e.revision_id].append(Happening(e.created_at, evidence_passed=e.passed))
-            evidence[e.revision_id].append((e.created_at, EvidenceSeen(e.passed, e.detail, e.build, e.created_at)))
-        happenings: dict[int, list[Happening]] = dict(votes)
-        for revision, found in reports.items():  # votes and evidence in one order, by time (votes first on a tie)
-            cast = happenings.get(revision)
-            happenings[revision] = list(heapq.merge(cast, found, key=_at)) if cast else found
+        if not revision_ids:
+            return cls(happenings, evidence)
+        kind = literal_column
+        both = union_all(
+            select(
+                Vote.revision_id,
+                Vote.created_at.label("at"),
+                kind("0").label("kind"),
+                Vote.id,
+                Vote.voter,
+                Vote.vote,
+                null().label("passed"),
+                null().label("detail"),
+                null().label("build"),
+            ).where(Vote.revision_id.in_(revision_ids)),
+            select(
+                Evidence.revision_id,
+                Evidence.created_at,
+                kind("1"),
+                Evidence.id,
+                null(),
+                null(),
+                Evidence.passed,
+                Evidence.detail,
+                Evidence.build,
+            ).where(Evidence.revision_id.in_(revision_ids)),
+        ).subquery()
+        ordered = select(
+            both.c.revision_id,
+            type_coerce(both.c.at, UTCDateTime).label("at"),
+            both.c.kind,
+            both.c.voter,
+            both.c.vote,
+            type_coerce(both.c.passed, Boolean).label("passed"),
+            both.c.detail,
+            both.c.build,
+        ).order_by(both.c.revision_id, both.c.at, both.c.kind, both.c.id)
+        for r in _core().execute(ordered):
+            if int(r.kind) == 0:
+                happenings[r.revision_id].append(Happening(r.at, r.voter, r.vote))
+            else:
+                happenings[r.revision_id].append(Happening(r.at, evidence_passed=r.passed))
+                evidence[r.revision_id].append((r.at, EvidenceSeen(r.passed, r.detail, r.build, r.at)))
         return cls(happenings, evidence)
 
 
-def _at(happening: Happening) -> datetime:
-    return happening.at
-
-
-def statuses(
-    specs: Sequence[ComponentSpec], revisions: dict[str, Any], history: History
-) -> tuple[ComponentStatus, ...]:
-    """Each component with its delivery, from the history of its criteria (`revisions`: id → current revision)."""
-    since: dict[str, datetime | None] = {}
-    for spec in specs:
-        for name in spec.criteria:
-            rev = revisions.get(name)
-            if rev is not None and name not in since:
-                since[name] = passing_since(rev.required_yes, bool(rev.evidence), history.happenings.get(rev.id, ()))
+def statuses(specs: Sequence[ComponentSpec], since: Mapping[str, datetime | None]) -> tuple[ComponentStatus, ...]:
+    """Each component with its delivery (`since`: when each criterion began to pass, None while it does not)."""
     return tuple(ComponentStatus(spec, delivered_at(spec, since)) for spec in specs)
 
 
 def integration_status(
-    status: CriterionStatus, rev: Any, history: History, components: Sequence[ComponentStatus]
+    status: CriterionStatus, rev: Any, history: History | None, components: Sequence[ComponentStatus]
 ) -> CriterionStatus:
-    """The integration test counts only votes and evidence recorded after the last component's delivery."""
+    """The integration test counts only votes and evidence recorded after the last component's delivery
+    (`history`: the integration revision's, read only once every component is delivered)."""
     ready = ready_at(components)
-    if ready is None:
+    if ready is None or history is None:
         waiting = ", ".join(c.spec.id for c in components if c.delivered_at is None)
         return status._replace(
             yes=(),
@@ -154,11 +165,10 @@ class ComponentView:
 
 
 def listing(*, team: str | None = None, late: bool | None = None, feature: str | None = None) -> list[ComponentView]:
-    """Every component of every live feature (or one feature's), in feature and file order. Each worker keeps the
-    deliveries it computed, each under its feature's fingerprint (the product file's time, the newest vote and
-    the newest evidence on its current criteria): three queries find what changed, four more read only that."""
+    """Every component of every live feature (or one feature's), in feature and file order: two queries, the
+    features and when each of their passing criteria began to pass (kept on the revision at each vote)."""
     at = now()
-    query = select(Feature.id, Feature.key, Feature.updated_at).where(
+    query = select(Feature.id, Feature.key, Feature.components, Feature.integration).where(
         Feature.archived_at.is_(None), Feature.integration.is_not(None)
     )
     if feature is not None:
@@ -167,10 +177,19 @@ def listing(*, team: str | None = None, late: bool | None = None, feature: str |
     if not rows:
         return []
     ids: Any = [r.id for r in rows] if len(rows) <= 50 else query.with_only_columns(Feature.id).scalar_subquery()
-    found = _cached(rows, ids)
+    since: dict[int, dict[str, datetime]] = defaultdict(dict)
+    for fid, criterion, began in _core().execute(
+        select(CriterionRevision.feature_id, CriterionRevision.criterion, CriterionRevision.passing_since).where(
+            CriterionRevision.feature_id.in_(ids),
+            CriterionRevision.retired_at.is_(None),
+            CriterionRevision.passing_since.is_not(None),
+        )
+    ):
+        since[fid][criterion] = began
     out = []
     for row in rows:
-        for c in found.get(row.id, ()):
+        specs, _ = spec_of(row)  # type: ignore[misc]
+        for c in statuses(specs, since[row.id]):
             view = ComponentView(
                 row.key,
                 c.spec.id,
@@ -186,84 +205,46 @@ def listing(*, team: str | None = None, late: bool | None = None, feature: str |
     return out
 
 
-_KNOWN: dict[tuple[str, int], tuple[tuple[Any, ...], tuple[ComponentStatus, ...]]] = {}
-
-
-def _cached(rows: Sequence[Any], ids: Any) -> dict[int, tuple[ComponentStatus, ...]]:
-    """The deliveries of these features: from this worker's memory where the fingerprint still matches."""
-    store = str(session().get_bind().engine.url)  # one memory per database: a worker serves one, tests many
-    current = (
-        select(CriterionRevision.id, CriterionRevision.feature_id)
-        .where(CriterionRevision.feature_id.in_(ids), CriterionRevision.retired_at.is_(None))
-        .subquery()
-    )
-    newest = {}
-    for table in (Vote, Evidence):
-        newest[table] = dict(
-            _core()
-            .execute(
-                select(current.c.feature_id, func.max(table.id))
-                .join(current, current.c.id == table.revision_id)
-                .group_by(current.c.feature_id)
-            )
-            .all()
-        )
-    prints = {r.id: (r.updated_at, newest[Vote].get(r.id), newest[Evidence].get(r.id)) for r in rows}
-    out, stale = {}, []
-    for fid, fingerprint in prints.items():
-        known = _KNOWN.get((store, fid))
-        if known is not None and known[0] == fingerprint:
-            out[fid] = known[1]
-        else:
-            stale.append(fid)
-    if stale:
-        fresh = found_statuses(stale if len(stale) <= 50 else ids)
-        for fid in stale:
-            out[fid] = fresh.get(fid, ())
-            _KNOWN[(store, fid)] = (prints[fid], out[fid])
-    return out
-
-
-def found_statuses(ids: Any) -> dict[int, tuple[ComponentStatus, ...]]:
-    """The components of these features with their delivery: four queries, however many."""
-    specs = specs_of(ids)
-    if not specs:
-        return {}
-    revisions: dict[int, dict[str, Any]] = defaultdict(dict)
-    for rev in _core().execute(
-        select(
-            CriterionRevision.feature_id,
-            CriterionRevision.id,
-            CriterionRevision.criterion,
-            CriterionRevision.required_yes,
-            CriterionRevision.evidence.is_not(None).label("evidence"),  # whether it asks, without parsing it
-        ).where(CriterionRevision.feature_id.in_(ids), CriterionRevision.retired_at.is_(None))
-    ):
-        revisions[rev.feature_id][rev.criterion] = rev
-    current = select(CriterionRevision.id).where(
-        CriterionRevision.feature_id.in_(ids), CriterionRevision.retired_at.is_(None)
-    )
-    history = History.of(current.scalar_subquery())
-    return {fid: statuses(found, revisions[fid], history) for fid, (found, _) in specs.items()}
-
-
 # ---- audits and the late event --------------------------------------------------------------------------
 
 
-def before_change(feature: Any) -> tuple[ComponentStatus, ...]:
+@dataclass(frozen=True)
+class Delivery:
+    """A feature's components as a change found them: their specs, and when each current criterion began to
+    pass (its revision's `passing_since`)."""
+
+    feature: Any
+    specs: tuple[ComponentSpec, ...]
+    since: dict[str, datetime | None]
+
+
+def before_change(feature: Any) -> Delivery | None:
     """Before a vote or evidence on a feature with components: lock its row (so that concurrent votes on two
-    hosts take turns, and each delivery is audited once), and read its components' delivery."""
-    if not feature.integration:
-        return ()
+    hosts take turns: each folds a history that holds the other's, and each delivery is audited once), and read
+    its components' delivery."""
+    spec = spec_of(feature)
+    if spec is None:
+        return None
     session().execute(select(Feature.id).where(Feature.id == feature.id).with_for_update())
-    return found_statuses([feature.id]).get(feature.id, ())
+    rows = _core().execute(
+        select(CriterionRevision.criterion, CriterionRevision.passing_since).where(
+            CriterionRevision.feature_id == feature.id, CriterionRevision.retired_at.is_(None)
+        )
+    )
+    since = {criterion: began for criterion, began in rows}
+    return Delivery(feature, spec[0], since)
 
 
-def audit_deliveries(feature: Any, before: tuple[ComponentStatus, ...], actor: str, at: datetime) -> None:
-    """After a vote or evidence in the caller's transaction: audit each component it delivered or undelivered."""
-    after = found_statuses([feature.id]).get(feature.id, ())
-    was = {c.spec.id: c.delivered_at for c in before}
-    for c in after:
+def after_change(found: Delivery | None, revision: Any, actor: str, at: datetime) -> None:
+    """After a vote or evidence on `revision`, in the caller's transaction: fold the revision's history again,
+    keep when it began to pass, and audit each component that this delivered or undelivered."""
+    if found is None:
+        return
+    began = _fold(revision, History.of([revision.id]))
+    after = {**found.since, revision.criterion: began}
+    was = {c.spec.id: c.delivered_at for c in statuses(found.specs, found.since)}
+    feature = found.feature
+    for c in statuses(found.specs, after):
         if (was.get(c.spec.id) is None) != (c.delivered_at is None):
             action = "component.deliver" if c.delivered_at is not None else "component.regress"
             audit(
@@ -275,6 +256,31 @@ def audit_deliveries(feature: Any, before: tuple[ComponentStatus, ...], actor: s
                 after={"delivered_at": _iso(c.delivered_at), "team": c.spec.team, "due": c.spec.due.isoformat()},
                 at=at,
             )
+
+
+def refresh(feature: Any) -> None:
+    """After a product file is applied: fold again when each current criterion of a feature with components
+    began to pass (components may be new to criteria voted on long ago)."""
+    if spec_of(feature) is None:
+        return
+    revisions = list(
+        session().scalars(
+            select(CriterionRevision).where(
+                CriterionRevision.feature_id == feature.id, CriterionRevision.retired_at.is_(None)
+            )
+        )
+    )
+    history = History.of([r.id for r in revisions])
+    for revision in revisions:
+        _fold(revision, history)
+
+
+def _fold(revision: Any, history: History) -> datetime | None:
+    """When the revision began to pass, from its history; kept on the revision."""
+    began = passing_since(revision.required_yes, revision.evidence is not None, history.happenings.get(revision.id, ()))
+    if began != revision.passing_since:
+        revision.passing_since = began
+    return began
 
 
 def _iso(value: datetime | None) -> str | None:

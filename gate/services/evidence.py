@@ -121,8 +121,7 @@ def report(
         s.add(row)
         s.flush()
         is_now = _criterion_passes(feature, criterion, at)
-        if parts:
-            components.audit_deliveries(feature, parts, actor, at)
+        components.after_change(parts, revision, actor, at)
         after = {
             "id": row.id,
             "build": build,

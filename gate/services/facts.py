@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, literal_column, null, select, union_all
 
-from gate.domain.components import ComponentStatus
+from gate.domain.components import ComponentStatus, ready_at
 from gate.domain.gate import CriterionStatus, GateFacts, OpenItem
 from gate.models import Bug, CriterionRevision, Feature, Incident, RcaItem, Vote
 from gate.services import components
@@ -19,7 +19,7 @@ from gate.services.features import exposure_of
 
 def gather_many(features: Sequence[Any], among: Any = None, build: str | None = None) -> dict[int, GateFacts]:
     """Exposure, criteria with their votes and evidence, open incidents, bugs and RCA items of each feature (rows
-    or Feature objects), in at most seven queries in all. `among`: a select of feature ids that holds them all,
+    or Feature objects), in at most six queries in all. `among`: a select of feature ids that holds them all,
     for many features (default: every live one). `build`: judge the evidence of that build only."""
     # many features: a subquery, not thousands of bound ids (what the board asks for: every live feature)
     if among is None:
@@ -30,8 +30,7 @@ def gather_many(features: Sequence[Any], among: Any = None, build: str | None = 
     # many: a subquery (what _voters asks by too), not thousands of bound ids
     seen = latest_evidence(asking if len(asking) <= 50 else _current(ids), build) if asking else {}
     incidents, bugs, rca = _open_items(ids)
-    specs = components.specs_of(ids)
-    history = components.History.of(_current(ids)) if specs else None
+    parts_of = _components(features, revisions)
     out = {}
     for f in features:
         criteria = tuple(
@@ -46,15 +45,11 @@ def gather_many(features: Sequence[Any], among: Any = None, build: str | None = 
             )
             for r in revisions[f.id]
         )
-        parts: tuple[ComponentStatus, ...] = ()
-        integration = None
-        if f.id in specs and history is not None:
-            found, integration = specs[f.id]
-            by_id = {r.criterion: r for r in revisions[f.id]}
-            parts = components.statuses(found, by_id, history)
+        parts, integration, history = parts_of.get(f.id, ((), None, None))
+        if integration is not None:
+            rev = next(r for r in revisions[f.id] if r.criterion == integration)
             criteria = tuple(
-                components.integration_status(c, by_id[c.id], history, parts) if c.id == integration else c
-                for c in criteria
+                components.integration_status(c, rev, history, parts) if c.id == integration else c for c in criteria
             )
         out[f.id] = GateFacts(
             exposure=exposure_of(f),
@@ -66,6 +61,30 @@ def gather_many(features: Sequence[Any], among: Any = None, build: str | None = 
             integration=integration,
         )
     return out
+
+
+Parts = tuple[tuple[ComponentStatus, ...], str | None, components.History | None]
+
+
+def _components(features: Sequence[Any], revisions: dict[int, list[Any]]) -> dict[int, Parts]:
+    """Each feature's components with their delivery (from when each criterion began to pass, kept on its
+    revision), its integration criterion, and that criterion's history once every component is delivered (one
+    query for them all, and none while a component is missing)."""
+    found: dict[int, tuple[tuple[ComponentStatus, ...], str]] = {}
+    for f in features:
+        spec = components.spec_of(f)
+        if spec is not None:
+            since = {r.criterion: r.passing_since for r in revisions[f.id]}
+            found[f.id] = (components.statuses(spec[0], since), spec[1])
+    ready = [
+        r.id
+        for fid, (parts, integration) in found.items()
+        if ready_at(parts) is not None
+        for r in revisions[fid]
+        if r.criterion == integration
+    ]
+    history = components.History.of(ready) if ready else None
+    return {fid: (parts, integration, history) for fid, (parts, integration) in found.items()}
 
 
 def _revisions(ids: Any) -> dict[int, list[Any]]:
@@ -82,6 +101,7 @@ def _revisions(ids: Any) -> dict[int, list[Any]]:
             CriterionRevision.revision,
             CriterionRevision.evidence,
             CriterionRevision.max_age_seconds,
+            CriterionRevision.passing_since,
         )
         .where(CriterionRevision.feature_id.in_(ids), CriterionRevision.retired_at.is_(None))
         .order_by(CriterionRevision.feature_id, CriterionRevision.position)

@@ -17,7 +17,7 @@ from gate.domain.gate import CriterionStatus, Exposure, criterion_status, latest
 from gate.domain.roles import Principal
 from gate.errors import Forbidden, NotFound
 from gate.models import CriterionRevision, DeploymentEvent, Feature, SharedRow, Vote
-from gate.services import plan_runs
+from gate.services import components, plan_runs
 from gate.services.audit import audit
 from gate.services.context import now, session
 from gate.services.evidence_reads import latest_evidence, need_of
@@ -279,6 +279,8 @@ def apply_criteria(*, spec: FeatureSpec, actor: str) -> FeatureView:
         for k, v in _feature_fields(spec).items():
             setattr(feature, k, v)
         feature.updated_at = at
+        s.flush()
+        components.refresh(feature)
         if created:
             bump_version()
         audit(

@@ -88,6 +88,8 @@ def _running_plans(at: datetime) -> tuple[list[Any], dict[int, Any], dict[int, s
                 Feature.percent_bp,
                 Feature.killed,
                 Feature.full_since,
+                Feature.components,  # the gate's components check reads them from the row
+                Feature.integration,
                 Plan.rev,
                 Plan.step,
                 Plan.step_at,

@@ -45,8 +45,7 @@ def cast_vote(*, key: str, criterion: str, vote: str, comment: str | None, actor
         row = Vote(revision_id=revision.id, voter=actor, vote=vote, comment=comment, created_at=at)
         s.add(row)
         s.flush()
-        if parts:
-            components.audit_deliveries(feature, parts, actor, at)
+        components.after_change(parts, revision, actor, at)
         audit(
             actor=actor,
             action="vote",

@@ -220,3 +220,47 @@ def test_the_listing_follows_every_change_it_may_have_remembered(api: Api, clock
     assert listed(api)["ledger"]["delivered_at"] is None
     api.as_("qa").vote("pay", "payments-contract", "yes")  # a new vote
     assert listed(api)["payments-api"]["delivered_at"] == clock.now.isoformat()
+
+
+def test_components_added_to_criteria_voted_long_ago_are_delivered_from_that_history(api: Api, clock: Clock) -> None:
+    plain = two_teams(clock)
+    plain.extra.pop("components"), plain.extra.pop("integration")
+    api.apply(plain)  # no components yet: nothing keeps when its criteria began to pass
+    voted = clock.now
+    api.as_("qa").vote("pay", "payments-contract", "yes")
+    clock.advance(days=2)
+    api.apply(two_teams(clock))  # the same criteria, now parts of components
+    assert listed(api)["payments-api"]["delivered_at"] == voted.isoformat()
+    assert listed(api)["ledger"]["delivered_at"] is None
+
+
+def test_the_migration_folds_the_same_delivery_from_history_as_the_service(
+    app: Flask, api: Api, clock: Clock, database_url: str
+) -> None:
+    """0011 fills `passing_since` of existing features from their votes and evidence, as each vote would."""
+    from alembic import command
+
+    from gate import migrate as migrations
+
+    api.apply(two_teams(clock))
+    qa = api.as_("qa")
+    qa.vote("pay", "payments-contract", "yes")
+    clock.advance(hours=1)
+    api.evidence("pay", "ledger-contract", '<testsuite tests="1" failures="1"/>', "text/xml")
+    clock.advance(hours=1)
+    api.evidence("pay", "ledger-contract", '<testsuite tests="2"/>', "text/xml")
+    clock.advance(hours=1)
+    qa.vote("pay", "e2e-integration", "yes")
+    before = listed(api)
+    read = "SELECT criterion, passing_since FROM criterion_revisions WHERE retired_at IS NULL ORDER BY id"
+    with app.app_context():
+        kept = db.session.execute(text(read)).all()
+        db.session.remove()
+        db.engine.dispose()
+    assert sum(1 for _, since in kept if since is not None) == 3
+    runtime(app).watcher.stop()
+    command.downgrade(migrations.alembic_config(database_url), "0010")
+    migrations.upgrade(database_url)
+    with app.app_context():
+        assert db.session.execute(text(read)).all() == kept
+    assert listed(api) == before
