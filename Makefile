@@ -1,7 +1,7 @@
 # Each target does its own set-up: a fresh machine needs only Python 3.11+ and make.
 PYTHON ?= python3
 # pytest-xdist processes: the suite waits on servers, sockets and timers as much as it computes
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed

@@ -23,6 +23,7 @@ from gate.services.tokens import create_token
 ROOT = Path(__file__).resolve().parent.parent
 RINGS = ROOT / "rings.yaml"
 TABLES = (
+    "component_events",
     "web_sessions",
     "evidence",
     "votes",
@@ -78,14 +79,21 @@ class PostgresDatabase:
         self.url = make_url(admin_url).set(database=self.name).render_as_string(hide_password=False)
         migrations.upgrade(self.url)
         self.engine = create_engine(self.url, poolclass=pool.NullPool)
+        with self.engine.connect() as conn:  # the sequences of the emptied tables' ids, to start again at 1
+            found = set(conn.execute(sql("SELECT relname FROM pg_class WHERE relkind = 'S'")).scalars())
+        self.sequences = [f"{t}_id_seq" for t in TABLES if f"{t}_id_seq" in found]
 
     def _admin(self) -> Any:
         engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
         return engine.connect()
 
     def fresh(self) -> str:
+        # DELETE, not TRUNCATE: a test leaves a few rows, which DELETE clears in a fifth of TRUNCATE's time (it
+        # rewrites every table's files); foreign keys are not checked meanwhile, since every table is emptied
         with self.engine.begin() as conn:
-            conn.execute(sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            conn.execute(sql("SET LOCAL session_replication_role = replica"))
+            conn.execute(sql("; ".join(f"DELETE FROM {t}" for t in TABLES)))
+            conn.execute(sql("; ".join(f"SELECT setval('{q}', 1, false)" for q in self.sequences)))
             conn.execute(sql("UPDATE gate_state SET version = 1, tokens_version = 1"))
         return self.url
 

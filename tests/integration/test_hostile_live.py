@@ -90,7 +90,8 @@ def test_gate_serve_leaves_no_metrics_folder_and_no_control_socket(database_url:
         assert [p.name for p in scratch.iterdir() if p.name.startswith("gate-metrics-")]
         assert gate.call("GET", "/metrics").status_code == 200
     finally:
-        gate.stop()
+        gate.stop(graceful=True)
+    assert gate.process.returncode == 0
     assert not [p for p in scratch.iterdir() if p.name.startswith("gate-metrics-")]
     assert not (home / ".gunicorn").exists()
     log = next(tmp_path.glob("gate-*.log")).read_text()
