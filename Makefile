@@ -2,6 +2,9 @@
 PYTHON ?= python3
 # pytest-xdist processes: the suite waits on servers, sockets and timers as much as it computes
 TEST_WORKERS ?= 4
+# every process the suite starts (xdist workers, servers, CLI runs) reads the bytecode and the rewritten test
+# modules that the first one wrote, even where the environment says never to write any
+export PYTHONDONTWRITEBYTECODE :=
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
