@@ -14,6 +14,10 @@ Targets (issue 11): 10,000 streams under 1 GiB; change p95 < 1 s, max < 2 s; API
 cross-host p95 < 100 ms.
 
     .venv/bin/python benchmarks/fleet.py [--streams 10000] [--slow 1000] [--database-url URL]
+
+With --spread N, the cost of the fleet to the server instead, read by clients over N processes
+(benchmarks/fleet_spread.py): streams held, change to all p50/p95/max, server CPU per change, memory per
+stream (issue 26).
 """
 
 from __future__ import annotations
@@ -275,7 +279,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="PostgreSQL: also measure a second host")
     parser.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--trickle", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--spread", type=int, default=0, help="the cost per stream, clients over N processes")
     args = parser.parse_args()
+    if args.spread:
+        from fleet_spread import run
+
+        return run(args.streams, args.spread, args.changes, args.database_url)
     if args.probe:
         return probe(int(args.probe[0]), args.probe[1], int(args.probe[2]))
     if args.trickle:

@@ -1,0 +1,189 @@
+"""The fleet's cost to the server, read by a client that cannot be the bottleneck (issue 26's benchmark).
+
+One asyncio or selector process spends about 20 µs per event it reads: at 10,000 streams it would hide a
+fast server. Here the streams are spread over several client processes, each a `fleet.Fleet` (raw
+non-blocking sockets on one epoll selector), told what to do over a pipe. For each change (a kill, then a
+revive) every client notes when the patch event reached each of its streams, on the machine-wide monotonic
+clock, so the parent reads one distribution over all streams. Reported:
+
+- streams held (of those asked for; refused beyond the server's cap, broken);
+- change to all streams: p50, p95, max, per change and the median of the changes;
+- server CPU per change: user + system time of the master and every worker, from /proc, between just
+  before the change and the moment the last stream had it, in ms and in µs per stream;
+- server memory per stream: resident memory with the streams open, less the idle figure, per stream.
+
+    .venv/bin/python benchmarks/fleet.py --spread 4 [--streams 10000] [--changes 5]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _server import Server
+from fleet import Fleet, lift_open_files, percentile
+
+HERE = Path(__file__).resolve()
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def client(port: int, token: str, count: int) -> None:
+    """A client process: open `count` streams, then answer the parent's commands, a line each."""
+    lift_open_files()
+    fleet = Fleet(port, token)
+    fleet.open(count)
+    say({"open": fleet.open_streams, "refused": fleet.refused, "broken": fleet.broken})
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "arm":  # the next patch event on each stream is the change to time
+            fleet.marker, fleet.seen = b"event: patch", {}
+            waiting = fleet.open_streams
+            say({"armed": waiting})
+            deadline = time.monotonic() + 15
+            while len(fleet.seen) < waiting and time.monotonic() < deadline:
+                fleet.pump(0.005)
+            say({"seen": sorted(fleet.seen.values()), "missed": waiting - len(fleet.seen)})
+        elif command == "memory":
+            fleet.idle(1)
+            say({"open": fleet.open_streams})
+        else:
+            break
+    fleet.close()
+
+
+def say(message: dict[str, Any]) -> None:
+    print(json.dumps(message), flush=True)
+
+
+def server_cpu(server: Server) -> float:
+    """Seconds of CPU (user + system) that the server's master and workers have used so far."""
+    pids = [server.process.pid]
+    children = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True)
+    pids += [int(p) for p in children.stdout.split()]
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime and stime: the 14th and 15th fields of stat
+    return ticks / TICKS
+
+
+def sdk_token(server: Server, name: str) -> str:
+    """A token per client process, as each service of a fleet has its own (one token gets half the cap)."""
+    r = server.session.post(f"{server.url}/api/v1/tokens", json={"name": name, "role": "sdk"})
+    r.raise_for_status()
+    return str(r.json()["secret"])
+
+
+class Clients:
+    """The client processes, each holding its share of the streams."""
+
+    def __init__(self, server: Server, streams: int, processes: int) -> None:
+        shares = [streams // processes + (1 if i < streams % processes else 0) for i in range(processes)]
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, str(HERE), str(server.port), sdk_token(server, f"fleet-{i}"), str(share)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=HERE.parent,
+            )
+            for i, share in enumerate(shares)
+        ]
+        opened = [self.read(p, timeout=600) for p in self.processes]
+        self.open = sum(o["open"] for o in opened)
+        self.refused = sum(o["refused"] for o in opened)
+        self.broken = sum(o["broken"] for o in opened)
+
+    @staticmethod
+    def read(process: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError("a client process ended")
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def tell(self, command: str) -> None:
+        for p in self.processes:
+            assert p.stdin is not None
+            p.stdin.write(command + "\n")
+            p.stdin.flush()
+
+    def time_change(self, server: Server, change: Any) -> tuple[list[float], float, int]:
+        """Delays of one change to every stream (seconds), the server's CPU for it, and streams missed."""
+        self.tell("arm")
+        for p in self.processes:
+            self.read(p)
+        cpu, started = server_cpu(server), time.monotonic()
+        change()
+        results = [self.read(p) for p in self.processes]
+        cpu = server_cpu(server) - cpu
+        delays = sorted(at - started for r in results for at in r["seen"])
+        return delays, cpu, sum(r["missed"] for r in results)
+
+    def close(self) -> None:
+        self.tell("quit")
+        for p in self.processes:
+            p.wait(timeout=60)
+
+
+def run(streams: int, processes: int, changes: int, database_url: str | None = None) -> None:
+    from fleet import kill_and_revive
+
+    lift_open_files()
+    server = Server(workers=2, database_url=database_url)
+    try:
+        doc = "feature: fleet\nname: Fleet\nowner: bench\ncriteria: []\n"
+        server.session.put(
+            f"{server.url}/api/v1/features/fleet/criteria", data=doc, headers={"Content-Type": "application/yaml"}
+        ).raise_for_status()
+        time.sleep(2)
+        idle = server.memory_mib()
+        started = time.monotonic()
+        clients = Clients(server, streams, processes)
+        print(
+            f"streams: {clients.open} held of {streams} over {processes} client processes in "
+            f"{time.monotonic() - started:.1f} s ({clients.refused} refused, {clients.broken} broken)"
+        )
+        try:
+            clients.tell("memory")
+            for p in clients.processes:
+                clients.read(p)
+            held = server.memory_mib()
+            per_stream = (held - idle) * 1024 / max(1, clients.open)
+            print(f"server memory: {idle:.0f} MiB idle, {held:.0f} MiB with the streams: {per_stream:.1f} KiB a stream")
+            change = kill_and_revive(server, "fleet")
+            p95s, cpus = [], []
+            for i in range(changes):
+                delays, cpu, missed = clients.time_change(server, change)
+                p50, p95 = percentile(delays, 0.5), percentile(delays, 0.95)
+                p95s.append(p95)
+                cpus.append(cpu)
+                print(
+                    f"change {i + 1}: {len(delays)} streams ({missed} missed); p50 {p50 * 1000:.0f} ms, "
+                    f"p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms; server CPU {cpu * 1000:.0f} ms "
+                    f"({cpu / max(1, len(delays)) * 1e6:.1f} µs a stream)"
+                )
+                time.sleep(1)
+            cpu = statistics.median(cpus)
+            print(
+                f"median of {changes} changes at {clients.open} streams: p95 {statistics.median(p95s) * 1000:.0f} ms, "
+                f"server CPU {cpu * 1000:.0f} ms a change ({cpu / max(1, clients.open) * 1e6:.1f} µs a stream), "
+                f"{per_stream:.1f} KiB a stream"
+            )
+        finally:
+            clients.close()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    client(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]))
