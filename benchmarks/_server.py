@@ -77,13 +77,26 @@ class Server:
         r.raise_for_status()
         return str(r.json()["secret"])
 
+    def pids(self) -> list[int]:
+        """The server's processes: its master and every worker."""
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
+        return [self.process.pid, *(int(p) for p in children.stdout.split())]
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the master and its workers have used so far, from /proc."""
+        ticks = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime and stime: stat's 14th and 15th fields
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def memory_mib(self) -> float:
         """Resident memory of the server: its master and every worker."""
-        pids = [self.process.pid]
-        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
-        pids += [int(p) for p in children.stdout.split()]
         total_kib = 0
-        for pid in pids:
+        for pid in self.pids():
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
             except OSError:

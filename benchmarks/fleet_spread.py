@@ -18,7 +18,6 @@ clock, so the parent reads one distribution over all streams. Reported:
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,6 @@ from _server import Server
 from fleet import Fleet, lift_open_files, percentile
 
 HERE = Path(__file__).resolve()
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def client(port: int, token: str, count: int) -> None:
@@ -59,21 +57,6 @@ def client(port: int, token: str, count: int) -> None:
 
 def say(message: dict[str, Any]) -> None:
     print(json.dumps(message), flush=True)
-
-
-def server_cpu(server: Server) -> float:
-    """Seconds of CPU (user + system) that the server's master and workers have used so far."""
-    pids = [server.process.pid]
-    children = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True)
-    pids += [int(p) for p in children.stdout.split()]
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime and stime: the 14th and 15th fields of stat
-    return ticks / TICKS
 
 
 def sdk_token(server: Server, name: str) -> str:
@@ -122,10 +105,10 @@ class Clients:
         self.tell("arm")
         for p in self.processes:
             self.read(p)
-        cpu, started = server_cpu(server), time.monotonic()
+        cpu, started = server.cpu_seconds(), time.monotonic()
         change()
         results = [self.read(p) for p in self.processes]
-        cpu = server_cpu(server) - cpu
+        cpu = server.cpu_seconds() - cpu
         delays = sorted(at - started for r in results for at in r["seen"])
         return delays, cpu, sum(r["missed"] for r in results)
 
