@@ -137,6 +137,9 @@ def stream(args: dict[str, Any]) -> Response:
     )
     engine.reaper.watch(body)
     response = Response(body, mimetype="text/event-stream")
+    # the events are bytes already: the server iterates the stream itself, without werkzeug's per-event
+    # encoding and closing layers (closing it still gives the slot back: StreamBody.close)
+    response.direct_passthrough = True
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     response.headers[ROLE_HEADER] = who.role

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,19 @@ log = logging.getLogger(__name__)
 State = tuple[int, int]
 NOTIFY_FALLBACK_SECONDS = 0.5
 RELISTEN_SECONDS = 1.0  # after a failed LISTEN, poll this long before trying again
+
+
+def _new_event() -> Any:
+    """An event all the streams of a process wait on: gevent's own where the worker runs on gevent (its `set`
+    wakes every waiter in one pass of the loop), else a thread's."""
+    if "gevent.monkey" in sys.modules:
+        from gevent import monkey
+
+        if monkey.is_module_patched("threading"):
+            from gevent.event import Event
+
+            return Event()
+    return threading.Event()
 
 
 class Listener:
@@ -86,7 +100,7 @@ class VersionWatcher:
         self._prepare = prepare
         self._listener = listener
         self._interval = interval
-        self._changed = threading.Condition()
+        self._changed = _new_event()  # set once when the state leaves what it was; a fresh one each change
         self._state: State = (-1, -1)
         self._pid: int | None = None
         self._stop = threading.Event()
@@ -118,17 +132,17 @@ class VersionWatcher:
         """Stop polling and wake every stream so that it ends (the worker is shutting down). `wait=False` from
         a signal handler: under gevent it runs in the event loop's callback, where nothing may block."""
         self._stop.set()
-        with self._changed:
-            self._changed.notify_all()
+        self._changed.set()
         thread = self._thread
         if wait and thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
             thread.join(timeout=1.0)  # its last poll hands its connection back before the pool goes
 
     def wait_changed(self, than: State, timeout: float) -> State:
         """Block until the state differs from `than`, the watcher stops, or `timeout` passes."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._state != than or self._stop.is_set(), timeout=timeout)
-            return self._state
+        changed = self._changed  # read before the state: a change after this sets this very event
+        if self._state == than and not self._stop.is_set():
+            changed.wait(timeout)
+        return self._state
 
     def _wait(self, stop: threading.Event) -> bool:
         """Wait for the next look at the row; False when the watcher stops."""
@@ -156,8 +170,9 @@ class VersionWatcher:
                             OUTAGE.failed(exc)
                         else:
                             log.warning("preparing version %s failed", state[0], exc_info=True)
-                with self._changed:
-                    self._state = state
-                    self._changed.notify_all()
+                # the state first, then a fresh event for the next change, then every waiter of this one
+                changed, self._state = self._changed, state
+                self._changed = _new_event()
+                changed.set()
         if self._listener is not None:
             self._listener.close()  # here, in its own thread: never under a wait in progress

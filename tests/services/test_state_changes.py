@@ -66,3 +66,40 @@ def test_a_watcher_whose_listener_fails_polls_instead() -> None:
     assert watcher.wait_changed((1, 1), timeout=2) == (2, 1)
     assert prepared == [(2, 1)]  # prepared once, before the streams woke
     watcher.stop()
+
+
+def test_one_change_wakes_every_waiting_stream_at_once_and_a_stop_wakes_them_to_end() -> None:
+    """Streams wait on one event per change: each waiter that read the old state is woken by that change,
+    whenever it began to wait, and none waits out its timeout."""
+    state = {"now": (1, 1)}
+    watcher = VersionWatcher(lambda: state["now"], interval=0.001)
+    watcher.ensure_running()
+    woke: list[tuple[tuple[int, int], float]] = []
+
+    def stream() -> None:
+        started = time.monotonic()
+        woke.append((watcher.wait_changed((1, 1), timeout=30), time.monotonic() - started))
+
+    waiters = [threading.Thread(target=stream) for _ in range(50)]
+    for w in waiters:
+        w.start()
+    time.sleep(0.1)
+    state["now"] = (2, 1)
+    for w in waiters:
+        w.join(5)
+    assert len(woke) == 50 and all(seen == (2, 1) and took < 5 for seen, took in woke)
+    assert watcher.wait_changed((1, 1), timeout=30) == (2, 1)  # already changed: no wait at all
+    late: list[float] = []
+
+    def ends() -> None:
+        started = time.monotonic()
+        watcher.wait_changed((2, 1), timeout=30)
+        late.append(time.monotonic() - started)
+
+    waiter = threading.Thread(target=ends)
+    waiter.start()
+    time.sleep(0.1)
+    watcher.stop()
+    waiter.join(5)
+    assert late and late[0] < 5 and watcher.stopped
+    assert watcher.wait_changed((2, 1), timeout=30) == (2, 1)  # stopped: returns at once
