@@ -119,6 +119,7 @@ class VersionWatcher:
         if self._listener is not None:
             self._listener.forget()  # a connection opened by the parent process is not this one's
         self._stop = threading.Event()
+        self._changed = _new_event()  # not one a stop before a fork left set: its waiters would never wait
         self._state = self._read()
         self._thread = threading.Thread(target=self._run, name="gate-version-watcher", daemon=True)
         self._thread.start()

@@ -103,3 +103,17 @@ def test_one_change_wakes_every_waiting_stream_at_once_and_a_stop_wakes_them_to_
     waiter.join(5)
     assert late and late[0] < 5 and watcher.stopped
     assert watcher.wait_changed((2, 1), timeout=30) == (2, 1)  # stopped: returns at once
+
+
+def test_a_watcher_started_again_after_a_stop_waits_again() -> None:
+    """A process that inherits a stopped watcher (a fork after a stop) starts it afresh: its streams wait for
+    the next change instead of finding the stop's event set and spinning."""
+    watcher = VersionWatcher(lambda: (1, 1), interval=0.001)
+    watcher.ensure_running()
+    watcher.stop()
+    watcher._pid = None  # what a forked child sees: another process id
+    watcher.ensure_running()
+    started = time.monotonic()
+    assert watcher.wait_changed((1, 1), timeout=0.3) == (1, 1)
+    assert time.monotonic() - started >= 0.25 and not watcher.stopped
+    watcher.stop()
