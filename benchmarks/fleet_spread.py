@@ -47,8 +47,8 @@ def client(port: int, token: str, count: int) -> None:
             while len(fleet.seen) < waiting and time.monotonic() < deadline:
                 fleet.pump(0.005)
             say({"seen": sorted(fleet.seen.values()), "missed": waiting - len(fleet.seen)})
-        elif command == "memory":
-            fleet.idle(1)
+        elif command.startswith("idle "):
+            fleet.idle(float(command.split()[1]))
             say({"open": fleet.open_streams})
         else:
             break
@@ -137,9 +137,12 @@ def run(streams: int, processes: int, changes: int, database_url: str | None = N
             f"{time.monotonic() - started:.1f} s ({clients.refused} refused, {clients.broken} broken)"
         )
         try:
-            clients.tell("memory")
+            cpu, idled = server.cpu_seconds(), time.monotonic()
+            clients.tell("idle 5")
             for p in clients.processes:
                 clients.read(p)
+            cpu = (server.cpu_seconds() - cpu) / (time.monotonic() - idled)
+            print(f"server CPU while nothing changes: {cpu * 1000:.0f} ms a second with the streams open")
             held = server.memory_mib()
             per_stream = (held - idle) * 1024 / max(1, clients.open)
             print(f"server memory: {idle:.0f} MiB idle, {held:.0f} MiB with the streams: {per_stream:.1f} KiB a stream")
