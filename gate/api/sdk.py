@@ -127,13 +127,18 @@ def stream(args: dict[str, Any]) -> Response:
         patches=bool(args["patches"]),
         expires_in=math.inf if who.expires_at is None else (who.expires_at - now()).total_seconds(),
     )
+    sock = request.environ.get("gunicorn.socket")
+    # gunicorn frames a GET's answer over HTTP/1.1 as chunks (no length is known): the stream can send its
+    # events in the same frames itself (HTTP/1.0, through a proxy that speaks it, is sent as it is)
+    chunked = request.method == "GET" and request.environ.get("SERVER_PROTOCOL") == "HTTP/1.1"
     body = streams.StreamBody(
         events,
         engine.slots,
         who.token_id,
-        request.environ.get("gunicorn.socket"),
+        sock,
         send_timeout=float(current_app.config["STREAM_SEND_TIMEOUT"]),
         buffer=int(current_app.config["STREAM_SEND_BUFFER"]),
+        frames=engine.frames if sock is not None and chunked else None,
     )
     engine.reaper.watch(body)
     response = Response(body, mimetype="text/event-stream")

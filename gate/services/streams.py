@@ -19,7 +19,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gate.services.context import current
@@ -75,9 +75,19 @@ class StreamBody:
     its client gone, whichever comes first."""
 
     def __init__(
-        self, events: Iterator[bytes], slots: StreamSlots, token_id: int, sock: Any, *, send_timeout: float, buffer: int
+        self,
+        events: Iterator[bytes],
+        slots: StreamSlots,
+        token_id: int,
+        sock: Any,
+        *,
+        send_timeout: float,
+        buffer: int,
+        frames: ChunkFrames | None = None,
     ) -> None:
-        self._events, self._slots, self._token_id = events, slots, token_id
+        """`frames`: send each event after the first straight to `sock`, framed as an HTTP/1.1 chunk (the
+        server frames its answer so: a GET over HTTP/1.1 without a length); None: hand each to the server."""
+        self._events, self._slots, self._token_id, self._frames = events, slots, token_id, frames
         self._given = False
         self._lock = threading.Lock()
         self.sock, self._timeout = sock, None
@@ -90,7 +100,23 @@ class StreamBody:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
 
     def __iter__(self) -> Iterator[bytes]:
-        return self._events
+        return self._events if self._frames is None or self.sock is None else self._sent_directly(self._frames)
+
+    def _sent_directly(self, frames: ChunkFrames) -> Iterator[bytes]:
+        """The first event goes through the server, which sends the headers with it. Each later one goes
+        straight to the socket, framed once for all of the worker's streams, in one `send` while the buffer
+        has room; the server gets an empty item, which it neither frames nor sends. Through the server's
+        layers an event cost a stream about a fifth more CPU."""
+        events, sock = self._events, self.sock
+        for event in events:
+            yield event
+            break
+        for event in events:
+            framed = frames.of(event)
+            sent = sock.send(framed)
+            if sent < len(framed):
+                sock.sendall(framed[sent:])  # what did not fit, within the send timeout, or the stream ends
+            yield b""
 
     def release(self) -> None:
         """Give the slot back (once)."""
@@ -106,6 +132,23 @@ class StreamBody:
         if self.sock is not None and hasattr(self.sock, "settimeout"):
             with contextlib.suppress(OSError):
                 self.sock.settimeout(self._timeout)
+
+
+class ChunkFrames:
+    """Events framed as HTTP/1.1 chunks, once for all of a worker's streams: the events of one change are
+    the same bytes for every stream, so the few most recent are kept by identity."""
+
+    def __init__(self, keep: int = 8) -> None:
+        self._keep = keep
+        self._recent: list[tuple[bytes, bytes]] = []
+
+    def of(self, event: bytes) -> bytes:
+        for seen, framed in self._recent:
+            if seen is event:
+                return framed
+        framed = b"%X\r\n%s\r\n" % (len(event), event)
+        self._recent = [(event, framed), *self._recent[: self._keep - 1]]
+        return framed
 
 
 class Reaper:
@@ -190,6 +233,7 @@ class StreamEngine:
     scope: Callable[[], AbstractContextManager[Any]]  # binds the services for a read (the app's context)
     slots: StreamSlots
     reaper: Reaper
+    frames: ChunkFrames = field(default_factory=ChunkFrames)
     keepalive: float = 15.0
     max_seconds: float = 600.0
 
