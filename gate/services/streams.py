@@ -153,73 +153,82 @@ class ChunkFrames:
 
 class Reaper:
     """One thread per worker that looks, every REAP_SECONDS, for streams whose client hung up (its socket
-    reads end-of-file) and gives their slots back at once, instead of at the next keepalive's failed write."""
+    reads end-of-file) and gives their slots back at once, instead of at the next keepalive's failed write.
+
+    Each stream's socket is registered once with an epoll of the system's, so a look costs what is ready
+    (a client that hung up, or sent something), not every open stream: polling all 10,000 every second
+    took a worker 25 ms of CPU a second. A closed socket leaves the epoll by itself."""
 
     def __init__(self, interval: float = REAP_SECONDS) -> None:
         self.interval = interval
-        self._streams: weakref.WeakSet[StreamBody] = weakref.WeakSet()
+        self._streams: dict[int, weakref.ref[StreamBody]] = {}  # by file descriptor
         self._lock = threading.Lock()
+        self._poller: Any = None
         self._thread: threading.Thread | None = None
 
     def watch(self, body: StreamBody) -> None:
         if body.sock is None or not hasattr(body.sock, "fileno"):
             return  # no socket of its own to look at (a test client)
+        try:
+            fd = body.sock.fileno()
+        except (OSError, ValueError):
+            return
         with self._lock:
-            self._streams.add(body)
             if self._thread is None or not self._thread.is_alive():
+                self._poller = _os_epoll()
+                self._streams.clear()
                 self._thread = threading.Thread(target=self._run, name="gate-stream-reaper", daemon=True)
                 self._thread.start()
+            self._streams[fd] = weakref.ref(body)
+            try:
+                self._poller.register(fd, _READY)
+            except FileExistsError:  # a kept-alive connection's earlier stream: the same socket
+                self._poller.modify(fd, _READY)
 
     def _run(self) -> None:
         while True:
             time.sleep(self.interval)
-            with self._lock:
-                streams = list(self._streams)
             try:
-                for body in gone(streams):
+                for body in self.gone():
                     body.release()
-                    with self._lock:
-                        self._streams.discard(body)
             except Exception as exc:  # never let a look at sockets end the reaper
                 log.warning("stream reaper: %s", exc)
 
-
-def gone(streams: list[StreamBody]) -> list[StreamBody]:
-    """The streams whose client has hung up: their socket is readable and a peek reads end-of-file."""
-    by_fd: dict[int, StreamBody] = {}
-    for body in streams:
-        with contextlib.suppress(OSError, ValueError):
-            fd = body.sock.fileno()
-            if fd >= 0:
-                by_fd[fd] = body
-    if not by_fd:
-        return []
-    poller = _os_poll()
-    for fd in by_fd:
-        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-    ended = []
-    for fd, _ in poller.poll(0):
-        body = by_fd[fd]
-        try:
-            peeked = body.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except (BlockingIOError, InterruptedError):
-            continue
-        except OSError:  # reset: gone
-            peeked = b""
-        if peeked == b"":
-            ended.append(body)
-    return ended
+    def gone(self) -> list[StreamBody]:
+        """The streams whose client has hung up: their socket is ready and a peek reads end-of-file."""
+        ended = []
+        for fd, _ in self._poller.poll(0):
+            with self._lock:
+                ref = self._streams.get(fd)
+            body = ref() if ref is not None else None
+            if body is not None:
+                try:
+                    peeked = body.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:  # reset: gone
+                    peeked = b""
+                if peeked != b"":
+                    continue  # the client sent something; it is still there
+                ended.append(body)
+            with self._lock:  # gone, or its stream ended and the connection stays: no more looks
+                self._streams.pop(fd, None)
+                with contextlib.suppress(OSError):
+                    self._poller.unregister(fd)
+        return ended
 
 
-def _os_poll() -> Any:
-    """`select.poll` as the system has it. gevent's stand-in starts a watcher for every descriptor at every
-    look (at 10,000 streams, a fifth of a worker's CPU went to the reaper); a poll that does not wait never
-    blocks the loop, so the real one is safe under gevent too."""
+_READY = select.EPOLLIN | select.EPOLLRDHUP
+
+
+def _os_epoll() -> Any:
+    """An epoll of the system's: gevent's monkey-patching takes `select.epoll` away (it cannot wait
+    cooperatively), but a look that does not wait never blocks the loop."""
     if "gevent.monkey" in sys.modules:
         from gevent import monkey
 
-        return monkey.get_original("select", "poll")()
-    return select.poll()
+        return monkey.get_original("select", "epoll")()
+    return select.epoll()
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from gate.services.streams import ChunkFrames, StreamBody, StreamSlots
+from gate.services.streams import ChunkFrames, Reaper, StreamBody, StreamSlots
 
 KEEPALIVE = b": keepalive\n\n"
 
@@ -61,3 +61,29 @@ def test_each_event_is_framed_once_for_every_stream() -> None:
     assert frames.of(event) is frames.of(event) and frames.of(event) == b"17\r\n" + event + b"\r\n"
     frames.of(b"a"), frames.of(b"b")  # two newer ones push it out: framed again, the same bytes
     assert frames.of(event) == b"17\r\n" + event + b"\r\n"
+
+
+def test_the_reaper_finds_only_the_clients_that_hung_up_and_each_once() -> None:
+    reaper = Reaper(interval=3600)  # looked at by hand here
+    slots = StreamSlots(10)
+    pairs = [socket.socketpair() for _ in range(3)]
+    bodies = []
+    for token, (ours, _) in enumerate(pairs):
+        assert slots.take(token) is None
+        body = StreamBody((e for e in [KEEPALIVE]), slots, token, ours, send_timeout=5, buffer=4096)
+        reaper.watch(body)
+        bodies.append(body)
+    assert reaper.gone() == []  # every client is there and quiet
+    pairs[0][1].close()  # hangs up
+    pairs[1][1].sendall(b"GET / HTTP/1.1\r\n")  # says something: still there
+    assert reaper.gone() == [bodies[0]]
+    assert reaper.gone() == []  # found once
+    assert pairs[1][0].recv(100) == b"GET / HTTP/1.1\r\n"  # the server reads its next request
+    reaper.watch(bodies[1])  # a kept-alive connection's next stream: the same socket, watched again
+    pairs[1][1].close()
+    assert reaper.gone() == [bodies[1]]
+    for body in bodies:
+        body.release()
+    assert slots.open == 0
+    for ours, theirs in pairs:
+        ours.close(), theirs.close()
