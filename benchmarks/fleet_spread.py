@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from _server import Server
-from fleet import Fleet, lift_open_files, percentile
+from fleet import Fleet, kill_and_revive, lift_open_files, percentile
 
 HERE = Path(__file__).resolve()
 
@@ -81,13 +81,13 @@ class Clients:
             )
             for i, share in enumerate(shares)
         ]
-        opened = [self.read(p, timeout=600) for p in self.processes]
+        opened = [self.read(p) for p in self.processes]
         self.open = sum(o["open"] for o in opened)
         self.refused = sum(o["refused"] for o in opened)
         self.broken = sum(o["broken"] for o in opened)
 
     @staticmethod
-    def read(process: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+    def read(process: subprocess.Popen[str]) -> dict[str, Any]:
         assert process.stdout is not None
         line = process.stdout.readline()
         if not line:
@@ -119,8 +119,6 @@ class Clients:
 
 
 def run(streams: int, processes: int, changes: int, database_url: str | None = None) -> None:
-    from fleet import kill_and_revive
-
     lift_open_files()
     server = Server(workers=2, database_url=database_url)
     try:

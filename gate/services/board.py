@@ -16,9 +16,10 @@ from gate.domain.words import counted
 from gate.errors import NotFound
 from gate.models import AuditEntry, CriterionRevision, Feature, Plan, Vote
 from gate.services.context import now, rings, session
+from gate.services.criteria import current_revisions
 from gate.services.evidence_reads import BuildPoint, recent
 from gate.services.facts import gather, gather_many
-from gate.services.features import FeatureView, current_revisions, find_feature, get_feature
+from gate.services.features import FeatureView, find_feature, get_feature
 from gate.services.plan_runs import ACTIVE
 from gate.services.plan_timeline import StepRow, step_rows
 from gate.services.plans import PlanView, get_plan

@@ -27,6 +27,7 @@ from gate.errors import Conflict
 from gate.models import ComponentEvent, CriterionRevision, Evidence, Feature, UTCDateTime, Vote
 from gate.services.audit import audit
 from gate.services.context import now, session
+from gate.services.criteria import current_revisions
 from gate.services.transactions import transaction
 
 Spec = tuple[tuple[ComponentSpec, ...], str]
@@ -226,6 +227,8 @@ def before_change(feature: Any) -> Delivery | None:
     if spec is None:
         return None
     session().execute(select(Feature.id).where(Feature.id == feature.id).with_for_update())
+    # rows read after the lock, not ORM objects: those the session loaded before it would keep what they held
+    # then, without a concurrent vote's fold that committed meanwhile
     rows = _core().execute(
         select(CriterionRevision.criterion, CriterionRevision.passing_since).where(
             CriterionRevision.feature_id == feature.id, CriterionRevision.retired_at.is_(None)
@@ -263,13 +266,7 @@ def refresh(feature: Any) -> None:
     began to pass (components may be new to criteria voted on long ago)."""
     if spec_of(feature) is None:
         return
-    revisions = list(
-        session().scalars(
-            select(CriterionRevision).where(
-                CriterionRevision.feature_id == feature.id, CriterionRevision.retired_at.is_(None)
-            )
-        )
-    )
+    revisions = current_revisions(feature.id)
     history = History.of([r.id for r in revisions])
     for revision in revisions:
         _fold(revision, history)
@@ -278,8 +275,7 @@ def refresh(feature: Any) -> None:
 def _fold(revision: Any, history: History) -> datetime | None:
     """When the revision began to pass, from its history; kept on the revision."""
     began = passing_since(revision.required_yes, revision.evidence is not None, history.happenings.get(revision.id, ()))
-    if began != revision.passing_since:
-        revision.passing_since = began
+    revision.passing_since = began
     return began
 
 

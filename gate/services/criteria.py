@@ -1,5 +1,5 @@
-"""A criterion's revisions: the current one, which votes and evidence attach to, and all of them, which their
-history spans."""
+"""Criterion revisions: a feature's current ones, a criterion's current one, which votes and evidence attach
+to, and all of a criterion's, which their history spans."""
 
 from __future__ import annotations
 
@@ -8,6 +8,17 @@ from sqlalchemy import select
 from gate.errors import NotFound
 from gate.models import CriterionRevision
 from gate.services.context import session
+
+
+def current_revisions(feature_id: int) -> list[CriterionRevision]:
+    """The feature's criteria at their current revision, in file order."""
+    return list(
+        session().scalars(
+            select(CriterionRevision)
+            .where(CriterionRevision.feature_id == feature_id, CriterionRevision.retired_at.is_(None))
+            .order_by(CriterionRevision.position)
+        )
+    )
 
 
 def current_revision(feature_id: int, criterion: str) -> CriterionRevision:

@@ -20,6 +20,7 @@ from gate.models import CriterionRevision, DeploymentEvent, Feature, SharedRow, 
 from gate.services import components, plan_runs
 from gate.services.audit import audit
 from gate.services.context import now, session
+from gate.services.criteria import current_revisions
 from gate.services.evidence_reads import latest_evidence, need_of
 from gate.services.transactions import changed, transaction
 from gate.services.values import copy_row
@@ -143,17 +144,6 @@ def find_feature(key: str) -> Feature:
     if feature is None:
         raise NotFound(f"no feature {key!r}")
     return feature
-
-
-def current_revisions(feature_id: int) -> list[CriterionRevision]:
-    """The feature's criteria at their current revision, in file order."""
-    return list(
-        session().scalars(
-            select(CriterionRevision)
-            .where(CriterionRevision.feature_id == feature_id, CriterionRevision.retired_at.is_(None))
-            .order_by(CriterionRevision.position)
-        )
-    )
 
 
 def _votes_by_revision(revisions: list[CriterionRevision]) -> dict[int, list[Any]]:
