@@ -19,11 +19,16 @@ $(STAMP): pyproject.toml setup.py sdk/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e './sdk[openfeature]'
 	touch $(STAMP)
 
+# panva's oidc-provider, a certified OpenID provider the sign-in tests run under Node, from its lock file
+IDP := tests/oidc/node_modules/.package-lock.json
+$(IDP): tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund --silent || echo "npm ci failed: the sign-in tests will skip" >&2
+
 run: $(STAMP)
 	$(BIN)/gate db upgrade
 	$(BIN)/gate serve --bind 127.0.0.1:8000
 
-test: $(STAMP)
+test: $(STAMP) $(IDP)
 	rm -f .coverage .coverage.*
 	COVERAGE_PROCESS_START=$(CURDIR)/pyproject.toml $(BIN)/python -m coverage run -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS); \
 	status=$$?; \
@@ -40,7 +45,7 @@ $(DEV): $(STAMP) pyproject.toml
 
 # the unit layers only (domain, SDK, spec vectors, API and dashboard in-process), on SQLite, without the
 # fuzzer (tests/fuzz) and the live servers (tests/integration): for the edit loop
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(IDP)
 	GATE_TEST_POSTGRES_URL= $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal -p no:schemathesis -p no:hypothesispytest \
 		tests/domain tests/services tests/ops tests/sdk tests/spec tests/api tests/web tests/cli tests/db -m "not integration" $(PYTEST_ARGS)
 

@@ -19,7 +19,9 @@ DEPENDENCIES = [
     "prometheus-client>=0.20",
     "click>=8.1",
     "defusedxml>=0.7",  # CI reports: expat with DTDs and entities refused (gate/domain/reports.py)
-    "swagger-ui-bundle>=1.1",  # the API reference page, served from the package: no CDN
+    "swagger-ui-bundle>=1.1",
+    "authlib>=1.6",  # sign-in through the identity provider: OpenID Connect code flow, PKCE, JWKS (gate/web/sso.py)
+    "requests>=2.31",  # Authlib's HTTP client  # the API reference page, served from the package: no CDN
 ]
 
 setup(install_requires=[f"gate-sdk @ {SDK}", *DEPENDENCIES])

@@ -6,6 +6,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
+
+from gate.domain.errors import ParseError
+from gate.domain.roles import role_map
 
 # Every setting, with its default; each is read from the environment as GATE_<NAME>, then from a test mapping.
 DEFAULTS: dict[str, Any] = {
@@ -37,7 +41,17 @@ DEFAULTS: dict[str, Any] = {
     "PROMETHEUS_URL": None,  # where release plans' guards read their metric
     "MILESTONE_INTERVAL_SECONDS": 30,  # how often each worker looks for components turned late (8.3: within a minute)
     "PLAN_INTERVAL_SECONDS": 2,  # how often each worker checks running plans (the contract: at least every 5 s)
+    "OIDC_ISSUER": None,  # sign-in through the company's identity provider (contract 8.4), with the next two
+    "OIDC_CLIENT_ID": None,
+    "OIDC_CLIENT_SECRET": None,
+    "OIDC_ROLES_CLAIM": "groups",
+    "OIDC_ROLE_MAP": None,  # idp-group=role,...
+    "BASE_URL": None,  # where browsers reach Gate (the identity provider's redirect URI); unset: the URL they used
+    "SESSION_HOURS": 12,  # how long a dashboard session lasts
+    "TOKEN_SIGNIN": "1",  # 0: the dashboard takes no API token at sign-in (API bearer tokens are not affected)
 }
+
+OIDC_SETTINGS = ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET")
 
 
 SLACK = "slack+"  # a webhook URL written slack+https://… gets a Slack incoming-webhook body, never signed
@@ -82,6 +96,48 @@ class Alerting:
             webhook_urls=tuple(u.strip() for u in str(settings.get("WEBHOOK_URLS") or "").split(",") if u.strip()),
             webhook_secret=str(settings.get("WEBHOOK_SECRET") or ""),
         )
+
+
+@dataclass(frozen=True)
+class SignOn:
+    """The identity provider the dashboard offers (contract 8.4)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    roles_claim: str
+    role_map: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> SignOn | None:
+        """Read the GATE_OIDC_* settings: None when the provider is not configured; ParseError naming each
+        setting that is missing or wrong."""
+        given = {name: str(settings.get(name) or "").strip() for name in OIDC_SETTINGS}
+        if not any(given.values()):
+            return None
+        errors = {
+            f"GATE_{name}": ["must be set beside the other GATE_OIDC_ settings"] for name, v in given.items() if not v
+        }
+        issuer = given["OIDC_ISSUER"]
+        if issuer and urlsplit(issuer).scheme not in ("http", "https"):
+            errors["GATE_OIDC_ISSUER"] = [f"{issuer!r} is not an http(s) URL"]
+        mapping, wrong = role_map(str(settings.get("OIDC_ROLE_MAP") or ""))
+        if wrong:
+            errors["GATE_OIDC_ROLE_MAP"] = wrong
+        if errors:
+            raise ParseError(errors)
+        return cls(
+            issuer=issuer.rstrip("/"),
+            client_id=given["OIDC_CLIENT_ID"],
+            client_secret=given["OIDC_CLIENT_SECRET"],
+            roles_claim=str(settings.get("OIDC_ROLES_CLAIM") or "groups"),
+            role_map=mapping,
+        )
+
+
+def enabled(value: object) -> bool:
+    """A yes/no setting: anything but 0, false, no, off (or empty) is yes."""
+    return str(value).strip().lower() not in ("0", "false", "no", "off", "")
 
 
 def instance_dir() -> str:

@@ -335,11 +335,14 @@ class OutboxMessage(Base):
 
 
 class WebSession(Base):
-    """A signed-in dashboard session; the cookie carries its id, and signing out deletes the row."""
+    """A signed-in dashboard session; the cookie carries its id, and signing out deletes the row. A token's
+    (token_id), or a person's who signed in through the identity provider (person, roles)."""
 
     __tablename__ = "web_sessions"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's session id
-    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), nullable=False)
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("tokens.id"), nullable=True)
+    person: Mapped[str | None] = mapped_column(String(320), nullable=True)  # email, else username, else sub
+    roles: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a person's, comma-separated
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 

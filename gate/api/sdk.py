@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, current_app, g, request
 from gate_sdk import etag_for, evaluate
@@ -109,7 +109,8 @@ def stream(args: dict[str, Any]) -> Response:
     """Server-Sent Events: the current snapshot (unless Last-Event-ID names it), then every new one;
     with ?patches=1, each later change as a patch of only the flags that changed."""
     engine, who = runtime().streams, principal()
-    refused = engine.slots.take(who.token_id)
+    token_id = cast(int, who.token_id)  # whoever calls the API holds a token (people sign in to pages only)
+    refused = engine.slots.take(token_id)
     if refused is not None:
         raise StreamsFull(f"{refused}: poll the snapshot and retry later")
     try:
@@ -117,13 +118,13 @@ def stream(args: dict[str, Any]) -> Response:
         built = current_snapshot()
         current().sessions.remove()
     except BaseException:
-        engine.slots.give(who.token_id)
+        engine.slots.give(token_id)
         raise
     first = None if request.headers.get("Last-Event-ID", "").strip() == str(built.version) else built
     events = engine.events(
         first=first,
         known=built.version,
-        token=(who.token_id, g.tokens_version),
+        token=(token_id, g.tokens_version),
         patches=bool(args["patches"]),
         expires_in=math.inf if who.expires_at is None else (who.expires_at - now()).total_seconds(),
     )
@@ -134,7 +135,7 @@ def stream(args: dict[str, Any]) -> Response:
     body = streams.StreamBody(
         events,
         engine.slots,
-        who.token_id,
+        token_id,
         sock,
         send_timeout=float(current_app.config["STREAM_SEND_TIMEOUT"]),
         buffer=int(current_app.config["STREAM_SEND_BUFFER"]),

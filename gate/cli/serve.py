@@ -16,8 +16,9 @@ import click
 
 from gate.cli.exits import FAILED, fail
 from gate.cli.group import main
-from gate.cli.local import local_app
-from gate.config import load_settings
+from gate.cli.local import local_app, parse_errors
+from gate.config import SignOn, load_settings
+from gate.domain.errors import ParseError
 
 
 @main.command()
@@ -44,6 +45,10 @@ def serve(bind: str, workers: int, worker_class: str, threads: int) -> None:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gate-metrics-")
     settings = load_settings()
+    try:
+        SignOn.from_settings(settings)  # a wrong identity-provider setting stops the start, in words
+    except ParseError as exc:
+        fail(FAILED, parse_errors(exc))
     slots = None
     if worker_class == "gevent":
         from gate.config import stream_share
@@ -165,7 +170,24 @@ def start_warnings(settings: dict[str, Any]) -> list[str]:
         warnings.append(
             "GATE_WEBHOOK_SECRET is not set: webhooks are sent unsigned to " + ", ".join(alerting.unsigned_webhooks)
         )
+    sign_on = SignOn.from_settings(settings)
+    if sign_on is not None and (why := _unreachable(sign_on.issuer)):
+        warnings.append(
+            f"the identity provider {sign_on.issuer} cannot be reached ({why}): the sign-in page offers tokens "
+            "only, and Gate keeps trying"
+        )
     return warnings
+
+
+def _unreachable(issuer: str) -> str | None:
+    """Why the provider's discovery document cannot be read now; None when it can."""
+    from gate import httpout
+
+    try:
+        answer = httpout.request("GET", f"{issuer}/.well-known/openid-configuration", timeout=3)
+    except httpout.HttpError as exc:
+        return str(exc)
+    return None if answer.status == 200 else f"discovery answered {answer.status}"
 
 
 def _post_worker_init(worker: Any) -> None:

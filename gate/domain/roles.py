@@ -7,7 +7,7 @@ Every check of a role or a scope, the API's and the dashboard's, goes through `P
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -66,12 +66,41 @@ def expiry_errors(expires_at: datetime, now: datetime) -> list[str]:
     return []
 
 
+def role_map(text: str) -> tuple[dict[str, frozenset[str]], list[str]]:
+    """Read GATE_OIDC_ROLE_MAP, `idp-group=role,...` (a group may appear again for another role), into
+    each group's roles; and what is wrong with it. People never get the sdk role."""
+    mapping: dict[str, set[str]] = {}
+    errors = []
+    for entry in (part.strip() for part in text.split(",")):
+        group, equals, role = (side.strip() for side in entry.partition("="))
+        if not entry:
+            continue
+        if not equals or not group or not role:
+            errors.append(f"{entry!r} is not idp-group=role")
+        elif role not in PEOPLE:
+            errors.append(f"{entry!r}: a person's role is one of {', '.join(PEOPLE)}")
+        else:
+            mapping.setdefault(group, set()).add(role)
+    if not mapping and not errors:
+        errors.append("map at least one group to a role, as gate-qa=qa")
+    return {group: frozenset(roles) for group, roles in mapping.items()}, errors
+
+
+def mapped_roles(groups: object, mapping: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """The roles a person's groups claim gives through `mapping`: a list of groups, or one group as a string;
+    anything else gives none. Admin, when given, stands alone, as on a token."""
+    found = [groups] if isinstance(groups, str) else groups if isinstance(groups, list) else []
+    roles = frozenset(role for group in found if isinstance(group, str) for role in mapping.get(group, ()))
+    return frozenset({Role.ADMIN.value}) if Role.ADMIN in roles else roles
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is acting: the token's id, its name (the actor of every write), its roles, the owners whose
-    features it may write (None: every owner) and when it stops working (None: never)."""
+    """Who is acting: the token's id (None for a person signed in through the identity provider), its name
+    or the person's identity (the actor of every write), its roles, the owners whose features it may write
+    (None: every owner) and when it stops working (None: never)."""
 
-    token_id: int
+    token_id: int | None  # None: a person signed in through the identity provider
     name: str
     roles: frozenset[str]
     owners: frozenset[str] | None = None

@@ -163,6 +163,7 @@ def bootstrap_admin() -> str | None:
 
 @dataclass(frozen=True)
 class _Entry:
+    token_id: int
     principal: Principal
     secret_hash: str
 
@@ -187,10 +188,10 @@ class TokenCache:
                     )
                 ).all()
             by_hash = {
-                h: _Entry(Principal(i, n, frozenset(r.split(",")), frozenset(o) if o is not None else None, e), h)
+                h: _Entry(i, Principal(i, n, frozenset(r.split(",")), frozenset(o) if o is not None else None, e), h)
                 for i, n, r, o, e, h in rows
             }
-            self._by_hash, self._by_id = by_hash, {e.principal.token_id: e.principal for e in by_hash.values()}
+            self._by_hash, self._by_id = by_hash, {e.token_id: e.principal for e in by_hash.values()}
             self._version = tokens_version
 
     def by_id(self, token_id: int, tokens_version: int) -> Principal | None:
@@ -213,7 +214,7 @@ class TokenCache:
             raise Unauthorized("the token is unknown or revoked")
         if entry.principal.expired(now()):
             raise Unauthorized(f"the token expired at {entry.principal.expires_at:%Y-%m-%d %H:%M:%S} UTC")
-        self._touch(entry.principal.token_id)
+        self._touch(entry.token_id)
         return entry.principal
 
     def _touch(self, token_id: int) -> None:

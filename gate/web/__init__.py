@@ -16,6 +16,7 @@ from gate.services.outage import OUTAGE, is_outage
 from gate.services.web_sessions import stored_secret
 from gate.web import admin_pages, charts, feature_pages, incident_pages, milestone_pages, timeline, views  # noqa: F401 - each adds its pages to views.web
 from gate.web.csrf import csrf_token
+from gate.web.sso import register_sso
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -103,6 +104,7 @@ def register_web(app: Flask) -> None:
         in_words=timeline.in_words,
     )
     app.register_blueprint(views.web)
+    register_sso(app)
     app.extensions[ERROR_PAGE] = _error_page
     app.after_request(_security_headers)
 

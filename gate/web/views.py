@@ -10,10 +10,11 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from marshmallow import Schema
 from werkzeug.wrappers import Response
 
+from gate.config import enabled
 from gate.domain.roles import PEOPLE as ANY
 from gate.domain.roles import Principal
 from gate.errors import Forbidden, GateError, InvalidInput, Unauthorized
@@ -23,7 +24,9 @@ from gate.services import features
 from gate.services.context import now, rings
 from gate.services.tokens import TokenCache
 from gate.services.versions import current_versions
-from gate.services.web_sessions import end_session, session_alive, start_session
+from gate.services.web_sessions import end_session, open_session, start_session
+from gate.web.sso import CALLBACK, SignInFailed, configured_provider, provider
+from gate.web.sso import log as sso_log
 from gate.web.csrf import check_csrf
 
 web = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
@@ -40,13 +43,9 @@ def signed_in(*roles: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            token_id, session_id = session.get("token_id"), session.get("sid")
             g.snapshot_version, tokens_version = current_versions()
-            principal = None
-            if isinstance(token_id, int) and isinstance(session_id, str) and session_alive(session_id, token_id):
-                principal = _cache().by_id(token_id, tokens_version)
+            principal = _session_principal(tokens_version)
             if principal is None:
-                session.pop("token_id", None)
                 session.pop("sid", None)
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
             if not principal.may(roles):
@@ -60,6 +59,24 @@ def signed_in(*roles: str) -> Callable[[F], F]:
         return cast(F, wrapper)
 
     return decorator
+
+
+def _session_principal(tokens_version: int) -> Principal | None:
+    """Who holds this browser's session: its token (while the token lives and token sign-in is on), or the
+    person who signed in through the identity provider; None once signed out or past GATE_SESSION_HOURS."""
+    session_id = session.get("sid")
+    holder = (
+        open_session(session_id, float(current_app.config["SESSION_HOURS"])) if isinstance(session_id, str) else None
+    )
+    if holder is None:
+        return None
+    if holder.token_id is None:
+        return Principal(None, str(holder.person), holder.roles)
+    return _cache().by_id(holder.token_id, tokens_version) if token_signin() else None
+
+
+def token_signin() -> bool:
+    return enabled(current_app.config["TOKEN_SIGNIN"])
 
 
 def me() -> Principal:
@@ -94,24 +111,65 @@ def _safe_next(target: str | None) -> str:
     )
 
 
+def _login_page(status: int = 200, next_page: str | None = None) -> tuple[str, int]:
+    idp = provider()
+    state = None if idp is None else "ready" if idp.ready() else "unavailable"
+    return render_template("login.html", next=next_page, sso=state, token_signin=token_signin()), status
+
+
+def _begin(next_page: str | None, **holder: Any) -> Response:
+    """A new server-side session and a new CSRF token at every sign-in: no fixation."""
+    session.clear()
+    session["sid"] = start_session(**holder)
+    return redirect(_safe_next(next_page))
+
+
 @web.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """Sign in with an API token; the session keeps its id, never the secret."""
+    """Sign in with an API token (unless GATE_TOKEN_SIGNIN=0); the session keeps its id, never the secret."""
     if request.method == "POST":
         check_csrf()
+        if not token_signin():
+            flash("Token sign-in is turned off here: sign in with single sign-on.", "error")
+            return _login_page(403, request.form.get("next"))
         _, tokens_version = current_versions()
         try:
             principal = _cache().authenticate(request.form.get("token", "").strip(), tokens_version)
         except Unauthorized:
             flash("That token is unknown or revoked.", "error")
-            return render_template("login.html", next=request.form.get("next")), 401
+            return _login_page(401, request.form.get("next"))
         if not principal.may(ANY):
             flash("SDK tokens cannot sign in to the dashboard.", "error")
-            return render_template("login.html", next=request.form.get("next")), 403
-        session.clear()  # a new server-side session and a new CSRF token at every sign-in: no fixation
-        session["token_id"], session["sid"] = principal.token_id, start_session(principal.token_id)
-        return redirect(_safe_next(request.form.get("next")))
-    return render_template("login.html", next=request.args.get("next"))
+            return _login_page(403, request.form.get("next"))
+        return _begin(request.form.get("next"), token_id=principal.token_id)
+    return _login_page(next_page=request.args.get("next"))
+
+
+@web.route("/auth/oidc/login")
+def sso_login() -> Response:
+    """Off to the identity provider, with a fresh state, nonce and PKCE challenge."""
+    idp = configured_provider()
+    if not idp.ready():
+        flash("Single sign-on is unavailable for now: the identity provider does not answer.", "error")
+        return redirect(url_for("web.login", next=request.args.get("next")))
+    response = idp.start()
+    session["sso_next"] = _safe_next(request.args.get("next"))
+    return cast(Response, response)
+
+
+@web.route(CALLBACK)
+def sso_callback() -> Any:
+    """Back from the identity provider: a session for the person, or a page saying why not."""
+    idp = configured_provider()
+    next_page = session.pop("sso_next", None)
+    try:
+        person, roles = idp.finish()
+    except SignInFailed as exc:
+        sso_log.warning("a sign-in through the identity provider failed: %s", exc)
+        return render_template("error.html", error=Unauthorized(f"Sign-in failed: {exc}.")), 401
+    if not roles:
+        return render_template("no_role.html", person=person, claim=idp.settings.roles_claim), 403
+    return _begin(next_page, person=person, roles=roles)
 
 
 @web.route("/logout", methods=["POST"])

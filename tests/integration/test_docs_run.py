@@ -130,3 +130,22 @@ def test_the_pipeline_doc_runs_as_written_and_reaches_ga(database_url: str, tmp_
         assert served.call("GET", "/api/v1/features/search-v2/plan").json()["state"] == "running"
     finally:
         served.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_sign_in_doc_checks_a_gate_that_found_its_provider(database_url: str, tmp_path: Path) -> None:
+    """docs/sso.md's check, against `gate serve` with a real identity provider (tests/idp.py)."""
+    from tests.idp import IdentityProvider
+    from tests.integration.conftest import free_port
+
+    port = free_port()
+    idp = IdentityProvider([f"http://127.0.0.1:{port}/auth/oidc/callback"]).start()
+    served = None
+    try:
+        served = start_gate(database_url, tmp_path, port=port, env=idp.environment())
+        result = run(ROOT / "docs" / "sso.md", served, tmp_path, GATE_OIDC_ISSUER=idp.issuer)
+        assert result.stdout.splitlines() == [idp.issuer, "Sign in with your company account"]
+    finally:
+        if served is not None:
+            served.stop()
+        idp.stop()

@@ -89,6 +89,7 @@ def test_the_board_filters_and_marks_stale_flags(api: Api, clock: Clock) -> None
     assert client.get("/?state=weird").status_code == 422
     api.as_("sdk").post("/api/v1/sdk/exposures", json={"exposures": [{"flag": "old", "enabled": True, "count": 1}]})
     clock.advance(days=8)
+    client, _ = sign_in(api, "product")  # sessions last GATE_SESSION_HOURS (12): a new day, a new sign-in
     assert "not evaluated for 8 days" not in page_text(client.get("/"))  # released long ago says so first
     api.post("/api/v1/features/fresh/promote", json={"ring": "internal", "override_reason": "t"})
     assert "never evaluated" not in page_text(client.get("/"))  # promoted a moment ago: SDKs get a grace
@@ -315,6 +316,7 @@ def test_the_plan_on_the_feature_page_and_the_board(api: Api, clock: Clock) -> N
     clock.advance(hours=24)
     runtime(api.client.application).plans.run_once()
     clock.advance(minutes=15)
+    release, token = sign_in(api, "release")  # the session of a day ago has lapsed (GATE_SESSION_HOURS)
     page = shown(release.get("/features/checkout"))
     assert "Release plan: running started by release; its steps act as plan:release" in page
     assert "✓ internal at 100% done · taken 2026-11-02 09:00 UTC" in page
@@ -425,3 +427,11 @@ def test_the_milestones_page_shows_components_against_today_by_team(api: Api, cl
     filtered = page_text(client.get("/milestones?team=blockchain"))
     assert "ledger · blockchain" in filtered and "payments-api · platform" not in filtered
     assert "No feature has components of team nobody" in page_text(client.get("/milestones?team=nobody"))
+
+
+def test_single_sign_on_is_offered_only_where_configured(api: Api) -> None:
+    client = api.client.application.test_client()
+    assert "company account" not in page_text(client.get("/login"))
+    assert client.get("/auth/oidc/login", headers={"Accept": "text/html"}).status_code == 404
+    answer = client.get("/auth/oidc/callback?code=x&state=y", headers={"Accept": "text/html"})
+    assert answer.status_code == 404 and "<html" in page_text(answer)
