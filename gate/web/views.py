@@ -25,9 +25,9 @@ from gate.services.context import now, rings
 from gate.services.tokens import TokenCache
 from gate.services.versions import current_versions
 from gate.services.web_sessions import end_session, open_session, start_session
+from gate.web.csrf import check_csrf
 from gate.web.sso import CALLBACK, SignInFailed, configured_provider, provider
 from gate.web.sso import log as sso_log
-from gate.web.csrf import check_csrf
 
 web = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 F = TypeVar("F", bound=Callable[..., Any])
