@@ -8,7 +8,9 @@
 //                                     broken or hostile provider would: "audience" (for another client;
 //                                     "audience-azp" naming Gate as the authorized party beside it),
 //                                     "expired" (an hour ago), "stranger" (a key the JWKS does not hold),
-//                                     "none" (as issued)
+//                                     "none" (as issued); or the token endpoint answers
+//                                     without an ID token ("no-id-token"), or userinfo speaks of
+//                                     another person ("userinfo-subject")
 //   POST /_test/rotate                a new signing key, the old one gone from the JWKS (key rotation)
 //   POST /_test/claims {"in_id_token": bool}  claims in the ID token, or only at userinfo (the default)
 //   GET  /_test/stats                 how often the JWKS and userinfo were fetched
@@ -32,6 +34,7 @@ const PEOPLE = {
 
 const stats = { jwks: 0, userinfo: 0 };
 let tamper = 'none';
+const RESIGN = new Set(['audience', 'audience-azp', 'expired', 'stranger']);
 let claimsInIdToken = false;
 let signing = await newKey();
 
@@ -88,8 +91,14 @@ function build() {
     if (ctx.path === '/jwks') stats.jwks += 1;
     if (ctx.path === '/me') stats.userinfo += 1;
     await next();
-    if (ctx.path === '/token' && ctx.status === 200 && tamper !== 'none' && ctx.body?.id_token) {
+    if (ctx.path === '/token' && ctx.status === 200 && tamper === 'no-id-token') {
+      const { id_token: _, ...rest } = ctx.body;
+      ctx.body = rest;
+    } else if (ctx.path === '/token' && ctx.status === 200 && RESIGN.has(tamper) && ctx.body?.id_token) {
       ctx.body = { ...ctx.body, id_token: await resign(ctx.body.id_token) };
+    }
+    if (ctx.path === '/me' && ctx.status === 200 && tamper === 'userinfo-subject') {
+      ctx.body = { ...ctx.body, sub: 'someone-else' };
     }
   });
   return provider.callback();

@@ -186,6 +186,8 @@ def test_a_replayed_code_signs_nobody_in(app: Flask, idp: IdentityProvider) -> N
         ("audience-azp", "aud claim is wrong or missing"),
         ("expired", "the ID token has expired"),
         ("stranger", "signed with a key the provider does not publish"),
+        ("no-id-token", "the provider sent no ID token"),
+        ("userinfo-subject", "userinfo speaks of another subject than the ID token"),
     ],
 )
 def test_an_id_token_gate_cannot_trust_signs_nobody_in(
@@ -252,14 +254,14 @@ def without_tokens(app_config: dict[str, Any]) -> dict[str, Any]:
 def test_token_sign_in_can_be_turned_off_leaving_api_tokens_alone(
     without_tokens: dict[str, Any], app: Flask, api: Api, idp: IdentityProvider
 ) -> None:
-    client = app.test_client()
-    page = page_text(client.get("/login"))
+    page = page_text(app.test_client().get("/login"))
     assert "Sign in with your company account" in page and 'name="token"' not in page
-    token = csrf(client, "/login?x") if 'name="csrf"' in page else ""
-    refused = client.post("/login", data={"token": api.tokens["admin"], "csrf": token})
-    assert refused.status_code in (400, 403) and signed_out(client)
+    client, arrived = sign_in_as(app, idp, "alice@example.com")
+    assert arrived.status_code == 302
+    refused = client.post("/login", data={"token": api.tokens["admin"], "csrf": csrf(client, "/")})
+    assert refused.status_code == 403 and "Token sign-in is turned off here" in page_text(refused)
+    assert "(qa)" in page_text(client.get("/"))  # still alice: the admin token signed nobody in
     assert api.get("/api/v1/tokens").status_code == 200  # the API's bearer tokens are not affected
-    assert sign_in_as(app, idp, "alice@example.com")[1].status_code == 302
 
 
 def test_token_sign_in_stays_beside_the_provider(app: Flask, api: Api) -> None:
@@ -343,3 +345,27 @@ def test_the_settings_are_checked_whole_at_start() -> None:
     found = SignOn.from_settings({**given, "OIDC_ROLE_MAP": "leads=qa,leads=release", "OIDC_ROLES_CLAIM": "roles"})
     assert found is not None and found.issuer == "https://idp.example" and found.roles_claim == "roles"
     assert found.role_map == {"leads": frozenset({"qa", "release"})}
+
+
+def test_gate_serve_refuses_a_wrong_setting_at_start_and_says_whether_the_provider_answers(
+    idp: IdentityProvider, tmp_path: Any
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from gate.cli.serve import start_warnings
+    from gate.config import load_settings
+
+    gate = str(Path(sys.executable).parent / "gate")
+    env = {**os.environ, **idp.environment(OIDC_ROLE_MAP="gate-qa=wizard"), "GATE_DATABASE_URL": "sqlite://"}
+    refused = subprocess.run([gate, "serve"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "GATE_OIDC_ROLE_MAP: 'gate-qa=wizard': a person's role is one of" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    found = [w for w in start_warnings(load_settings(idp.settings())) if "identity provider" in w]
+    assert found == []
+    away = load_settings(idp.settings(OIDC_ISSUER=f"http://127.0.0.1:{free_port()}"))
+    said = [w for w in start_warnings(away) if "identity provider" in w]
+    assert len(said) == 1 and "cannot be reached" in said[0] and "offers tokens only" in said[0]
