@@ -35,6 +35,7 @@ from gate.services.periodic import Periodic
 from gate.services.plan_checks import check_plans
 from gate.services.prometheus import reader
 from gate.services.snapshots import SnapshotCache
+from gate.services.stream_hub import StreamHub
 from gate.services.streams import Reaper, StreamEngine, StreamSlots
 from gate.services.tokens import TokenCache
 from gate.services.versions import read_versions
@@ -73,6 +74,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_metrics(app)
     app.wsgi_app = sdk_api.Revalidation(app, app.wsgi_app, SECURITY_HEADERS)  # type: ignore[method-assign]
+    app.wsgi_app = sdk_api.StreamAdoption(app, app.wsgi_app)  # type: ignore[method-assign]
     with app.app_context():
         try:
             check_rings_in_use(db.session(), rings)
@@ -152,20 +154,27 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
     )
     dispatcher.before_each.append(escalate_overdue)
     tokens = TokenCache()
+    stream_engine = StreamEngine(
+        watcher=watcher,
+        snapshots=snapshots,
+        tokens=tokens,
+        scope=app.app_context,
+        slots=slots,
+        reaper=Reaper(),
+        keepalive=float(app.config["STREAM_KEEPALIVE_SECONDS"]),
+        max_seconds=float(app.config["STREAM_MAX_SECONDS"]),
+    )
+    stream_engine.hub = StreamHub(
+        stream_engine,
+        keepalive=stream_engine.keepalive,
+        send_timeout=float(app.config["STREAM_SEND_TIMEOUT"]),
+        buffer=int(app.config["STREAM_SEND_BUFFER"]),
+    )
     app.extensions[KEY] = Runtime(
         tokens=tokens,
         snapshots=snapshots,
         watcher=watcher,
-        streams=StreamEngine(
-            watcher=watcher,
-            snapshots=snapshots,
-            tokens=tokens,
-            scope=app.app_context,
-            slots=slots,
-            reaper=Reaper(),
-            keepalive=float(app.config["STREAM_KEEPALIVE_SECONDS"]),
-            max_seconds=float(app.config["STREAM_MAX_SECONDS"]),
-        ),
+        streams=stream_engine,
         outbox=dispatcher,
         plans=Periodic(
             "gate-plans", check_plans, scope=app.app_context, interval=float(app.config["PLAN_INTERVAL_SECONDS"])

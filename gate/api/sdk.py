@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, cast
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from flask import Flask, Response, current_app, g, request
 from gate_sdk import etag_for, evaluate
@@ -20,6 +22,9 @@ from gate.services import streams
 from gate.services.context import current, now
 from gate.services.exposures import record_exposures
 from gate.services.snapshots import BuiltSnapshot
+
+if TYPE_CHECKING:
+    from gate.services.stream_hub import StreamHub
 
 blp = Blueprint("sdk", __name__, description="For SDKs: snapshot, stream, evaluation, exposures")
 
@@ -121,17 +126,23 @@ def stream(args: dict[str, Any]) -> Response:
         engine.slots.give(token_id)
         raise
     first = None if request.headers.get("Last-Event-ID", "").strip() == str(built.version) else built
-    events = engine.events(
-        first=first,
-        known=built.version,
-        token=(token_id, g.tokens_version),
-        patches=bool(args["patches"]),
-        expires_in=math.inf if who.expires_at is None else (who.expires_at - now()).total_seconds(),
-    )
+    patches = bool(args["patches"])
+    expires_in = math.inf if who.expires_at is None else (who.expires_at - now()).total_seconds()
     sock = request.environ.get("gunicorn.socket")
     # gunicorn frames a GET's answer over HTTP/1.1 as chunks (no length is known): the stream can send its
     # events in the same frames itself (HTTP/1.0, through a proxy that speaks it, is sent as it is)
     chunked = request.method == "GET" and request.environ.get("SERVER_PROTOCOL") == "HTTP/1.1"
+    if engine.hub is not None and sock is not None and chunked and streams.under_gevent():
+        # answered here, then the worker's one send loop holds the connection (StreamAdoption)
+        request.environ[ADOPT] = Adoption(token_id, built.version, patches, min(engine.max_seconds, expires_in), first)
+        return _stream_response(who.role)
+    events = engine.events(
+        first=first,
+        known=built.version,
+        token=(token_id, g.tokens_version),
+        patches=patches,
+        expires_in=expires_in,
+    )
     body = streams.StreamBody(
         events,
         engine.slots,
@@ -142,14 +153,83 @@ def stream(args: dict[str, Any]) -> Response:
         frames=engine.frames if sock is not None and chunked else None,
     )
     engine.reaper.watch(body)
-    response = Response(body, mimetype="text/event-stream")
+    response = _stream_response(who.role, body)
     # the events are bytes already: the server iterates the stream itself, without werkzeug's per-event
     # encoding and closing layers (closing it still gives the slot back: StreamBody.close)
     response.direct_passthrough = True
+    return response
+
+
+def _stream_response(role: str, body: Any = b"") -> Response:
+    response = Response(body, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
-    response.headers[ROLE_HEADER] = who.role
+    response.headers[ROLE_HEADER] = role
     return response
+
+
+STREAM_PATH, ADOPT = "/api/v1/sdk/stream", "gate.stream.adopt"
+
+
+class Adoption(NamedTuple):
+    """A stream answered by the view, for the worker's send loop to hold: its token, the version its first
+    events bring the client to, whether it takes patches, how long it may last, the snapshot it starts with."""
+
+    token_id: int
+    known: int
+    patches: bool
+    ends_in: float
+    first: BuiltSnapshot | None
+
+
+class StreamAdoption:
+    """WSGI middleware: a stream the view marked for adoption is answered here, on gunicorn's socket: the
+    head the app made (without a length, with chunked framing and `Connection: close`) and the first
+    events, then a duplicate of the socket goes to the worker's `StreamHub`. Raising StopIteration tells
+    gunicorn the connection is done with (it closes its own descriptor, not the connection), so the
+    request's greenlet and objects go; the stream costs the worker what the hub holds for it."""
+
+    def __init__(self, app: Flask, wsgi: Callable[..., Iterable[bytes]]) -> None:
+        self.app, self.wsgi = app, wsgi
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != STREAM_PATH:
+            return self.wsgi(environ, start_response)
+        answered: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            answered[:] = [(status, headers)]
+            return start_response(status, headers, exc_info) if ADOPT not in environ else lambda _: None
+
+        body = self.wsgi(environ, keep)
+        adoption: Adoption | None = environ.pop(ADOPT, None)
+        if adoption is None:
+            return body
+        engine = runtime(self.app).streams
+        try:
+            if hasattr(body, "close"):
+                body.close()
+            fd = os.dup(environ["gunicorn.socket"].fileno())
+        except BaseException:
+            engine.slots.give(adoption.token_id)
+            raise
+        hub = cast("StreamHub", engine.hub)
+        hub.adopt(
+            fd,
+            _head(*answered[0]),
+            engine.opening(adoption.first),
+            token_id=adoption.token_id,
+            known=adoption.known,
+            patches=adoption.patches,
+            ends_in=adoption.ends_in,
+        )
+        raise StopIteration  # gunicorn lets its socket go; the hub holds the connection
+
+
+def _head(status: str, headers: list[tuple[str, str]]) -> bytes:
+    lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers if k.lower() != "content-length")]
+    lines += [f"Date: {formatdate(usegmt=True)}", "Transfer-Encoding: chunked", "Connection: close", "", ""]
+    return "\r\n".join(lines).encode("latin-1")
 
 
 @blp.route("/sdk/evaluate", methods=["POST"])

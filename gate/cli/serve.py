@@ -213,10 +213,14 @@ def _post_worker_init(worker: Any) -> None:
 
 
 def _worker_exit(server: Any, worker: Any) -> None:
-    """In the worker, once it has left its loop: let the watcher hand its connection back."""
+    """In the worker, once it has left its loop: end the streams its send loop holds (their clients come back
+    to another worker), let the watcher hand its connection back."""
     from gate.runtime import runtime
 
-    runtime(worker.wsgi).watcher.stop()
+    engine = runtime(worker.wsgi).streams
+    engine.watcher.stop()
+    if engine.hub is not None:
+        engine.hub.end_all()
 
 
 def _child_exit(server: Any, worker: Any) -> None:

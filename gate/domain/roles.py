@@ -30,8 +30,16 @@ class Role(StrEnum):
 ROLES: tuple[str, ...] = tuple(role.value for role in Role)
 PEOPLE: tuple[str, ...] = tuple(role.value for role in Role if role is not Role.SDK)  # "any" in the contract
 MAX_LIFETIME = MAX_DURATION  # a token lives at most as long as any duration Gate takes
-# an owner as a product file writes it: 1 to 200 characters, no control character, no space at either end
-OWNER = re.compile(r"[^\x00-\x20\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]{0,198}[^\x00-\x20\x7f-\x9f])?\Z")
+
+
+def _name(longest: int) -> re.Pattern[str]:
+    """A name as people write it: 1 to `longest` characters, no control character, no space at either end."""
+    edge, inner = r"[^\x00-\x20\x7f-\x9f]", r"[^\x00-\x1f\x7f-\x9f]"
+    return re.compile(rf"{edge}(?:{inner}{{0,{longest - 2}}}{edge})?\Z")
+
+
+OWNER = _name(200)  # an owner as a product file writes it
+PERSON = _name(320)  # a person's identity from the identity provider, as it becomes an actor (an e-mail's length)
 
 
 def role_errors(roles: Sequence[object]) -> list[str]:

@@ -36,7 +36,7 @@ class BuiltSnapshot:
         """The body compressed once per version, for clients that accept gzip (a tenth of the size)."""
         return gzip.compress(self.body, compresslevel=6, mtime=0)
 
-    @property
+    @cached_property
     def snapshot_event(self) -> bytes:
         return b"event: snapshot\nid: %d\ndata: %s\n\n" % (self.version, self.body)
 

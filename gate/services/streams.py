@@ -26,6 +26,7 @@ from gate.services.context import current
 
 if TYPE_CHECKING:
     from gate.services.snapshots import BuiltSnapshot, SnapshotCache
+    from gate.services.stream_hub import StreamHub
     from gate.services.tokens import TokenCache
     from gate.services.watch import VersionWatcher
 
@@ -231,6 +232,24 @@ def _os_epoll() -> Any:
     return select.epoll()
 
 
+def under_gevent() -> bool:
+    """Whether gevent has made this process's sockets cooperative (`gate serve`'s default workers)."""
+    if "gevent.monkey" not in sys.modules:
+        return False
+    from gevent import monkey
+
+    return bool(monkey.is_module_patched("socket"))
+
+
+def os_socket(fd: int) -> socket.socket:
+    """A socket of the system's over `fd`, not gevent's stand-in: a send that never waits needs no loop."""
+    if under_gevent():
+        from gevent import monkey
+
+        return monkey.get_original("socket", "socket")(fileno=fd)  # type: ignore[no-any-return]
+    return socket.socket(fileno=fd)
+
+
 @dataclass
 class StreamEngine:
     """One worker's streams: what they wait on, where their snapshots and tokens come from, their slots and
@@ -245,6 +264,12 @@ class StreamEngine:
     frames: ChunkFrames = field(default_factory=ChunkFrames)
     keepalive: float = 15.0
     max_seconds: float = 600.0
+    hub: StreamHub | None = None  # under gevent: one send loop for the worker's streams (stream_hub.py)
+
+    @staticmethod
+    def opening(first: BuiltSnapshot | None) -> list[bytes]:
+        """What every stream sends first: `retry`, then the snapshot unless the client has it."""
+        return [b"retry: 1000\n\n", first.snapshot_event] if first is not None else [b"retry: 1000\n\n"]
 
     def events(
         self, *, first: BuiltSnapshot | None, known: int, token: tuple[int, int], patches: bool, expires_in: float
@@ -257,9 +282,7 @@ class StreamEngine:
         token_id, tokens_known = token  # the token, and the tokens version it was authenticated at
         deadline = time.monotonic() + self.max_seconds
         expires = time.monotonic() + expires_in  # an expired token reaches nothing, its open streams included
-        yield b"retry: 1000\n\n"
-        if first is not None:
-            yield first.snapshot_event
+        yield from self.opening(first)
         while time.monotonic() < deadline and not watcher.stopped:
             left = expires - time.monotonic()
             if left <= 0:

@@ -7,7 +7,6 @@ map to; any failure signs nobody in and answers a page in words, never a 5xx."""
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from flask import Flask, current_app, url_for
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, InvalidKeyIdError, JoseError, MissingClaimError
 
 from gate.config import SignOn
-from gate.domain.roles import mapped_roles
+from gate.domain.roles import PERSON, mapped_roles
 from gate.errors import NotFound
 
 log = logging.getLogger("gate.sso")
@@ -31,8 +30,6 @@ RETRY_SECONDS = 30.0  # while the provider is away, discovery is tried again thi
 JWKS_REFETCH_SECONDS = 60.0  # an unknown key fetches the JWKS again at most this often
 LEEWAY_SECONDS = 60  # clock skew allowed on exp and iat
 HTTP_TIMEOUT = 5.0
-# an identity as it becomes an actor: 1 to 320 characters, no control character, no space at either end
-IDENTITY = re.compile(r"[^\x00-\x20\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]{0,318}[^\x00-\x20\x7f-\x9f])?\Z")
 
 
 class SignInFailed(Exception):
@@ -135,7 +132,7 @@ class IdentityProvider:
         except (AuthlibBaseError, JoseError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
             raise SignInFailed(_words(exc)) from None
         identity = next((claims[k] for k in ("email", "preferred_username", "sub") if claims.get(k)), None)
-        if not isinstance(identity, str) or not IDENTITY.match(identity):
+        if not isinstance(identity, str) or not PERSON.match(identity):
             raise SignInFailed("the provider named nobody Gate can record (no usable email, username or subject)")
         return identity, mapped_roles(claims.get(self.settings.roles_claim), self.settings.role_map)
 

@@ -6,7 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gate.domain.roles import PEOPLE, ROLES, Principal, Role, expiry_errors, owner_errors, role_errors
+from gate.domain.roles import (
+    PEOPLE,
+    PERSON,
+    ROLES,
+    Principal,
+    Role,
+    expiry_errors,
+    mapped_roles,
+    owner_errors,
+    role_errors,
+    role_map,
+)
 
 NOW = datetime(2030, 6, 1, 12, tzinfo=UTC)
 
@@ -78,3 +89,48 @@ def test_expiry_lies_in_the_future_and_within_ten_years() -> None:
     token = principal("qa", expires_at=NOW)
     assert token.expired(NOW) and not token.expired(NOW - timedelta(microseconds=1))
     assert not principal("qa").expired(NOW)
+
+
+def test_a_role_map_gives_each_group_its_roles_and_names_each_fault() -> None:
+    assert role_map("gate-qa=qa, leads = qa ,leads=release,,") == (
+        {"gate-qa": frozenset({"qa"}), "leads": frozenset({"qa", "release"})},
+        [],
+    )
+    assert role_map("a=b=c") == ({}, ["'a=b=c': a person's role is one of admin, product, qa, release, reporter, ci"])
+    assert role_map("ok=qa,x=,=qa,lone,y=sdk") == (
+        {"ok": frozenset({"qa"})},
+        [
+            "'x=' is not idp-group=role",
+            "'=qa' is not idp-group=role",
+            "'lone' is not idp-group=role",
+            "'y=sdk': a person's role is one of admin, product, qa, release, reporter, ci",
+        ],
+    )
+    assert role_map("") == ({}, ["map at least one group to a role, as gate-qa=qa"])
+    assert role_map("x=") == ({}, ["'x=' is not idp-group=role"])  # one fault is said once
+
+
+def test_a_persons_groups_give_the_roles_mapped_to_them() -> None:
+    mapping = {"qa": frozenset({"qa"}), "leads": frozenset({"qa", "release"}), "root": frozenset({"admin"})}
+    assert mapped_roles(["qa", "leads", "other", 7], mapping) == frozenset({"qa", "release"})
+    assert mapped_roles("leads", mapping) == frozenset({"qa", "release"})  # one group as a string
+    assert mapped_roles(["root", "qa"], mapping) == frozenset({"admin"})  # admin holds every role, alone
+    assert mapped_roles(None, mapping) == mapped_roles({"qa": 1}, mapping) == mapped_roles(["nobody"], mapping) == set()
+
+
+@pytest.mark.parametrize(
+    ("identity", "ok"),
+    [
+        ("alice@example.com", True),
+        ("a", True),
+        ("a" * 320, True),
+        ("a" * 321, False),
+        ("", False),
+        (" alice", False),
+        ("alice\n", False),
+        ("al\x00ice", False),
+        ("Ana María", True),
+    ],
+)
+def test_a_persons_identity_is_a_name_people_write(identity: str, ok: bool) -> None:
+    assert bool(PERSON.match(identity)) is ok

@@ -1,0 +1,257 @@
+"""One send loop per worker for the SDK streams it holds under gevent (issue 26).
+
+A stream's request is answered as any other: authenticated, its slot taken, its first events built. Then the
+worker adopts its connection (a duplicate of the socket's descriptor, so the server can let its own go) and the
+request's greenlet, its stack and its request objects are gone. What is left of a stream is a `Held`: the
+socket, its token, the version its client has and when it ends. One loop per worker then does for all of
+them what a greenlet per stream did:
+
+- a change is framed once (an HTTP/1.1 chunk) and written to each socket in one non-blocking `send`;
+- a client that does not read keeps the unsent end of its chunk; it is sent when the socket has room, and a
+  client that missed a change meanwhile gets the newest whole snapshot, never a gap (contract 7.2);
+- one keepalive comment for all, when nothing was sent for `keepalive` seconds;
+- a stream ends (its last chunk, then the socket closes) when its token is revoked or expires, after
+  `max_seconds`, or when the worker stops; a client that hung up frees its slot within `tick` seconds.
+
+The same events as `StreamEngine.events` sends, in the same order; the greenlet-per-stream path remains for
+servers that do not hand Gate their socket (gthread workers, HTTP/1.0, the test client).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from gate.services.context import current
+from gate.services.streams import ChunkFrames, _os_epoll, os_socket
+
+if TYPE_CHECKING:
+    from gate.services.snapshots import BuiltSnapshot
+    from gate.services.streams import StreamEngine
+
+log = logging.getLogger(__name__)
+TICK = 0.25  # how often the loop looks at hang-ups, deadlines and slow readers when nothing changes
+YIELD_EVERY = 512  # sends between two yields to the worker's other connections
+END = b"0\r\n\r\n"  # the last chunk: the answer is complete
+_HUNG_UP = 0x2000 | 0x10 | 0x8  # EPOLLRDHUP | EPOLLHUP | EPOLLERR
+_READABLE = 0x1  # EPOLLIN
+
+
+class Held:
+    """What is left of one stream once its request is answered."""
+
+    __slots__ = ("ends_at", "fd", "known", "patches", "pending", "since", "sock", "token_id")
+
+    def __init__(self, sock: socket.socket, token_id: int, known: int, patches: bool, ends_at: float) -> None:
+        self.sock, self.fd, self.token_id = sock, sock.fileno(), token_id
+        self.known, self.patches, self.ends_at = known, patches, ends_at
+        self.pending = b""  # the unsent end of a chunk
+        self.since = 0.0  # when the pending bytes began to wait
+
+
+class StreamHub:
+    """One worker's held streams and the loop that sends to them."""
+
+    def __init__(
+        self,
+        engine: StreamEngine,
+        *,
+        keepalive: float,
+        send_timeout: float,
+        buffer: int,
+        clock: Callable[[], float] = time.monotonic,
+        tick: float = TICK,
+    ) -> None:
+        self.engine, self.keepalive, self.send_timeout, self.buffer = engine, keepalive, send_timeout, buffer
+        self.clock, self.tick = clock, tick
+        self.frames = ChunkFrames()
+        self._held: dict[int, Held] = {}
+        self._lock = threading.Lock()
+        self._poller: Any = None
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._version = -1  # the newest version this loop has sent
+        self._tokens = -1
+        self._last_sent = 0.0
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def adopt(
+        self, fd: int, head: bytes, first: Iterable[bytes], *, token_id: int, known: int, patches: bool, ends_in: float
+    ) -> None:
+        """Hold the connection on `fd` (a duplicate this hub now owns): send the answer's head and first
+        events, then every change from the version `known` on."""
+        sock = os_socket(fd)
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.buffer)
+        held = Held(sock, token_id, known, patches, self.clock() + ends_in)
+        self._ensure_running()
+        with self._lock:
+            self._held[held.fd] = held
+            self._poller.register(held.fd, _READABLE | _HUNG_UP)
+        self._send(held, head + b"".join(self.frames.of(event) for event in first))
+        if known != self._version and not held.pending and held.fd in self._held:  # a change since its first
+            built = self._built(self._version)
+            event = built.event_after(known, patches)
+            held.known = built.version
+            self._send(held, self.frames.of(event))
+
+    def _ensure_running(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+                return
+            self._pid, self._held, self._poller = os.getpid(), {}, _os_epoll()
+            self._version, self._tokens = self.engine.watcher.state
+            self._last_sent = self.clock()
+            self._thread = threading.Thread(target=self._run, name="gate-stream-hub", daemon=True)
+            self._thread.start()
+
+    # ---- the loop ----------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        watcher = self.engine.watcher
+        while not watcher.stopped:
+            version, tokens = watcher.wait_changed((self._version, self._tokens), timeout=self.tick)
+            try:
+                self.step(version, tokens)
+            except Exception as exc:  # one stream's fault (or the store's) never ends the others'
+                log.warning("stream hub: %s", exc, exc_info=True)
+        self.end_all()
+
+    def step(self, version: int, tokens: int) -> None:
+        """One pass: tokens that lapsed, a new version, slow readers, hang-ups, deadlines, the keepalive."""
+        if tokens != self._tokens:
+            self._tokens = tokens
+            self._drop_lapsed(tokens)
+        if version != self._version:
+            self._version = version
+            self._send_change(self._built(version))
+        now = self.clock()
+        self._look_at_sockets(now)
+        for held in [h for h in self._held.values() if h.ends_at <= now]:
+            self._end(held)
+        if now - self._last_sent >= self.keepalive:
+            self._send_all(self.frames.of(b": keepalive\n\n"))
+
+    def _built(self, version: int) -> BuiltSnapshot:
+        built = self.engine.snapshots.fresh(version)
+        if built is None:
+            with self.engine.scope():
+                built = self.engine.snapshots.get(version)
+                current().sessions.remove()
+        return built
+
+    def _send_change(self, built: BuiltSnapshot) -> None:
+        """Each stream gets the change as its client can apply it: a patch from its own version when it
+        asked for patches, else the whole snapshot. A stream still sending an earlier chunk waits."""
+        for count, held in enumerate(list(self._held.values()), 1):
+            if not held.pending and held.fd in self._held:
+                event = built.event_after(held.known, held.patches)
+                held.known = built.version
+                self._send(held, self.frames.of(event))
+            if count % YIELD_EVERY == 0:
+                time.sleep(0)  # under gevent: the worker's requests go on between batches
+        self._last_sent = self.clock()
+
+    def _send_all(self, framed: bytes) -> None:
+        for held in list(self._held.values()):
+            if not held.pending:
+                self._send(held, framed)
+        self._last_sent = self.clock()
+
+    def _send(self, held: Held, data: bytes) -> None:
+        try:
+            sent = held.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:  # reset, or a broken pipe: the client is gone
+            self._drop(held)
+            return
+        if sent < len(data):
+            held.pending, held.since = data[sent:], self.clock()
+            with contextlib.suppress(OSError):
+                self._poller.modify(held.fd, _READABLE | _HUNG_UP | 0x4)  # EPOLLOUT: tell us when it has room
+
+    def _flush(self, held: Held, now: float) -> None:
+        """A slow reader's socket has room: the rest of its chunk, then what it missed meanwhile."""
+        try:
+            sent = held.sock.send(held.pending)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._drop(held)
+            return
+        held.pending = held.pending[sent:]
+        if held.pending:
+            return
+        with contextlib.suppress(OSError):
+            self._poller.modify(held.fd, _READABLE | _HUNG_UP)
+        if held.known != self._version:  # a change went by while it was behind: the newest, whole
+            built = self._built(self._version)
+            event = built.event_after(held.known, held.patches)
+            held.known = built.version
+            self._send(held, self.frames.of(event))
+
+    def _look_at_sockets(self, now: float) -> None:
+        for fd, events in self._poller.poll(0):
+            held = self._held.get(fd)
+            if held is None:
+                continue
+            if events & _HUNG_UP or (events & _READABLE and _reads_end(held.sock)):
+                self._drop(held)
+            elif held.pending and events & 0x4:
+                self._flush(held, now)
+        for held in [h for h in self._held.values() if h.pending and now - h.since >= self.send_timeout]:
+            self._drop(held)  # it has not read for send_timeout: the others never wait for it
+
+    def _drop_lapsed(self, tokens: int) -> None:
+        """End the streams of tokens revoked or expired since the tokens version moved."""
+        ids = {h.token_id for h in self._held.values()}
+        with self.engine.scope():
+            lapsed = {i for i in ids if self.engine.tokens.by_id(i, tokens) is None}
+            current().sessions.remove()
+        for held in [h for h in self._held.values() if h.token_id in lapsed]:
+            self._end(held)
+
+    # ---- ends --------------------------------------------------------------------------------------
+
+    def _end(self, held: Held) -> None:
+        """The answer's last chunk, when the socket takes it, then the socket closes and the slot is free."""
+        if not held.pending:
+            with contextlib.suppress(OSError):
+                held.sock.send(END)
+        self._drop(held)
+
+    def _drop(self, held: Held) -> None:
+        with self._lock:
+            if self._held.pop(held.fd, None) is None:
+                return
+            with contextlib.suppress(OSError, ValueError):
+                self._poller.unregister(held.fd)
+        with contextlib.suppress(OSError):
+            held.sock.close()
+        self.engine.slots.give(held.token_id)
+
+    def end_all(self) -> None:
+        """The worker stops: every stream ends now (its clients reconnect to another worker)."""
+        for held in list(self._held.values()):
+            self._end(held)
+
+
+def _reads_end(sock: socket.socket) -> bool:
+    """Whether a readable socket reads end-of-file: the client hung up (anything it sent is left unread)."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError as exc:
+        return exc.errno != errno.EINTR

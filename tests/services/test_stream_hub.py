@@ -1,0 +1,207 @@
+"""The worker's one send loop for the streams it holds (gate/services/stream_hub.py), over real sockets and a
+real app: what each stream receives, byte for byte as HTTP/1.1 chunks, and when it ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+
+from gate.runtime import runtime
+from gate.services.stream_hub import END, StreamHub
+from gate.services.streams import StreamEngine
+from tests.support import Api, FeatureBuilder
+
+HEAD = b"HTTP/1.1 200 OK\r\n\r\n"
+
+
+class Client:
+    """The far end of a held stream: reads its chunks back into events."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buffer = sock, b""
+        sock.settimeout(5)
+
+    def chunks(self, count: int) -> list[bytes]:
+        found: list[bytes] = []
+        while len(found) < count:
+            size, sep, rest = self.buffer.partition(b"\r\n")
+            if sep and len(rest) >= int(size, 16) + 2:
+                n = int(size, 16)
+                found.append(rest[:n])
+                self.buffer = rest[n + 2 :]
+                continue
+            data = self.sock.recv(65536)
+            assert data, f"the stream ended after {found}"
+            self.buffer += data
+        return found
+
+    def head(self) -> bytes:
+        while HEAD not in self.buffer:
+            self.buffer += self.sock.recv(65536)
+        head, self.buffer = self.buffer[: len(HEAD)], self.buffer[len(HEAD) :]
+        return head
+
+    def ended(self) -> bool:
+        """The answer's last chunk came, then the connection closed."""
+        while True:
+            data = self.sock.recv(65536)
+            if not data:
+                return self.buffer.endswith(END)
+            self.buffer += data
+
+
+@pytest.fixture
+def engine(app: Flask, api: Api) -> Iterator[StreamEngine]:
+    api.apply(FeatureBuilder("checkout"))
+    engine = runtime(app).streams
+    engine.watcher.ensure_running()
+    yield engine
+    engine.watcher.stop()
+    if engine.hub is not None:
+        engine.hub.end_all()
+    for client in OPEN:
+        client.sock.close()
+    OPEN.clear()
+
+
+OPEN: list[Client] = []
+
+
+def hold(
+    engine: StreamEngine, token_id: int = 1, *, patches: bool = True, ends_in: float = 600, known: int | None = None
+) -> Client:
+    hub = engine.hub
+    assert hub is not None
+    ours, theirs = socket.socketpair()
+    assert engine.slots.take(token_id) is None
+    with engine.scope():
+        built = engine.snapshots.get(engine.watcher.state[0])
+    first = built if known is None else None
+    hub.adopt(
+        os.dup(ours.fileno()),
+        HEAD,
+        engine.opening(first),
+        token_id=token_id,
+        known=built.version if known is None else known,
+        patches=patches,
+        ends_in=ends_in,
+    )
+    ours.close()
+    client = Client(theirs)
+    OPEN.append(client)
+    assert client.head() == HEAD
+    return client
+
+
+def until(predicate: object, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_held_stream_gets_its_first_events_then_each_change_as_its_client_asked(
+    engine: StreamEngine, api: Api
+) -> None:
+    patched, whole = hold(engine, 1), hold(engine, 2, patches=False)
+    retry, snapshot = patched.chunks(2)
+    assert retry == b"retry: 1000\n\n" and snapshot.startswith(b"event: snapshot\nid: ")
+    assert whole.chunks(2)[0] == retry
+    api.post("/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "t"})
+    (patch,) = patched.chunks(1)
+    (again,) = whole.chunks(1)
+    version = engine.watcher.state[0]
+    assert patch.startswith(b"event: patch\n") and b'"version":%d' % version in patch.replace(b" ", b"")
+    assert again.startswith(b"event: snapshot\nid: %d\n" % version)
+    assert engine.hub is not None and len(engine.hub) == 2
+
+
+def test_a_client_that_has_the_snapshot_gets_no_first_one_and_a_change_before_adoption_is_caught_up(
+    engine: StreamEngine, api: Api
+) -> None:
+    before = engine.watcher.state[0]
+    api.post("/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "t"})
+    assert until(lambda: engine.watcher.state[0] > before)
+    client = hold(engine, 1, known=before)  # its client is one change behind what the hub has sent
+    retry, caught_up = client.chunks(2)
+    newest = engine.watcher.state[0]
+    assert retry == b"retry: 1000\n\n" and caught_up.startswith(b"event: snapshot\nid: %d\n" % newest)
+
+
+def test_a_revoked_token_ends_its_streams_and_only_its_own(engine: StreamEngine, api: Api) -> None:
+    ids = {t["name"]: t["id"] for t in api.get("/api/v1/tokens").json}
+    token_id = ids["sdk"]
+    doomed, kept = hold(engine, token_id), hold(engine, ids["admin"])
+    doomed.chunks(2), kept.chunks(2)
+    open_before = engine.slots.open
+    api.delete(f"/api/v1/tokens/{token_id}")
+    assert doomed.ended()
+    assert until(lambda: engine.slots.open == open_before - 1)
+    assert engine.hub is not None and len(engine.hub) == 1  # the other token's stream goes on
+
+
+def test_a_stream_ends_at_its_deadline_and_a_client_that_hangs_up_frees_its_slot(engine: StreamEngine) -> None:
+    short = hold(engine, 1, ends_in=0.3)
+    short.chunks(2)
+    assert short.ended()
+    gone = hold(engine, 2)
+    open_before = engine.slots.open
+    gone.sock.close()
+    assert until(lambda: engine.slots.open == open_before - 1, timeout=2)
+
+
+def test_one_keepalive_for_all_when_nothing_was_sent(engine: StreamEngine) -> None:
+    hub = engine.hub
+    assert hub is not None
+    hub.keepalive = 0.2
+    client = hold(engine, 1)
+    assert client.chunks(3)[2] == b": keepalive\n\n"
+
+
+def test_a_client_that_does_not_read_gets_the_newest_whole_snapshot_never_a_gap(engine: StreamEngine, api: Api) -> None:
+    for i in range(300):  # a snapshot of some 15 KiB: more than the socket's buffers hold
+        api.apply(FeatureBuilder(f"feature-{i:03}"))
+    hub = engine.hub
+    assert hub is not None
+    hub.buffer = 4096
+    slow = hold(engine, 1)
+    slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    for percent in (10, 20, 30, 40):  # four changes while the client reads nothing
+        api.post(
+            "/api/v1/features/checkout/promote", json={"ring": "internal", "percent": percent, "override_reason": "t"}
+        )
+        time.sleep(0.15)
+    newest = engine.watcher.state[0]
+    assert any(h.pending for h in hub._held.values())  # it is behind
+    events = slow.chunks(2)  # retry and the first snapshot, whole
+    assert events[1].startswith(b"event: snapshot\n") and events[1].endswith(b"}}\n\n")
+    has = int(events[1].split(b"\n")[1][4:])
+    applied = 0
+    while has != newest:  # each patch starts where the client stands: never a gap
+        (event,) = slow.chunks(1)
+        kind, ident, data = event.split(b"\n")[:3]
+        if kind == b"event: patch":
+            assert json.loads(data[6:])["base"] == has, "a patch from a version the client does not have"
+        has, applied = int(ident[4:]), applied + 1
+    assert applied < 4  # it missed changes while behind: it got the newest, not each one
+
+
+def test_a_stopping_worker_ends_every_stream(engine: StreamEngine) -> None:
+    clients = [hold(engine, i) for i in (1, 2, 3)]
+    for client in clients:
+        client.chunks(2)
+    engine.watcher.stop()
+    assert all(client.ended() for client in clients)
+    assert until(lambda: engine.slots.open == 0)
+
+
+def test_a_hub_is_made_for_every_app(app: Flask) -> None:
+    assert isinstance(runtime(app).streams.hub, StreamHub)
