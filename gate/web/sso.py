@@ -6,17 +6,13 @@ map to; any failure signs nobody in and answers a page in words, never a 5xx."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
-import requests
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from flask import Flask, current_app, url_for
-from joserfc.errors import ExpiredTokenError, InvalidClaimError, InvalidKeyIdError, JoseError, MissingClaimError
 
 from gate.config import SignOn
 from gate.domain.roles import PERSON, mapped_roles
@@ -36,34 +32,39 @@ class SignInFailed(Exception):
     """The provider's answer signs nobody in; the message says why, in words."""
 
 
-class _ProviderClient(FlaskOAuth2App):  # type: ignore[misc]  # Authlib ships no types
-    """Authlib's client, following no redirect, and fetching the JWKS again for an unknown key at most once
-    a minute (a flood of forged key ids never turns into a flood of fetches)."""
+@functools.cache
+def _oauth() -> Any:
+    """Authlib's Flask registry, with a client that follows no redirect and fetches the JWKS again for an
+    unknown key at most once a minute (a flood of forged key ids never turns into a flood of fetches).
+    Imported on first use: a Gate without an identity provider never loads Authlib."""
+    from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 
-    clock: Callable[[], float] = time.monotonic
-    _refetched_at: float | None = None
+    class ProviderClient(FlaskOAuth2App):  # type: ignore[misc]  # Authlib ships no types
+        clock = staticmethod(time.monotonic)
+        _refetched_at: float | None = None
 
-    def fetch_jwk_set(self, force: bool = False) -> Any:
-        if force and "jwks" in self.server_metadata:
-            at = self.clock()
-            if self._refetched_at is not None and at - self._refetched_at < JWKS_REFETCH_SECONDS:
-                return self.server_metadata["jwks"]  # the key stays unknown: this sign-in fails
-            self._refetched_at = at
-        return super().fetch_jwk_set(force)
+        def fetch_jwk_set(self, force: bool = False) -> Any:
+            if force and "jwks" in self.server_metadata:
+                at = self.clock()
+                if self._refetched_at is not None and at - self._refetched_at < JWKS_REFETCH_SECONDS:
+                    return self.server_metadata["jwks"]  # the key stays unknown: this sign-in fails
+                self._refetched_at = at
+            return super().fetch_jwk_set(force)
 
-    def _get_session(self) -> Any:
-        session = super()._get_session()
-        session.max_redirects = 0
-        return session
+        def _get_session(self) -> Any:
+            session = super()._get_session()
+            session.max_redirects = 0
+            return session
 
-    def _get_oauth_client(self, **metadata: Any) -> Any:
-        session = super()._get_oauth_client(**metadata)
-        session.max_redirects = 0
-        return session
+        def _get_oauth_client(self, **metadata: Any) -> Any:
+            session = super()._get_oauth_client(**metadata)
+            session.max_redirects = 0
+            return session
 
+    class ProviderOAuth(OAuth):  # type: ignore[misc]
+        oauth2_client_cls = ProviderClient
 
-class _OAuth(OAuth):  # type: ignore[misc]
-    oauth2_client_cls = _ProviderClient
+    return ProviderOAuth
 
 
 class IdentityProvider:
@@ -71,7 +72,7 @@ class IdentityProvider:
 
     def __init__(self, app: Flask, settings: SignOn) -> None:
         self.settings = settings
-        self.client: _ProviderClient = _OAuth(app).register(
+        self.client: Any = _oauth()(app).register(
             "idp",
             client_id=settings.client_id,
             client_secret=settings.client_secret,
@@ -103,7 +104,7 @@ class IdentityProvider:
             if metadata.get("issuer") != self.settings.issuer:
                 self.client.server_metadata.clear()
                 raise ValueError(f"its discovery names the issuer {metadata.get('issuer')!r}")
-        except (requests.RequestException, ValueError) as exc:
+        except (_errors().http, ValueError) as exc:
             log.debug(
                 "the identity provider %s cannot be found (%s); trying again in %.0f s",
                 self.settings.issuer,
@@ -129,7 +130,7 @@ class IdentityProvider:
         """Check the provider's answer to the callback; the person's identity and their mapped roles."""
         try:
             claims = self._claims()
-        except (AuthlibBaseError, JoseError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        except (*_errors().any, ValueError, KeyError, TypeError) as exc:
             raise SignInFailed(_words(exc)) from None
         identity = next((claims[k] for k in ("email", "preferred_username", "sub") if claims.get(k)), None)
         if not isinstance(identity, str) or not PERSON.match(identity):
@@ -155,22 +156,42 @@ class IdentityProvider:
         return claims
 
 
+class _Errors:
+    """The failures of the libraries a sign-in goes through, imported with them."""
+
+    def __init__(self) -> None:
+        import requests
+        from authlib.common.errors import AuthlibBaseError
+        from joserfc import errors
+
+        self.http, self.authlib, self.jose = requests.RequestException, AuthlibBaseError, errors.JoseError
+        self.expired, self.unknown_key = errors.ExpiredTokenError, errors.InvalidKeyIdError
+        self.claim = (errors.InvalidClaimError, errors.MissingClaimError)
+        self.any = (self.authlib, self.jose, self.http)
+
+
+@functools.cache
+def _errors() -> _Errors:
+    return _Errors()
+
+
 def _words(exc: BaseException) -> str:
     """Why a sign-in failed, for the person and the log (never a token or a code)."""
     name = getattr(exc, "claim", None) or getattr(exc, "error", None)
-    if isinstance(exc, ExpiredTokenError):
+    errors = _errors()
+    if isinstance(exc, errors.expired):
         return "the ID token has expired"
-    if isinstance(exc, InvalidKeyIdError):
+    if isinstance(exc, errors.unknown_key):
         return "the ID token is signed with a key the provider does not publish"
-    if isinstance(exc, InvalidClaimError | MissingClaimError):
+    if isinstance(exc, errors.claim):
         return f"the ID token's {name} claim is wrong or missing (it is not for this Gate, or not from its provider)"
-    if isinstance(exc, JoseError):
+    if isinstance(exc, errors.jose):
         return f"the ID token cannot be trusted ({exc.__class__.__name__})"
-    if isinstance(exc, requests.RequestException):
+    if isinstance(exc, errors.http):
         return f"the identity provider could not be reached ({exc.__class__.__name__})"
     if name == "mismatching_state":
         return "this sign-in was not started in this browser, or was already used (state mismatch)"
-    if isinstance(exc, AuthlibBaseError):
+    if isinstance(exc, errors.authlib):
         return f"the identity provider refused: {name}: {getattr(exc, 'description', '') or ''}".rstrip(": ")
     return str(exc)
 
