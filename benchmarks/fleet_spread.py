@@ -10,7 +10,9 @@ clock, so the parent reads one distribution over all streams. Reported:
 - change to all streams: p50, p95, max, per change and the median of the changes;
 - server CPU per change: user + system time of the master and every worker, from /proc, between just
   before the change and the moment the last stream had it, in ms and in µs per stream;
-- server memory per stream: resident memory with the streams open, less the idle figure, per stream.
+- server memory per stream: resident memory with the streams open, less the idle figure, per stream;
+- the floor, in the same run: the same clients against a process that does nothing but write each change
+  to every socket (fleet_floor.py), and Gate's figures as multiples of it.
 
     .venv/bin/python benchmarks/fleet.py --spread 4 [--streams 10000] [--changes 5]
 """
@@ -31,22 +33,19 @@ from fleet import Fleet, kill_and_revive, lift_open_files, percentile
 HERE = Path(__file__).resolve()
 
 
-def client(port: int, token: str, count: int) -> None:
-    """A client process: open `count` streams, then answer the parent's commands, a line each."""
+def client(port: int, token: str, count: int, source: str) -> None:
+    """A client process: open `count` streams from `source`, then answer the parent's commands, a line each."""
     lift_open_files()
-    fleet = Fleet(port, token)
+    fleet = Fleet(port, token, source)
     fleet.open(count)
     say({"open": fleet.open_streams, "refused": fleet.refused, "broken": fleet.broken})
     for line in sys.stdin:
         command = line.strip()
         if command == "arm":  # the next patch event on each stream is the change to time
-            fleet.marker, fleet.seen = b"event: patch", {}
             waiting = fleet.open_streams
             say({"armed": waiting})
-            deadline = time.monotonic() + 15
-            while len(fleet.seen) < waiting and time.monotonic() < deadline:
-                fleet.pump(0.005)
-            say({"seen": sorted(fleet.seen.values()), "missed": waiting - len(fleet.seen)})
+            seen = fleet.watch(b"event: patch", timeout=15)
+            say({"seen": sorted(seen.values()), "missed": waiting - len(seen)})
         elif command.startswith("idle "):
             fleet.idle(float(command.split()[1]))
             say({"open": fleet.open_streams})
@@ -69,11 +68,12 @@ def sdk_token(server: Server, name: str) -> str:
 class Clients:
     """The client processes, each holding its share of the streams."""
 
-    def __init__(self, server: Server, streams: int, processes: int) -> None:
+    def __init__(self, port: int, tokens: list[str], streams: int) -> None:
+        processes = len(tokens)
         shares = [streams // processes + (1 if i < streams % processes else 0) for i in range(processes)]
         self.processes = [
             subprocess.Popen(
-                [sys.executable, str(HERE), str(server.port), sdk_token(server, f"fleet-{i}"), str(share)],
+                [sys.executable, str(HERE), str(port), tokens[i], str(share), f"127.0.0.{2 + i}"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -100,7 +100,7 @@ class Clients:
             p.stdin.write(command + "\n")
             p.stdin.flush()
 
-    def time_change(self, server: Server, change: Any) -> tuple[list[float], float, int]:
+    def time_change(self, server: Any, change: Any) -> tuple[list[float], float, int]:
         """Delays of one change to every stream (seconds), the server's CPU for it, and streams missed."""
         self.tell("arm")
         for p in self.processes:
@@ -129,7 +129,8 @@ def run(streams: int, processes: int, changes: int, database_url: str | None = N
         time.sleep(2)
         idle = server.memory_mib()
         started = time.monotonic()
-        clients = Clients(server, streams, processes)
+        tokens = [sdk_token(server, f"fleet-{i}") for i in range(processes)]
+        clients = Clients(server.port, tokens, streams)
         print(
             f"streams: {clients.open} held of {streams} over {processes} client processes in "
             f"{time.monotonic() - started:.1f} s ({clients.refused} refused, {clients.broken} broken)"
@@ -144,30 +145,60 @@ def run(streams: int, processes: int, changes: int, database_url: str | None = N
             held = server.memory_mib()
             per_stream = (held - idle) * 1024 / max(1, clients.open)
             print(f"server memory: {idle:.0f} MiB idle, {held:.0f} MiB with the streams: {per_stream:.1f} KiB a stream")
-            change = kill_and_revive(server, "fleet")
-            p95s, cpus = [], []
-            for i in range(changes):
-                delays, cpu, missed = clients.time_change(server, change)
-                p50, p95 = percentile(delays, 0.5), percentile(delays, 0.95)
-                p95s.append(p95)
-                cpus.append(cpu)
-                print(
-                    f"change {i + 1}: {len(delays)} streams ({missed} missed); p50 {p50 * 1000:.0f} ms, "
-                    f"p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms; server CPU {cpu * 1000:.0f} ms "
-                    f"({cpu / max(1, len(delays)) * 1e6:.1f} µs a stream)"
-                )
-                time.sleep(1)
-            cpu = statistics.median(cpus)
-            print(
-                f"median of {changes} changes at {clients.open} streams: p95 {statistics.median(p95s) * 1000:.0f} ms, "
-                f"server CPU {cpu * 1000:.0f} ms a change ({cpu / max(1, clients.open) * 1e6:.1f} µs a stream), "
-                f"{per_stream:.1f} KiB a stream"
-            )
+            p95, cpu = measure(clients, server, kill_and_revive(server, "fleet"), changes, "Gate")
         finally:
             clients.close()
     finally:
         server.stop()
+    floor(streams, processes, changes, p95, cpu)
+
+
+def measure(clients: Clients, server: Any, change: Any, changes: int, who: str) -> tuple[float, float]:
+    """Time `changes` changes to every stream: each one's figures, then the medians (p95, CPU a change)."""
+    p95s, cpus = [], []
+    for i in range(changes):
+        delays, cpu, missed = clients.time_change(server, change)
+        p50, p95 = percentile(delays, 0.5), percentile(delays, 0.95)
+        p95s.append(p95)
+        cpus.append(cpu)
+        print(
+            f"{who} change {i + 1}: {len(delays)} streams ({missed} missed); p50 {p50 * 1000:.0f} ms, "
+            f"p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms; server CPU {cpu * 1000:.0f} ms "
+            f"({cpu / max(1, len(delays)) * 1e6:.1f} µs a stream)"
+        )
+        time.sleep(1)
+    p95, cpu = statistics.median(p95s), statistics.median(cpus)
+    print(
+        f"{who}: median of {changes} changes at {clients.open} streams: p95 {p95 * 1000:.0f} ms, server CPU "
+        f"{cpu * 1000:.0f} ms a change ({cpu / max(1, clients.open) * 1e6:.1f} µs a stream)"
+    )
+    return p95, cpu
+
+
+def floor(streams: int, processes: int, changes: int, gate_p95: float, gate_cpu: float) -> None:
+    """The same clients against a process that only sends (fleet_floor.py): the machine's own cost."""
+    import resource
+
+    from fleet_floor import FloorServer
+
+    files = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if streams > files - 100:
+        print(f"floor: not measured, one process may open only {files:,} files")
+        return
+    server = FloorServer()
+    try:
+        clients = Clients(server.port, ["floor"] * processes, streams)
+        try:
+            p95, cpu = measure(clients, server, server.change, changes, "floor")
+        finally:
+            clients.close()
+    finally:
+        server.stop()
+    print(
+        f"Gate against the floor in the same run: p95 {gate_p95 / p95:.2f}x, "
+        f"server CPU a change {gate_cpu / max(cpu, 1e-9):.2f}x"
+    )
 
 
 if __name__ == "__main__":
-    client(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]))
+    client(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4])

@@ -39,7 +39,7 @@ from gate.services.stream_hub import StreamHub
 from gate.services.streams import Reaper, StreamEngine, StreamSlots
 from gate.services.tokens import TokenCache
 from gate.services.versions import read_versions
-from gate.services.watch import Listener, VersionWatcher
+from gate.services.watch import Listener, Nudge, VersionWatcher
 from gate.web import SECURITY_HEADERS, register_web
 
 STREAM_POLL_SECONDS = 0.05  # how soon a change made through any process reaches every stream
@@ -129,8 +129,9 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
     if engine.dialect.name == "postgresql":
         conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         listener = Listener(conninfo, float(app.config["DB_CONNECT_TIMEOUT"]))
+    nudge: Nudge | None = app.config.get("VERSION_NUDGE")  # gate serve's, for its host; a lone app polls
     watcher = VersionWatcher(
-        lambda: read_versions(engine), interval=STREAM_POLL_SECONDS, prepare=prepare, listener=listener
+        lambda: read_versions(engine), interval=STREAM_POLL_SECONDS, prepare=prepare, listener=listener, nudge=nudge
     )
     per_worker = int(app.config["STREAMS_PER_WORKER"])
     slots = app.config.get("STREAM_SLOTS") or StreamSlots(per_worker, stream_share(app.config, per_worker))
@@ -143,6 +144,7 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
         alerting=Alerting.from_settings(app.config),
         sqlite_busy_timeout=float(app.config["SQLITE_BUSY_TIMEOUT"]),
         wake_outbox=wake.set,
+        nudge=nudge.bump if nudge is not None else lambda: None,
         **({"guards": Guards(reader(str(app.config["PROMETHEUS_URL"])))} if app.config.get("PROMETHEUS_URL") else {}),
     )
     _bind_to_app_contexts(app, services)

@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "STREAM_KEEPALIVE_SECONDS": 15,
     "STREAM_SEND_TIMEOUT": 10,
     "STREAM_SEND_BUFFER": 131_072,  # bytes the kernel may queue for one stream
-    "MAX_STREAMS": 12_000,
+    "MAX_STREAMS": 50_000,  # the host's cap; gate serve runs enough workers to hold it, or says how many it can
     "MAX_STREAMS_PER_TOKEN": None,  # one token's share of MAX_STREAMS; unset: half of it
     "CONNECTIONS_BESIDE_STREAMS": 1_000,
     "DB_POOL_SIZE": 10,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -23,7 +25,13 @@ from gate.domain.errors import ParseError
 
 @main.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORT to listen on")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="at least this many; gevent: more when their open files cannot hold GATE_MAX_STREAMS",
+)
 @click.option(
     "--worker-class",
     type=click.Choice(["gevent", "gthread"]),
@@ -44,6 +52,7 @@ def serve(bind: str, workers: int, worker_class: str, threads: int) -> None:
     metrics_dir, master = None, os.getpid()
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gate-metrics-")
+    nudges = tempfile.mkdtemp(prefix="gate-nudge-")  # where this host's watchers hear of each commit
     settings = load_settings()
     try:
         SignOn.from_settings(settings)  # a wrong identity-provider setting stops the start, in words
@@ -54,12 +63,31 @@ def serve(bind: str, workers: int, worker_class: str, threads: int) -> None:
         from gate.config import stream_share
         from gate.services.streams import StreamSlots
 
-        # one cap for the host, counted across its workers: the kernel does not spread connections evenly,
-        # so any worker may hold them all; each token gets at most its share of it
-        streams = int(settings["MAX_STREAMS"])
+        # one cap for the host, counted across its workers; each token gets at most its share of it. A
+        # worker holds a stream for a socket: enough workers that their open files hold the cap
+        capacity = stream_capacity(
+            int(settings["MAX_STREAMS"]),
+            workers,
+            _raise_open_files(),
+            int(settings["CONNECTIONS_BESIDE_STREAMS"]),
+            most_workers=max(workers, 4 * (os.cpu_count() or 1)),
+        )
+        streams, connections = capacity.streams, capacity.per_worker + capacity.beside
         slots = StreamSlots(streams, stream_share(settings, streams))
-        connections = streams + int(settings["CONNECTIONS_BESIDE_STREAMS"])
-        _raise_open_files(connections + 256)  # per process: each worker holds its own connections
+        raised = (
+            f", raised from {workers}: each may open {capacity.files:,} files" if capacity.workers > workers else ""
+        )
+        click.echo(
+            f"gate serve holds up to {streams:,} SDK streams: {capacity.workers} workers{raised}, "
+            f"up to {capacity.per_worker:,} streams each",
+            err=True,
+        )
+        if streams < int(settings["MAX_STREAMS"]):
+            click.echo(
+                f"warning: {capacity.files:,} open files a process (ulimit -n): fewer streams than GATE_MAX_STREAMS",
+                err=True,
+            )
+        workers = capacity.workers
     else:  # a quarter of each worker's threads stay free for ordinary requests, however many SDKs stream
         streams, connections = max(1, threads * 3 // 4), threads
     os.environ.setdefault("GATE_STREAMS_PER_WORKER", str(streams))
@@ -89,24 +117,54 @@ def serve(bind: str, workers: int, worker_class: str, threads: int) -> None:
             connections=connections,
             database_ready=bool(current),
             stream_slots=slots,
+            nudges=nudges,
         ).run()
     finally:
         # a worker leaves through here too (a forked copy of this stack, exiting): only the master cleans up,
         # or the first worker to stop takes the metrics away from the others still answering
-        if metrics_dir is not None and os.getpid() == master:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        if os.getpid() == master:
+            shutil.rmtree(nudges, ignore_errors=True)
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _raise_open_files(wanted: int) -> None:
-    """Lift this process's open-file limit towards `wanted` (each stream is a socket), up to the hard cap."""
+MOST_FILES = 1 << 20  # what a process asks for when its hard limit is unlimited
+SPREAD = 1.1  # the kernel spreads connections over the workers' sockets evenly, to within a tenth
+RESERVED_FILES = 256  # a worker's own: the database, logs, pipes, the metrics files
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What one host holds: its stream cap, over how many workers, each with how many open files."""
+
+    streams: int
+    workers: int
+    files: int  # open files a process may have
+    beside: int  # of which connections beside the streams (ordinary requests)
+
+    @property
+    def per_worker(self) -> int:
+        return max(1, self.files - self.beside - RESERVED_FILES)
+
+
+def stream_capacity(wanted: int, workers: int, files: int, beside: int, *, most_workers: int) -> Capacity:
+    """The streams a host holds (at most `wanted`) with at least `workers` workers, each process allowed
+    `files` open files: as many workers as hold `wanted` (up to `most_workers`), else fewer streams."""
+    beside = min(beside, files // 4)
+    per_worker = Capacity(0, 0, files, beside).per_worker
+    workers = max(workers, min(most_workers, math.ceil(wanted * SPREAD / per_worker)))
+    return Capacity(min(wanted, int(workers * per_worker / SPREAD)), workers, files, beside)
+
+
+def _raise_open_files() -> int:
+    """Lift this process's open-file limit to its hard cap (each stream is a socket); the limit it has."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    target = MOST_FILES if hard == resource.RLIM_INFINITY else hard
     if soft != resource.RLIM_INFINITY and soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    if target < wanted:
-        click.echo(f"warning: at most {target} open files (ulimit -n): fewer streams than GATE_MAX_STREAMS", err=True)
+    return target if soft == resource.RLIM_INFINITY or soft < target else soft
 
 
 def _bootstrap() -> None:
@@ -256,10 +314,14 @@ class GateServer(BaseApplication):  # type: ignore[misc]
         connections: int,
         database_ready: bool = True,
         stream_slots: Any = None,
+        nudges: str | None = None,
     ) -> None:
         from gate.logs import gunicorn_config
 
         self.stream_slots = stream_slots  # made here, before the fork: every worker counts in the same memory
+        from gate.services.watch import Nudge
+
+        self.nudge = Nudge(nudges) if nudges else None
         settings = load_settings()
         # gevent: a stream is a greenlet and a socket; gthread: a stream holds a thread, never a whole worker
         self.options: dict[str, Any] = {
@@ -297,4 +359,7 @@ class GateServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Callable[..., Any]:
         from gate.app import create_app
 
-        return create_app({"STREAM_SLOTS": self.stream_slots} if self.stream_slots is not None else None)
+        shared: dict[str, Any] = {"VERSION_NUDGE": self.nudge}  # the host's: its watchers hear of each commit
+        if self.stream_slots is not None:
+            shared["STREAM_SLOTS"] = self.stream_slots
+        return create_app(shared)

@@ -42,6 +42,7 @@ class Services:
     alerting: Alerting = field(default_factory=Alerting)  # no channel: alerts are recorded, not sent
     sqlite_busy_timeout: float = 30.0  # seconds a write waits for another process's lock
     wake_outbox: Callable[[], None] = _nothing  # a new alert is due: deliver it now, not at the next poll
+    nudge: Callable[[], None] = _nothing  # a version moved: this host's watchers read it now
     guards: Guards = field(default_factory=Guards)  # release plans' guard readings (Prometheus)
 
     @contextmanager

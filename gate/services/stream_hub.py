@@ -152,12 +152,26 @@ class StreamHub:
 
     def _send_change(self, built: BuiltSnapshot) -> None:
         """Each stream gets the change as its client can apply it: a patch from its own version when it
-        asked for patches, else the whole snapshot. A stream still sending an earlier chunk waits."""
-        for count, held in enumerate(list(self._held.values()), 1):
-            if not held.pending and held.fd in self._held:
-                event = built.event_after(held.known, held.patches)
-                held.known = built.version
-                self._send(held, self.frames.of(event))
+        asked for patches, else the whole snapshot. A stream still sending an earlier chunk waits. Both
+        are framed once; the loop does no more per stream than choose, send and note the version."""
+        version, base = built.version, built.base
+        whole = self.frames.of(built.snapshot_event)
+        patch = self.frames.of(built.patch_event) if built.patch_event is not None else whole
+        held_now = self._held
+        for count, held in enumerate(list(held_now.values()), 1):
+            if held.pending or held.fd not in held_now:
+                continue
+            data = patch if held.patches and held.known == base else whole
+            held.known = version
+            try:
+                sent = held.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:  # reset, or a broken pipe: the client is gone
+                self._drop(held)
+                continue
+            if sent < len(data):
+                self._behind(held, data[sent:])
             if count % YIELD_EVERY == 0:
                 time.sleep(0)  # under gevent: the worker's requests go on between batches
         self._last_sent = self.clock()
@@ -177,9 +191,13 @@ class StreamHub:
             self._drop(held)
             return
         if sent < len(data):
-            held.pending, held.since = data[sent:], self.clock()
-            with contextlib.suppress(OSError):
-                self._poller.modify(held.fd, _READABLE | _HUNG_UP | 0x4)  # EPOLLOUT: tell us when it has room
+            self._behind(held, data[sent:])
+
+    def _behind(self, held: Held, rest: bytes) -> None:
+        """Its client reads slower than the changes come: keep the end of the chunk, look for room."""
+        held.pending, held.since = rest, self.clock()
+        with contextlib.suppress(OSError):
+            self._poller.modify(held.fd, _READABLE | _HUNG_UP | 0x4)  # EPOLLOUT: tell us when it has room
 
     def _flush(self, held: Held, now: float) -> None:
         """A slow reader's socket has room: the rest of its chunk, then what it missed meanwhile."""

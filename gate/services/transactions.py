@@ -15,6 +15,7 @@ from gate.errors import Conflict
 from gate.services.audit import PENDING, log_committed
 from gate.services.context import current, session
 from gate.services.outbox import WAKE
+from gate.services.versions import NUDGE
 
 
 @contextmanager
@@ -28,6 +29,8 @@ def transaction() -> Iterator[Session]:
         log_committed(s.info.pop(PENDING, []))
         if s.info.pop(WAKE, False):  # it queued a page, an e-mail or a webhook: deliver it now
             current().wake_outbox()
+        if s.info.pop(NUDGE, False):  # it moved a version: this host's streams hear of it now
+            current().nudge()
     except IntegrityError:
         s.rollback()
         raise Conflict("a concurrent change got there first; read again and retry") from None
@@ -47,6 +50,7 @@ def transaction() -> Iterator[Session]:
     finally:
         s.info.pop(PENDING, None)  # a transaction that did not commit logs nothing
         s.info.pop(WAKE, None)
+        s.info.pop(NUDGE, None)
 
 
 def changed(statement: Any) -> bool:

@@ -117,8 +117,13 @@ def bump_tokens_version() -> None:
     _announce()
 
 
+NUDGE = "gate.nudge"  # session info: the transaction moved a version; nudge the host's watchers at commit
+
+
 def _announce() -> None:
-    """Wake every listening process at commit (PostgreSQL's NOTIFY); elsewhere they poll the row."""
+    """Wake every listening process at commit (PostgreSQL's NOTIFY), and this host's watchers (`Nudge`);
+    the other hosts' poll the row."""
     s = session()
+    s.info[NUDGE] = True
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text(f"NOTIFY {CHANNEL}"))

@@ -102,6 +102,9 @@ def spawn_gate(
         "GATE_DATABASE_URL": database_url,
         "GATE_RINGS_FILE": str(rings),
         "GATE_LOG_LEVEL": "WARNING",
+        # a cap two workers hold (the default, 50,000, takes a third worker here): the suite's servers keep
+        # the worker count they ask for; the fleet tests and benchmarks/fleet.py run the default
+        "GATE_MAX_STREAMS": "20000",
         **(env or {}),
     }
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)

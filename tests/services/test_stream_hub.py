@@ -8,6 +8,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -205,3 +206,31 @@ def test_a_stopping_worker_ends_every_stream(engine: StreamEngine) -> None:
 
 def test_a_hub_is_made_for_every_app(app: Flask) -> None:
     assert isinstance(runtime(app).streams.hub, StreamHub)
+
+
+def test_a_host_runs_enough_workers_for_its_stream_cap_or_says_how_many_it_holds() -> None:
+    from gate.cli.serve import stream_capacity
+
+    held = stream_capacity(50_000, 2, 20_000, 1_000, most_workers=8)  # this machine: 20,000 files a process
+    assert (held.streams, held.workers, held.per_worker) == (50_000, 3, 18_744)
+    assert stream_capacity(20_000, 2, 20_000, 1_000, most_workers=8).workers == 2  # two hold it: as asked
+    assert stream_capacity(20_000, 5, 20_000, 1_000, most_workers=8).workers == 5  # never fewer than asked
+    small = stream_capacity(50_000, 2, 1_024, 1_000, most_workers=8)  # a tight ulimit: fewer streams
+    assert (small.workers, small.beside, small.streams) == (8, 256, 3_723)
+
+
+def test_a_nudge_wakes_every_process_listening_on_the_host(tmp_path: object) -> None:
+    from gate.services.watch import Nudge
+
+    folder = str(tmp_path)
+    one, two = Nudge(folder), Nudge(folder)
+    one.listen()
+    assert not one.wait(0.01)  # nothing yet
+    two.bump()
+    two.bump()
+    assert one.wait(1.0)  # both bytes read at once
+    assert not one.wait(0.01)
+    (Path(folder) / "999999999").touch()  # a process gone: its name is forgotten at the next bump
+    two.bump()
+    assert not (Path(folder) / "999999999").exists() and one.wait(1.0)
+    one.listen().close()
