@@ -156,22 +156,7 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
     )
     dispatcher.before_each.append(escalate_overdue)
     tokens = TokenCache()
-    stream_engine = StreamEngine(
-        watcher=watcher,
-        snapshots=snapshots,
-        tokens=tokens,
-        scope=app.app_context,
-        slots=slots,
-        reaper=Reaper(),
-        keepalive=float(app.config["STREAM_KEEPALIVE_SECONDS"]),
-        max_seconds=float(app.config["STREAM_MAX_SECONDS"]),
-    )
-    stream_engine.hub = StreamHub(
-        stream_engine,
-        keepalive=stream_engine.keepalive,
-        send_timeout=float(app.config["STREAM_SEND_TIMEOUT"]),
-        buffer=int(app.config["STREAM_SEND_BUFFER"]),
-    )
+    stream_engine = _stream_engine(app, watcher, snapshots, tokens, slots)
     app.extensions[KEY] = Runtime(
         tokens=tokens,
         snapshots=snapshots,
@@ -188,6 +173,29 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
             interval=float(app.config["MILESTONE_INTERVAL_SECONDS"]),
         ),
     )
+
+
+def _stream_engine(
+    app: Flask, watcher: VersionWatcher, snapshots: SnapshotCache, tokens: TokenCache, slots: StreamSlots
+) -> StreamEngine:
+    """The worker's streams: their engine, and the one send loop that holds them under gevent."""
+    engine = StreamEngine(
+        watcher=watcher,
+        snapshots=snapshots,
+        tokens=tokens,
+        scope=app.app_context,
+        slots=slots,
+        reaper=Reaper(),
+        keepalive=float(app.config["STREAM_KEEPALIVE_SECONDS"]),
+        max_seconds=float(app.config["STREAM_MAX_SECONDS"]),
+    )
+    engine.hub = StreamHub(
+        engine,
+        keepalive=engine.keepalive,
+        send_timeout=float(app.config["STREAM_SEND_TIMEOUT"]),
+        buffer=int(app.config["STREAM_SEND_BUFFER"]),
+    )
+    return engine
 
 
 def _bind_to_app_contexts(app: Flask, services: Services) -> None:

@@ -22,9 +22,10 @@ from gate.services import streams
 from gate.services.context import current, now
 from gate.services.exposures import record_exposures
 from gate.services.snapshots import BuiltSnapshot
+from gate.services.sockets import under_gevent
 
 if TYPE_CHECKING:
-    from gate.services.stream_hub import StreamHub
+    from gate.services.streams import Holder
 
 blp = Blueprint("sdk", __name__, description="For SDKs: snapshot, stream, evaluation, exposures")
 
@@ -132,7 +133,7 @@ def stream(args: dict[str, Any]) -> Response:
     # gunicorn frames a GET's answer over HTTP/1.1 as chunks (no length is known): the stream can send its
     # events in the same frames itself (HTTP/1.0, through a proxy that speaks it, is sent as it is)
     chunked = request.method == "GET" and request.environ.get("SERVER_PROTOCOL") == "HTTP/1.1"
-    if engine.hub is not None and sock is not None and chunked and streams.under_gevent():
+    if engine.hub is not None and sock is not None and chunked and under_gevent():
         # answered here, then the worker's one send loop holds the connection (StreamAdoption)
         request.environ[ADOPT] = Adoption(token_id, built.version, patches, min(engine.max_seconds, expires_in), first)
         return _stream_response(who.role)
@@ -213,7 +214,7 @@ class StreamAdoption:
         except BaseException:
             engine.slots.give(adoption.token_id)
             raise
-        hub = cast("StreamHub", engine.hub)
+        hub = cast("Holder", engine.hub)
         hub.adopt(
             fd,
             _head(*answered[0]),

@@ -60,34 +60,12 @@ def serve(bind: str, workers: int, worker_class: str, threads: int) -> None:
         fail(FAILED, parse_errors(exc))
     slots = None
     if worker_class == "gevent":
+        capacity = _host_capacity(settings, workers)
+        streams, connections, workers = capacity.streams, capacity.per_worker + capacity.beside, capacity.workers
         from gate.config import stream_share
         from gate.services.streams import StreamSlots
 
-        # one cap for the host, counted across its workers; each token gets at most its share of it. A
-        # worker holds a stream for a socket: enough workers that their open files hold the cap
-        capacity = stream_capacity(
-            int(settings["MAX_STREAMS"]),
-            workers,
-            _raise_open_files(),
-            int(settings["CONNECTIONS_BESIDE_STREAMS"]),
-            most_workers=max(workers, 4 * (os.cpu_count() or 1)),
-        )
-        streams, connections = capacity.streams, capacity.per_worker + capacity.beside
-        slots = StreamSlots(streams, stream_share(settings, streams))
-        raised = (
-            f", raised from {workers}: each may open {capacity.files:,} files" if capacity.workers > workers else ""
-        )
-        click.echo(
-            f"gate serve holds up to {streams:,} SDK streams: {capacity.workers} workers{raised}, "
-            f"up to {capacity.per_worker:,} streams each",
-            err=True,
-        )
-        if streams < int(settings["MAX_STREAMS"]):
-            click.echo(
-                f"warning: {capacity.files:,} open files a process (ulimit -n): fewer streams than GATE_MAX_STREAMS",
-                err=True,
-            )
-        workers = capacity.workers
+        slots = StreamSlots(streams, stream_share(settings, streams))  # the host's, counted across its workers
     else:  # a quarter of each worker's threads stay free for ordinary requests, however many SDKs stream
         streams, connections = max(1, threads * 3 // 4), threads
     os.environ.setdefault("GATE_STREAMS_PER_WORKER", str(streams))
@@ -154,6 +132,30 @@ def stream_capacity(wanted: int, workers: int, files: int, beside: int, *, most_
     per_worker = Capacity(0, 0, files, beside).per_worker
     workers = max(workers, min(most_workers, math.ceil(wanted * SPREAD / per_worker)))
     return Capacity(min(wanted, int(workers * per_worker / SPREAD)), workers, files, beside)
+
+
+def _host_capacity(settings: dict[str, Any], workers: int) -> Capacity:
+    """One cap for the host, counted across its workers; a worker holds a stream for a socket, so enough
+    workers that their open files hold the cap. Said at start."""
+    capacity = stream_capacity(
+        int(settings["MAX_STREAMS"]),
+        workers,
+        _raise_open_files(),
+        int(settings["CONNECTIONS_BESIDE_STREAMS"]),
+        most_workers=max(workers, 4 * (os.cpu_count() or 1)),
+    )
+    raised = f", raised from {workers}: each may open {capacity.files:,} files" if capacity.workers > workers else ""
+    click.echo(
+        f"gate serve holds up to {capacity.streams:,} SDK streams: {capacity.workers} workers{raised}, "
+        f"up to {capacity.per_worker:,} streams each",
+        err=True,
+    )
+    if capacity.streams < int(settings["MAX_STREAMS"]):
+        click.echo(
+            f"warning: {capacity.files:,} open files a process (ulimit -n): fewer streams than GATE_MAX_STREAMS",
+            err=True,
+        )
+    return capacity
 
 
 def _raise_open_files() -> int:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from gate.services.context import current
-from gate.services.streams import ChunkFrames, _os_epoll, os_socket
+from gate.services.sockets import ChunkFrames, _os_epoll, os_socket
 
 if TYPE_CHECKING:
     from gate.services.snapshots import BuiltSnapshot

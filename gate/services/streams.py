@@ -13,20 +13,19 @@ import logging
 import multiprocessing
 import select
 import socket
-import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gate.services.context import current
+from gate.services.sockets import ChunkFrames, _os_epoll
 
 if TYPE_CHECKING:
     from gate.services.snapshots import BuiltSnapshot, SnapshotCache
-    from gate.services.stream_hub import StreamHub
     from gate.services.tokens import TokenCache
     from gate.services.watch import VersionWatcher
 
@@ -135,23 +134,6 @@ class StreamBody:
                 self.sock.settimeout(self._timeout)
 
 
-class ChunkFrames:
-    """Events framed as HTTP/1.1 chunks, once for all of a worker's streams: the events of one change are
-    the same bytes for every stream, so the few most recent are kept by identity."""
-
-    def __init__(self, keep: int = 8) -> None:
-        self._keep = keep
-        self._recent: list[tuple[bytes, bytes]] = []
-
-    def of(self, event: bytes) -> bytes:
-        for seen, framed in self._recent:
-            if seen is event:
-                return framed
-        framed = b"%X\r\n%s\r\n" % (len(event), event)
-        self._recent = [(event, framed), *self._recent[: self._keep - 1]]
-        return framed
-
-
 class Reaper:
     """One thread per worker that looks, every REAP_SECONDS, for streams whose client hung up (its socket
     reads end-of-file) and gives their slots back at once, instead of at the next keepalive's failed write.
@@ -222,32 +204,16 @@ class Reaper:
 _READY = select.EPOLLIN | select.EPOLLRDHUP
 
 
-def _os_epoll() -> Any:
-    """An epoll of the system's: gevent's monkey-patching takes `select.epoll` away (it cannot wait
-    cooperatively), but a look that does not wait never blocks the loop."""
-    if "gevent.monkey" in sys.modules:
-        from gevent import monkey
+class Holder(Protocol):
+    """What holds the worker's streams once their requests are answered (stream_hub.StreamHub)."""
 
-        return monkey.get_original("select", "epoll")()
-    return select.epoll()
+    def adopt(
+        self, fd: int, head: bytes, first: Iterable[bytes], *, token_id: int, known: int, patches: bool, ends_in: float
+    ) -> None: ...
 
+    def end_all(self) -> None: ...
 
-def under_gevent() -> bool:
-    """Whether gevent has made this process's sockets cooperative (`gate serve`'s default workers)."""
-    if "gevent.monkey" not in sys.modules:
-        return False
-    from gevent import monkey
-
-    return bool(monkey.is_module_patched("socket"))
-
-
-def os_socket(fd: int) -> socket.socket:
-    """A socket of the system's over `fd`, not gevent's stand-in: a send that never waits needs no loop."""
-    if under_gevent():
-        from gevent import monkey
-
-        return monkey.get_original("socket", "socket")(fileno=fd)  # type: ignore[no-any-return]
-    return socket.socket(fileno=fd)
+    def __len__(self) -> int: ...
 
 
 @dataclass
@@ -264,7 +230,7 @@ class StreamEngine:
     frames: ChunkFrames = field(default_factory=ChunkFrames)
     keepalive: float = 15.0
     max_seconds: float = 600.0
-    hub: StreamHub | None = None  # under gevent: one send loop for the worker's streams (stream_hub.py)
+    hub: Holder | None = None  # under gevent: one send loop for the worker's streams (stream_hub.StreamHub)
 
     @staticmethod
     def opening(first: BuiltSnapshot | None) -> list[bytes]:

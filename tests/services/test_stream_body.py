@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 
-from gate.services.streams import ChunkFrames, Reaper, StreamBody, StreamSlots
+from gate.services.sockets import ChunkFrames
+from gate.services.streams import Reaper, StreamBody, StreamSlots
 
 KEEPALIVE = b": keepalive\n\n"
 
