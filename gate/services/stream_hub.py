@@ -99,7 +99,7 @@ class StreamHub:
             self._held[held.fd] = held
             self._poller.register(held.fd, _READABLE | _HUNG_UP)
         self._send(held, head + b"".join(self.frames.of(event) for event in first))
-        if known != self._version and not held.pending and held.fd in self._held:  # a change since its first
+        if known < self._version and not held.pending and held.fd in self._held:  # a change since its first
             built = self._built(self._version)
             event = built.event_after(known, patches)
             held.known = built.version
@@ -159,8 +159,8 @@ class StreamHub:
         patch = self.frames.of(built.patch_event) if built.patch_event is not None else whole
         held_now = self._held
         for count, held in enumerate(list(held_now.values()), 1):
-            if held.pending or held.fd not in held_now:
-                continue
+            if held.pending or held.known >= version or held.fd not in held_now:
+                continue  # behind on its socket (it gets the newest later), or it has this version already
             data = patch if held.patches and held.known == base else whole
             held.known = version
             try:
@@ -213,7 +213,7 @@ class StreamHub:
             return
         with contextlib.suppress(OSError):
             self._poller.modify(held.fd, _READABLE | _HUNG_UP)
-        if held.known != self._version:  # a change went by while it was behind: the newest, whole
+        if held.known < self._version:  # a change went by while it was behind: the newest, whole
             built = self._built(self._version)
             event = built.event_after(held.known, held.patches)
             held.known = built.version

@@ -234,3 +234,15 @@ def test_a_nudge_wakes_every_process_listening_on_the_host(tmp_path: object) -> 
     two.bump()
     assert not (Path(folder) / "999999999").exists() and one.wait(1.0)
     one.listen().close()
+
+
+def test_a_client_ahead_of_the_loop_never_gets_an_older_version(engine: StreamEngine, api: Api) -> None:
+    hold(engine, 1).chunks(2)  # the loop runs, at the watcher's version
+    ahead = engine.watcher.state[0] + 1  # its view read the row after a change the loop has not seen yet
+    client = hold(engine, 2, known=ahead)
+    assert client.chunks(1) == [b"retry: 1000\n\n"]  # no catch-up to an older version
+    promote = "/api/v1/features/checkout/promote"
+    api.post(promote, json={"ring": "internal", "override_reason": "t"})  # the version it has: nothing sent
+    api.post(promote, json={"ring": "preview", "override_reason": "t"})
+    (event,) = client.chunks(1)
+    assert event.split(b"\n")[1] == b"id: %d" % (ahead + 1)
