@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeGuard
 
 from gate.domain.durations import MAX_DURATION
 
@@ -32,14 +33,15 @@ PEOPLE: tuple[str, ...] = tuple(role.value for role in Role if role is not Role.
 MAX_LIFETIME = MAX_DURATION  # a token lives at most as long as any duration Gate takes
 
 
-def _name(longest: int) -> re.Pattern[str]:
-    """A name as people write it: 1 to `longest` characters, no control character, no space at either end."""
+def is_name(text: object, longest: int) -> TypeGuard[str]:
+    """Whether `text` is a name as people write it: 1 to `longest` characters, no control character, no space
+    at either end (an owner in a product file, a person's identity from the identity provider)."""
     edge, inner = r"[^\x00-\x20\x7f-\x9f]", r"[^\x00-\x1f\x7f-\x9f]"
-    return re.compile(rf"{edge}(?:{inner}{{0,{longest - 2}}}{edge})?\Z")
+    return isinstance(text, str) and re.match(rf"{edge}(?:{inner}{{0,{longest - 2}}}{edge})?\Z", text) is not None
 
 
-OWNER = _name(200)  # an owner as a product file writes it
-PERSON = _name(320)  # a person's identity from the identity provider, as it becomes an actor (an e-mail's length)
+OWNER_LENGTH = 200  # an owner as a product file writes it
+PERSON_LENGTH = 320  # a person's identity, as it becomes an actor (an e-mail's length)
 
 
 def role_errors(roles: Sequence[object]) -> list[str]:
@@ -61,7 +63,7 @@ def owner_errors(owners: Sequence[object]) -> list[str]:
     return [
         f"{o!r} is not an owner: 1 to 200 characters, no control character, no space at either end"
         for o in owners
-        if not isinstance(o, str) or not OWNER.match(o)
+        if not is_name(o, OWNER_LENGTH)
     ]
 
 

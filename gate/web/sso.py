@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, current_app, url_for
 
 from gate.config import SignOn
-from gate.domain.roles import PERSON, mapped_roles
+from gate.domain.roles import PERSON_LENGTH, is_name, mapped_roles
 from gate.errors import NotFound
 
 log = logging.getLogger("gate.sso")
@@ -133,7 +133,7 @@ class IdentityProvider:
         except (*_errors().any, ValueError, KeyError, TypeError) as exc:
             raise SignInFailed(_words(exc)) from None
         identity = next((claims[k] for k in ("email", "preferred_username", "sub") if claims.get(k)), None)
-        if not isinstance(identity, str) or not PERSON.match(identity):
+        if not is_name(identity, PERSON_LENGTH):
             raise SignInFailed("the provider named nobody Gate can record (no usable email, username or subject)")
         return identity, mapped_roles(claims.get(self.settings.roles_claim), self.settings.role_map)
 

@@ -8,11 +8,12 @@ import pytest
 
 from gate.domain.roles import (
     PEOPLE,
-    PERSON,
+    PERSON_LENGTH,
     ROLES,
     Principal,
     Role,
     expiry_errors,
+    is_name,
     mapped_roles,
     owner_errors,
     role_errors,
@@ -92,11 +93,14 @@ def test_expiry_lies_in_the_future_and_within_ten_years() -> None:
 
 
 def test_a_role_map_gives_each_group_its_roles_and_names_each_fault() -> None:
-    assert role_map("gate-qa=qa, leads = qa ,leads=release,,") == (
+    assert role_map("gate-qa=qa,, leads = qa ,leads=release,") == (
         {"gate-qa": frozenset({"qa"}), "leads": frozenset({"qa", "release"})},
         [],
     )
-    assert role_map("a=b=c") == ({}, ["'a=b=c': a person's role is one of admin, product, qa, release, reporter, ci"])
+    assert role_map("team=a=qa") == (
+        {},
+        ["'team=a=qa': a person's role is one of admin, product, qa, release, reporter, ci"],
+    )  # the group is what comes before the first =
     assert role_map("ok=qa,x=,=qa,lone,y=sdk") == (
         {"ok": frozenset({"qa"})},
         [
@@ -133,4 +137,4 @@ def test_a_persons_groups_give_the_roles_mapped_to_them() -> None:
     ],
 )
 def test_a_persons_identity_is_a_name_people_write(identity: str, ok: bool) -> None:
-    assert bool(PERSON.match(identity)) is ok
+    assert is_name(identity, PERSON_LENGTH) is ok
