@@ -163,15 +163,7 @@ class StreamHub:
                 continue  # behind on its socket (it gets the newest later), or it has this version already
             data = patch if held.patches and held.known == base else whole
             held.known = version
-            try:
-                sent = held.sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:  # reset, or a broken pipe: the client is gone
-                self._drop(held)
-                continue
-            if sent < len(data):
-                self._behind(held, data[sent:])
+            self._send(held, data)
             if count % YIELD_EVERY == 0:
                 time.sleep(0)  # under gevent: the worker's requests go on between batches
         self._last_sent = self.clock()
