@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _fleet import Fleet, kill_and_revive, lift_open_files, percentile
 from _server import Server
-from fleet import Fleet, kill_and_revive, lift_open_files, percentile
 
 HERE = Path(__file__).resolve()
 
