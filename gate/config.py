@@ -136,8 +136,8 @@ class SignOn:
 
 
 def enabled(value: object) -> bool:
-    """A yes/no setting: anything but 0, false, no, off (or empty) is yes."""
-    return str(value).strip().lower() not in ("0", "false", "no", "off", "")
+    """A yes/no setting: 1, true, yes or on (any case), or True itself; anything else is no."""
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def instance_dir() -> str:

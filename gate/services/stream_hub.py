@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from gate.services.context import current
-from gate.services.sockets import ChunkFrames, _os_epoll, os_socket
+from gate.services.sockets import _os_epoll, os_socket
 
 if TYPE_CHECKING:
     from gate.services.snapshots import BuiltSnapshot
@@ -71,7 +71,7 @@ class StreamHub:
     ) -> None:
         self.engine, self.keepalive, self.send_timeout, self.buffer = engine, keepalive, send_timeout, buffer
         self.clock, self.tick = clock, tick
-        self.frames = ChunkFrames()
+        self.frames = engine.frames  # the worker's one framing of each event
         self._held: dict[int, Held] = {}
         self._lock = threading.Lock()
         self._poller: Any = None

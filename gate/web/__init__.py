@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Request, Response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 
+from gate.config import enabled
 from gate.domain.exposure import format_percent, percent_number
 from gate.domain.words import counted, duration
 from gate.errors import ERROR_PAGE, PROBLEM_JSON, GateError
@@ -92,7 +93,7 @@ def register_web(app: Flask) -> None:
     app.session_interface = SessionInterface()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="gate_session")
     secure = app.config.get("SESSION_COOKIE_SECURE", False)
-    app.config["SESSION_COOKIE_SECURE"] = secure is True or str(secure).lower() in ("1", "true", "yes", "on")
+    app.config["SESSION_COOKIE_SECURE"] = enabled(secure)
     app.jinja_env.globals.update(
         csrf_token=csrf_token, bar_chart=charts.bar_chart, evidence_chart=charts.evidence_chart
     )
