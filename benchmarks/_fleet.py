@@ -119,9 +119,13 @@ class Fleet:
             self.pump(0.01)
         return sorted(t - started for t in self.seen.values()) + [float("inf")] * (waiting - len(self.seen))
 
-    def watch(self, marker: bytes, timeout: float) -> dict[int, float]:
+    def watch(self, marker: bytes, timeout: float, nap: float = 0.0) -> dict[int, float]:
         """When `marker` reached each open stream: a lean loop (the system's epoll, a read, a search) so
-        that the client's cost per event stays small beside the server's it measures."""
+        that the client's cost per event stays small beside the server's it measures.
+
+        With `nap`, the loop reads what has come, then sleeps `nap` seconds instead of waiting in epoll:
+        a reader asleep in epoll makes each loopback send wake it, work the kernel bills to the sender
+        that a client on another host never puts on the server. Times are then late by up to `nap`."""
         streaming = {sock.fileno(): sock for sock, state in self.state.items() if state["phase"] == "streaming"}
         poller = select.epoll()
         for fd in streaming:
@@ -131,7 +135,10 @@ class Fleet:
         read, now, deadline = os.read, time.monotonic, time.monotonic() + timeout
         try:
             while len(seen) < len(streaming) and now() < deadline:
-                for fd, _ in poller.poll(0.005):
+                ready = poller.poll(0 if nap else 0.005)
+                if nap and not ready:
+                    time.sleep(nap)
+                for fd, _ in ready:
                     data = read(fd, 65536)
                     if fd not in seen:
                         if marker in tails[fd] + data:

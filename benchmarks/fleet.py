@@ -147,11 +147,17 @@ def main() -> None:
     parser.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--trickle", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--spread", type=int, default=0, help="the cost per stream, clients over N processes")
+    parser.add_argument(
+        "--reader",
+        choices=("batch", "wake"),
+        default="batch",
+        help="with --spread: clients read every 2 ms (batch), or sleep in epoll and are woken by each send (wake)",
+    )
     args = parser.parse_args()
     if args.spread:
         from fleet_spread import run
 
-        return run(args.streams, args.spread, args.changes, args.database_url)
+        return run(args.streams, args.spread, args.changes, args.database_url, args.reader)
     if args.probe:
         return probe(int(args.probe[0]), args.probe[1], int(args.probe[2]))
     if args.trickle:

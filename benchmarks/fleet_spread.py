@@ -14,7 +14,14 @@ clock, so the parent reads one distribution over all streams. Reported:
 - the floor, in the same run: the same clients against a process that does nothing but write each change
   to every socket (fleet_floor.py), and Gate's figures as multiples of it.
 
-    .venv/bin/python benchmarks/fleet.py --spread 4 [--streams 10000] [--changes 5]
+How the clients read (`--reader`): on loopback the kernel does the reader's side of each send (the TCP
+receive, and waking a reader asleep in epoll) in the sender's time, so the client's way of reading moves
+the server's CPU figure. `batch` (the default) reads whatever has come every 2 ms and never sleeps in
+epoll, as a fleet on other hosts costs the server no wake-ups; its times are late by up to 2 ms. `wake`
+sleeps in epoll, so a send to an idle reader also pays for waking it (an interrupt to the other core).
+Both readers read Gate and the floor alike.
+
+    .venv/bin/python benchmarks/fleet.py --spread 4 [--streams 10000] [--changes 5] [--reader wake]
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ from _fleet import Fleet, kill_and_revive, lift_open_files, percentile
 from _server import Server
 
 HERE = Path(__file__).resolve()
+# how the clients read: "batch" reads what has come every 2 ms without sleeping in epoll (as a fleet on other
+# hosts costs the server no wake-ups); "wake" sleeps in epoll, so each loopback send wakes its reader
+NAPS = {"batch": 0.002, "wake": 0.0}
 
 
 def client(port: int, token: str, count: int, source: str) -> None:
@@ -41,10 +51,10 @@ def client(port: int, token: str, count: int, source: str) -> None:
     say({"open": fleet.open_streams, "refused": fleet.refused, "broken": fleet.broken})
     for line in sys.stdin:
         command = line.strip()
-        if command == "arm":  # the next patch event on each stream is the change to time
+        if command.startswith("arm"):  # the next patch event on each stream is the change to time
             waiting = fleet.open_streams
             say({"armed": waiting})
-            seen = fleet.watch(b"event: patch", timeout=15)
+            seen = fleet.watch(b"event: patch", timeout=15, nap=float(command.split()[1]))
             say({"seen": sorted(seen.values()), "missed": waiting - len(seen)})
         elif command.startswith("idle "):
             fleet.idle(float(command.split()[1]))
@@ -68,7 +78,8 @@ def sdk_token(server: Server, name: str) -> str:
 class Clients:
     """The client processes, each holding its share of the streams."""
 
-    def __init__(self, port: int, tokens: list[str], streams: int) -> None:
+    def __init__(self, port: int, tokens: list[str], streams: int, nap: float = 0.0) -> None:
+        self.nap = nap
         processes = len(tokens)
         shares = [streams // processes + (1 if i < streams % processes else 0) for i in range(processes)]
         self.processes = [
@@ -102,7 +113,7 @@ class Clients:
 
     def time_change(self, server: Any, change: Any) -> tuple[list[float], float, int]:
         """Delays of one change to every stream (seconds), the server's CPU for it, and streams missed."""
-        self.tell("arm")
+        self.tell(f"arm {self.nap}")
         for p in self.processes:
             self.read(p)
         cpu, started = server.cpu_seconds(), time.monotonic()
@@ -118,7 +129,7 @@ class Clients:
             p.wait(timeout=60)
 
 
-def run(streams: int, processes: int, changes: int, database_url: str | None = None) -> None:
+def run(streams: int, processes: int, changes: int, database_url: str | None = None, reader: str = "batch") -> None:
     lift_open_files()
     server = Server(workers=2, database_url=database_url)
     try:
@@ -130,9 +141,9 @@ def run(streams: int, processes: int, changes: int, database_url: str | None = N
         idle = server.memory_mib()
         started = time.monotonic()
         tokens = [sdk_token(server, f"fleet-{i}") for i in range(processes)]
-        clients = Clients(server.port, tokens, streams)
+        clients = Clients(server.port, tokens, streams, NAPS[reader])
         print(
-            f"streams: {clients.open} held of {streams} over {processes} client processes in "
+            f"streams: {clients.open} held of {streams} over {processes} client processes ({reader} readers) in "
             f"{time.monotonic() - started:.1f} s ({clients.refused} refused, {clients.broken} broken)"
         )
         try:
@@ -150,7 +161,7 @@ def run(streams: int, processes: int, changes: int, database_url: str | None = N
             clients.close()
     finally:
         server.stop()
-    floor(streams, processes, changes, p95, cpu)
+    floor(streams, processes, changes, p95, cpu, reader)
 
 
 def measure(clients: Clients, server: Any, change: Any, changes: int, who: str) -> tuple[float, float]:
@@ -175,7 +186,7 @@ def measure(clients: Clients, server: Any, change: Any, changes: int, who: str) 
     return p95, cpu
 
 
-def floor(streams: int, processes: int, changes: int, gate_p95: float, gate_cpu: float) -> None:
+def floor(streams: int, processes: int, changes: int, gate_p95: float, gate_cpu: float, reader: str) -> None:
     """The same clients against a process that only sends (fleet_floor.py): the machine's own cost."""
     import resource
 
@@ -187,7 +198,7 @@ def floor(streams: int, processes: int, changes: int, gate_p95: float, gate_cpu:
         return
     server = FloorServer()
     try:
-        clients = Clients(server.port, ["floor"] * processes, streams)
+        clients = Clients(server.port, ["floor"] * processes, streams, NAPS[reader])
         try:
             p95, cpu = measure(clients, server, server.change, changes, "floor")
         finally:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import math
 import os
 import socket
 import threading
@@ -73,6 +74,8 @@ class StreamHub:
         self.clock, self.tick = clock, tick
         self.frames = engine.frames  # the worker's one framing of each event
         self._held: dict[int, Held] = {}
+        self._lagging: dict[int, Held] = {}  # the held streams with bytes still to send
+        self._soonest = math.inf  # the earliest deadline of a held stream: a tick looks at none before it
         self._lock = threading.Lock()
         self._poller: Any = None
         self._thread: threading.Thread | None = None
@@ -97,6 +100,7 @@ class StreamHub:
         self._ensure_running()
         with self._lock:
             self._held[held.fd] = held
+            self._soonest = min(self._soonest, held.ends_at)
             self._poller.register(held.fd, _READABLE | _HUNG_UP)
         self._send(held, head + b"".join(self.frames.of(event) for event in first))
         if known < self._version and not held.pending and held.fd in self._held:  # a change since its first
@@ -110,6 +114,7 @@ class StreamHub:
             if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
                 return
             self._pid, self._held, self._poller = os.getpid(), {}, _os_epoll()
+            self._lagging, self._soonest = {}, math.inf
             self._version, self._tokens = self.engine.watcher.state
             self._last_sent = self.clock()
             self._thread = threading.Thread(target=self._run, name="gate-stream-hub", daemon=True)
@@ -137,8 +142,8 @@ class StreamHub:
             self._send_change(self._built(version))
         now = self.clock()
         self._look_at_sockets(now)
-        for held in [h for h in self._held.values() if h.ends_at <= now]:
-            self._end(held)
+        if now >= self._soonest:
+            self._end_due(now)
         if now - self._last_sent >= self.keepalive:
             self._send_all(self.frames.of(b": keepalive\n\n"))
 
@@ -188,6 +193,7 @@ class StreamHub:
     def _behind(self, held: Held, rest: bytes) -> None:
         """Its client reads slower than the changes come: keep the end of the chunk, look for room."""
         held.pending, held.since = rest, self.clock()
+        self._lagging[held.fd] = held
         with contextlib.suppress(OSError):
             self._poller.modify(held.fd, _READABLE | _HUNG_UP | 0x4)  # EPOLLOUT: tell us when it has room
 
@@ -203,6 +209,7 @@ class StreamHub:
         held.pending = held.pending[sent:]
         if held.pending:
             return
+        self._lagging.pop(held.fd, None)
         with contextlib.suppress(OSError):
             self._poller.modify(held.fd, _READABLE | _HUNG_UP)
         if held.known < self._version:  # a change went by while it was behind: the newest, whole
@@ -220,7 +227,7 @@ class StreamHub:
                 self._drop(held)
             elif held.pending and events & 0x4:
                 self._flush(held, now)
-        for held in [h for h in self._held.values() if h.pending and now - h.since >= self.send_timeout]:
+        for held in [h for h in self._lagging.values() if now - h.since >= self.send_timeout]:
             self._drop(held)  # it has not read for send_timeout: the others never wait for it
 
     def _drop_lapsed(self, tokens: int) -> None:
@@ -234,6 +241,13 @@ class StreamHub:
 
     # ---- ends --------------------------------------------------------------------------------------
 
+    def _end_due(self, now: float) -> None:
+        """End the streams whose deadline has come; note the next deadline (a tick before it looks at none)."""
+        for held in [h for h in self._held.values() if h.ends_at <= now]:
+            self._end(held)
+        with self._lock:
+            self._soonest = min((h.ends_at for h in self._held.values()), default=math.inf)
+
     def _end(self, held: Held) -> None:
         """The answer's last chunk, when the socket takes it, then the socket closes and the slot is free."""
         if not held.pending:
@@ -245,6 +259,7 @@ class StreamHub:
         with self._lock:
             if self._held.pop(held.fd, None) is None:
                 return
+            self._lagging.pop(held.fd, None)
             with contextlib.suppress(OSError, ValueError):
                 self._poller.unregister(held.fd)
         with contextlib.suppress(OSError):

@@ -159,6 +159,38 @@ def test_a_stream_ends_at_its_deadline_and_a_client_that_hangs_up_frees_its_slot
     assert until(lambda: engine.slots.open == open_before - 1, timeout=2)
 
 
+def test_each_stream_ends_at_its_own_deadline_the_later_one_too(engine: StreamEngine) -> None:
+    early, late = hold(engine, 1, ends_in=0.2), hold(engine, 2, ends_in=0.8)
+    started = time.monotonic()
+    early.chunks(2)
+    late.chunks(2)
+    assert early.ended()
+    late.sock.settimeout(0.3)
+    with pytest.raises(TimeoutError):  # still open once the earlier one ended: the loop looks again later
+        late.sock.recv(1)
+    late.sock.settimeout(5)
+    assert late.ended() and time.monotonic() - started >= 0.8
+    assert until(lambda: engine.slots.open == 0)
+
+
+def test_a_client_that_reads_nothing_for_the_send_timeout_is_dropped_and_the_others_go_on(
+    engine: StreamEngine, api: Api
+) -> None:
+    for i in range(300):  # a snapshot of some 15 KiB: more than the socket's buffers hold
+        api.apply(FeatureBuilder(f"feature-{i:03}"))
+    hub = engine.hub
+    assert hub is not None
+    hub.buffer, hub.send_timeout = 4096, 0.3
+    stalled, reader = hold(engine, 1), hold(engine, 2)
+    stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    reader.chunks(2)
+    api.post("/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "t"})
+    assert until(lambda: len(hub) == 1)  # the stalled one is gone, its slot free
+    assert engine.slots.open == 1
+    (event,) = reader.chunks(1)
+    assert event.startswith(b"event: patch\n")
+
+
 def test_one_keepalive_for_all_when_nothing_was_sent(engine: StreamEngine) -> None:
     hub = engine.hub
     assert hub is not None
