@@ -83,15 +83,8 @@ class Server:
         return [self.process.pid, *(int(p) for p in children.stdout.split())]
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) the master and its workers have used so far, from /proc."""
-        ticks = 0
-        for pid in self.pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            ticks += int(fields[11]) + int(fields[12])  # utime and stime: stat's 14th and 15th fields
-        return ticks / os.sysconf("SC_CLK_TCK")
+        """CPU time the master and its workers have used so far (see `cpu_seconds`)."""
+        return cpu_seconds(self.pids())
 
     def memory_mib(self) -> float:
         """Resident memory of the server: its master and every worker."""
@@ -112,3 +105,16 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time the processes `pids` have used so far, every thread's, in nanoseconds from the scheduler
+    (/proc/PID/task/TID/schedstat): the 10 ms ticks of /proc/PID/stat would blur a 100 ms change by a fifth."""
+    used = 0
+    for pid in pids:
+        for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                used += int(stat.read_text().split()[0])
+            except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
+                continue
+    return used / 1e9

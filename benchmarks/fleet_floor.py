@@ -106,8 +106,9 @@ class FloorServer:
         self.process.stdout.readline()
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        from _server import cpu_seconds
+
+        return cpu_seconds([self.process.pid])
 
     def stop(self) -> None:
         assert self.process.stdin is not None
