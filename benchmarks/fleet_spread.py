@@ -11,8 +11,9 @@ clock, so the parent reads one distribution over all streams. Reported:
 - server CPU per change: user + system time of the master and every worker, from /proc, between just
   before the change and the moment the last stream had it, in ms and in µs per stream;
 - server memory per stream: resident memory with the streams open, less the idle figure, per stream;
-- the floor, in the same run: the same clients against a process that does nothing but write each change
-  to every socket (fleet_floor.py), and Gate's figures as multiples of it.
+- the floor, in the same run: as many streams, read the same way, held by a process that does nothing but
+  write each change to every socket (fleet_floor.py); its changes and Gate's take turns, so that both meet
+  the machine in the same state, and Gate's figures are given as multiples of it.
 
 How the clients read (`--reader`): on loopback the kernel does the reader's side of each send (the TCP
 receive, and waking a reader asleep in epoll) in the sender's time, so the client's way of reading moves
@@ -26,13 +27,15 @@ Both readers read Gate and the floor alike.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from _fleet import Fleet, kill_and_revive, lift_open_files, percentile
 from _server import Server
@@ -129,6 +132,15 @@ class Clients:
             p.wait(timeout=60)
 
 
+class Side(NamedTuple):
+    """A server measured: its name, the clients holding its streams, its CPU reader, how to change a flag."""
+
+    who: str
+    clients: Clients
+    server: Any
+    change: Any
+
+
 def run(streams: int, processes: int, changes: int, database_url: str | None = None, reader: str = "batch") -> None:
     lift_open_files()
     server = Server(workers=2, database_url=database_url)
@@ -148,7 +160,7 @@ def run(streams: int, processes: int, changes: int, database_url: str | None = N
         )
         try:
             cpu, idled = server.cpu_seconds(), time.monotonic()
-            clients.tell("idle 5")
+            clients.tell("idle 15")  # one keepalive period: its one send to every stream counts once
             for p in clients.processes:
                 clients.read(p)
             cpu = (server.cpu_seconds() - cpu) / (time.monotonic() - idled)
@@ -156,38 +168,53 @@ def run(streams: int, processes: int, changes: int, database_url: str | None = N
             held = server.memory_mib()
             per_stream = (held - idle) * 1024 / max(1, clients.open)
             print(f"server memory: {idle:.0f} MiB idle, {held:.0f} MiB with the streams: {per_stream:.1f} KiB a stream")
-            p95, cpu = measure(clients, server, kill_and_revive(server, "fleet"), changes, "Gate")
+            gate = Side("Gate", clients, server, kill_and_revive(server, "fleet"))
+            with floor(streams, processes, reader) as the_floor:
+                figures = measure([gate] if the_floor is None else [gate, the_floor], changes)
         finally:
             clients.close()
     finally:
         server.stop()
-    floor(streams, processes, changes, p95, cpu, reader)
-
-
-def measure(clients: Clients, server: Any, change: Any, changes: int, who: str) -> tuple[float, float]:
-    """Time `changes` changes to every stream: each one's figures, then the medians (p95, CPU a change)."""
-    p95s, cpus = [], []
-    for i in range(changes):
-        delays, cpu, missed = clients.time_change(server, change)
-        p50, p95 = percentile(delays, 0.5), percentile(delays, 0.95)
-        p95s.append(p95)
-        cpus.append(cpu)
+    if "floor" in figures:
+        (gate_p95, gate_cpu), (p95, cpu) = figures["Gate"], figures["floor"]
         print(
-            f"{who} change {i + 1}: {len(delays)} streams ({missed} missed); p50 {p50 * 1000:.0f} ms, "
-            f"p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms; server CPU {cpu * 1000:.0f} ms "
-            f"({cpu / max(1, len(delays)) * 1e6:.1f} µs a stream)"
+            f"Gate against the floor, their changes taking turns: p95 {gate_p95 / p95:.2f}x, "
+            f"server CPU a change {gate_cpu / max(cpu, 1e-9):.2f}x"
         )
-        time.sleep(1)
-    p95, cpu = statistics.median(p95s), statistics.median(cpus)
-    print(
-        f"{who}: median of {changes} changes at {clients.open} streams: p95 {p95 * 1000:.0f} ms, server CPU "
-        f"{cpu * 1000:.0f} ms a change ({cpu / max(1, clients.open) * 1e6:.1f} µs a stream)"
-    )
-    return p95, cpu
 
 
-def floor(streams: int, processes: int, changes: int, gate_p95: float, gate_cpu: float, reader: str) -> None:
-    """The same clients against a process that only sends (fleet_floor.py): the machine's own cost."""
+def measure(sides: list[Side], changes: int) -> dict[str, tuple[float, float]]:
+    """Time `changes` changes to every stream of each side, the sides taking turns (so that both meet the
+    machine as it is at that moment): each change's figures, then each side's medians (p95, CPU a change)."""
+    p95s: dict[str, list[float]] = {side.who: [] for side in sides}
+    cpus: dict[str, list[float]] = {side.who: [] for side in sides}
+    for i in range(changes):
+        for side in sides:
+            delays, cpu, missed = side.clients.time_change(side.server, side.change)
+            p50, p95 = percentile(delays, 0.5), percentile(delays, 0.95)
+            p95s[side.who].append(p95)
+            cpus[side.who].append(cpu)
+            print(
+                f"{side.who} change {i + 1}: {len(delays)} streams ({missed} missed); p50 {p50 * 1000:.0f} ms, "
+                f"p95 {p95 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms; server CPU {cpu * 1000:.0f} ms "
+                f"({cpu / max(1, len(delays)) * 1e6:.1f} µs a stream)"
+            )
+            time.sleep(1)
+    figures = {}
+    for side in sides:
+        p95, cpu = statistics.median(p95s[side.who]), statistics.median(cpus[side.who])
+        figures[side.who] = (p95, cpu)
+        print(
+            f"{side.who}: median of {changes} changes at {side.clients.open} streams: p95 {p95 * 1000:.0f} ms, "
+            f"server CPU {cpu * 1000:.0f} ms a change ({cpu / max(1, side.clients.open) * 1e6:.1f} µs a stream)"
+        )
+    return figures
+
+
+@contextlib.contextmanager
+def floor(streams: int, processes: int, reader: str) -> Iterator[Side | None]:
+    """The same number of streams, read the same way, held by a process that only sends (fleet_floor.py):
+    the machine's own cost. None where one process may not open that many sockets."""
     import resource
 
     from fleet_floor import FloorServer
@@ -195,20 +222,17 @@ def floor(streams: int, processes: int, changes: int, gate_p95: float, gate_cpu:
     files = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if streams > files - 100:
         print(f"floor: not measured, one process may open only {files:,} files")
+        yield None
         return
     server = FloorServer()
     try:
         clients = Clients(server.port, ["floor"] * processes, streams, NAPS[reader])
         try:
-            p95, cpu = measure(clients, server, server.change, changes, "floor")
+            yield Side("floor", clients, server, server.change)
         finally:
             clients.close()
     finally:
         server.stop()
-    print(
-        f"Gate against the floor in the same run: p95 {gate_p95 / p95:.2f}x, "
-        f"server CPU a change {gate_cpu / max(cpu, 1e-9):.2f}x"
-    )
 
 
 if __name__ == "__main__":
