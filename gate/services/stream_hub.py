@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TICK = 0.25  # how often the loop looks at hang-ups, deadlines and slow readers when nothing changes
+CATCH_UP_TICK = 0.01  # how often while a stream is behind on its socket: its rest goes out as room comes
 YIELD_EVERY = 512  # sends between two yields to the worker's other connections
 END = b"0\r\n\r\n"  # the last chunk: the answer is complete
 _HUNG_UP = 0x2000 | 0x10 | 0x8  # EPOLLRDHUP | EPOLLHUP | EPOLLERR
@@ -125,7 +126,8 @@ class StreamHub:
     def _run(self) -> None:
         watcher = self.engine.watcher
         while not watcher.stopped:
-            version, tokens = watcher.wait_changed((self._version, self._tokens), timeout=self.tick)
+            wait = CATCH_UP_TICK if self._lagging else self.tick
+            version, tokens = watcher.wait_changed((self._version, self._tokens), timeout=wait)
             try:
                 self.step(version, tokens)
             except Exception as exc:  # one stream's fault (or the store's) never ends the others'

@@ -75,8 +75,16 @@ OPEN: list[Client] = []
 
 
 def hold(
-    engine: StreamEngine, token_id: int = 1, *, patches: bool = True, ends_in: float = 600, known: int | None = None
+    engine: StreamEngine,
+    token_id: int = 1,
+    *,
+    patches: bool = True,
+    ends_in: float = 600,
+    known: int | None = None,
+    then: tuple[bytes, ...] = (),
 ) -> Client:
+    """A stream the hub holds; `then`: events it sends after the first ones (a comment too large for the
+    socket's buffers leaves the stream behind at once)."""
     hub = engine.hub
     assert hub is not None
     ours, theirs = socket.socketpair()
@@ -87,7 +95,7 @@ def hold(
     hub.adopt(
         os.dup(ours.fileno()),
         HEAD,
-        engine.opening(first),
+        [*engine.opening(first), *then],
         token_id=token_id,
         known=built.version if known is None else known,
         patches=patches,
@@ -176,19 +184,29 @@ def test_each_stream_ends_at_its_own_deadline_the_later_one_too(engine: StreamEn
 def test_a_client_that_reads_nothing_for_the_send_timeout_is_dropped_and_the_others_go_on(
     engine: StreamEngine, api: Api
 ) -> None:
-    for i in range(300):  # a snapshot of some 15 KiB: more than the socket's buffers hold
-        api.apply(FeatureBuilder(f"feature-{i:03}"))
     hub = engine.hub
     assert hub is not None
     hub.buffer, hub.send_timeout = 4096, 0.3
-    stalled, reader = hold(engine, 1), hold(engine, 2)
-    stalled.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled = hold(engine, 1, then=(b": " + b"x" * 65_536 + b"\n\n",))  # more than the socket's buffers hold
+    reader = hold(engine, 2)
     reader.chunks(2)
     api.post("/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "t"})
     assert until(lambda: len(hub) == 1)  # the stalled one is gone, its slot free
     assert engine.slots.open == 1
     (event,) = reader.chunks(1)
     assert event.startswith(b"event: patch\n")
+
+
+def test_a_stream_behind_on_its_socket_catches_up_as_fast_as_its_client_reads(engine: StreamEngine) -> None:
+    hub = engine.hub
+    assert hub is not None
+    hub.buffer = 4096
+    large = b": " + b"x" * 524_288 + b"\n\n"  # some seventy socket buffers' worth
+    started = time.monotonic()
+    client = hold(engine, 1, then=(large,))
+    assert client.chunks(3)[2] == large
+    # the loop looks at a stream behind every 10 ms, not at its 250 ms tick (that would take some 18 s)
+    assert time.monotonic() - started < 8
 
 
 def test_one_keepalive_for_all_when_nothing_was_sent(engine: StreamEngine) -> None:
@@ -200,13 +218,11 @@ def test_one_keepalive_for_all_when_nothing_was_sent(engine: StreamEngine) -> No
 
 
 def test_a_client_that_does_not_read_gets_the_newest_whole_snapshot_never_a_gap(engine: StreamEngine, api: Api) -> None:
-    for i in range(300):  # a snapshot of some 15 KiB: more than the socket's buffers hold
-        api.apply(FeatureBuilder(f"feature-{i:03}"))
     hub = engine.hub
     assert hub is not None
     hub.buffer = 4096
-    slow = hold(engine, 1)
-    slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    padding = b": " + b"x" * 65_536 + b"\n\n"  # more than the socket's buffers hold: it is behind at once
+    slow = hold(engine, 1, then=(padding,))
     for percent in (10, 20, 30, 40):  # four changes while the client reads nothing
         api.post(
             "/api/v1/features/checkout/promote", json={"ring": "internal", "percent": percent, "override_reason": "t"}
@@ -214,8 +230,9 @@ def test_a_client_that_does_not_read_gets_the_newest_whole_snapshot_never_a_gap(
         time.sleep(0.15)
     newest = engine.watcher.state[0]
     assert any(h.pending for h in hub._held.values())  # it is behind
-    events = slow.chunks(2)  # retry and the first snapshot, whole
+    events = slow.chunks(3)  # retry, the first snapshot, whole, and the comment it was still sending
     assert events[1].startswith(b"event: snapshot\n") and events[1].endswith(b"}}\n\n")
+    assert events[2] == padding
     has = int(events[1].split(b"\n")[1][4:])
     applied = 0
     while has != newest:  # each patch starts where the client stands: never a gap
