@@ -195,6 +195,7 @@ def test_a_client_that_reads_nothing_for_the_send_timeout_is_dropped_and_the_oth
     assert engine.slots.open == 1
     (event,) = reader.chunks(1)
     assert event.startswith(b"event: patch\n")
+    assert not stalled.ended()  # cut off where it stood: its connection closed without the last chunk
 
 
 def test_a_stream_behind_on_its_socket_catches_up_as_fast_as_its_client_reads(engine: StreamEngine) -> None:
