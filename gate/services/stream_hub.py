@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import heapq
+import itertools
 import logging
-import math
 import os
 import socket
 import threading
@@ -42,6 +43,7 @@ TICK = 0.25  # how often the loop looks at hang-ups, deadlines and slow readers 
 CATCH_UP_TICK = 0.01  # how often while a stream is behind on its socket: its rest goes out as room comes
 YIELD_EVERY = 512  # sends between two yields to the worker's other connections
 END = b"0\r\n\r\n"  # the last chunk: the answer is complete
+SLACK = 1024  # deadlines of streams gone early kept before the list is swept (beyond twice the streams held)
 _HUNG_UP = 0x2000 | 0x10 | 0x8  # EPOLLRDHUP | EPOLLHUP | EPOLLERR
 _READABLE = 0x1  # EPOLLIN
 
@@ -76,7 +78,10 @@ class StreamHub:
         self.frames = engine.frames  # the worker's one framing of each event
         self._held: dict[int, Held] = {}
         self._lagging: dict[int, Held] = {}  # the held streams with bytes still to send
-        self._soonest = math.inf  # the earliest deadline of a held stream: a tick looks at none before it
+        # the held streams by deadline, soonest first (a stream dropped earlier stays until its deadline
+        # passes, and is then passed over): a tick looks at none of them before one is due
+        self._deadlines: list[tuple[float, int, Held]] = []
+        self._adopted = itertools.count()  # orders streams with the same deadline
         self._lock = threading.Lock()
         self._poller: Any = None
         self._thread: threading.Thread | None = None
@@ -101,7 +106,7 @@ class StreamHub:
         self._ensure_running()
         with self._lock:
             self._held[held.fd] = held
-            self._soonest = min(self._soonest, held.ends_at)
+            heapq.heappush(self._deadlines, (held.ends_at, next(self._adopted), held))
             self._poller.register(held.fd, _READABLE | _HUNG_UP)
         self._send(held, head + b"".join(self.frames.of(event) for event in first))
         if known < self._version and not held.pending and held.fd in self._held:  # a change since its first
@@ -115,7 +120,7 @@ class StreamHub:
             if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
                 return
             self._pid, self._held, self._poller = os.getpid(), {}, _os_epoll()
-            self._lagging, self._soonest = {}, math.inf
+            self._lagging, self._deadlines = {}, []
             self._version, self._tokens = self.engine.watcher.state
             self._last_sent = self.clock()
             self._thread = threading.Thread(target=self._run, name="gate-stream-hub", daemon=True)
@@ -144,7 +149,7 @@ class StreamHub:
             self._send_change(self._built(version))
         now = self.clock()
         self._look_at_sockets(now)
-        if now >= self._soonest:
+        if self._deadlines and self._deadlines[0][0] <= now:
             self._end_due(now)
         if now - self._last_sent >= self.keepalive:
             self._send_all(self.frames.of(b": keepalive\n\n"))
@@ -244,11 +249,14 @@ class StreamHub:
     # ---- ends --------------------------------------------------------------------------------------
 
     def _end_due(self, now: float) -> None:
-        """End the streams whose deadline has come; note the next deadline (a tick before it looks at none)."""
-        for held in [h for h in self._held.values() if h.ends_at <= now]:
-            self._end(held)
+        """End the streams whose deadline has come (a stream already gone is passed over)."""
+        due = []
         with self._lock:
-            self._soonest = min((h.ends_at for h in self._held.values()), default=math.inf)
+            while self._deadlines and self._deadlines[0][0] <= now:
+                due.append(heapq.heappop(self._deadlines)[2])
+        for held in due:
+            if self._held.get(held.fd) is held:
+                self._end(held)
 
     def _end(self, held: Held) -> None:
         """The answer's last chunk, when the socket takes it, then the socket closes and the slot is free."""
@@ -262,6 +270,9 @@ class StreamHub:
             if self._held.pop(held.fd, None) is None:
                 return
             self._lagging.pop(held.fd, None)
+            if len(self._deadlines) > 2 * len(self._held) + SLACK:  # mostly streams gone before their deadline
+                self._deadlines = [entry for entry in self._deadlines if self._held.get(entry[2].fd) is entry[2]]
+                heapq.heapify(self._deadlines)
             with contextlib.suppress(OSError, ValueError):
                 self._poller.unregister(held.fd)
         with contextlib.suppress(OSError):

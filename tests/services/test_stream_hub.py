@@ -82,9 +82,10 @@ def hold(
     ends_in: float = 600,
     known: int | None = None,
     then: tuple[bytes, ...] = (),
+    fd: int | None = None,
 ) -> Client:
     """A stream the hub holds; `then`: events it sends after the first ones (a comment too large for the
-    socket's buffers leaves the stream behind at once)."""
+    socket's buffers leaves the stream behind at once); `fd`: the descriptor the hub holds it by."""
     hub = engine.hub
     assert hub is not None
     ours, theirs = socket.socketpair()
@@ -93,7 +94,7 @@ def hold(
         built = engine.snapshots.get(engine.watcher.state[0])
     first = built if known is None else None
     hub.adopt(
-        os.dup(ours.fileno()),
+        os.dup(ours.fileno()) if fd is None else os.dup2(ours.fileno(), fd),
         HEAD,
         [*engine.opening(first), *then],
         token_id=token_id,
@@ -179,6 +180,37 @@ def test_each_stream_ends_at_its_own_deadline_the_later_one_too(engine: StreamEn
     late.sock.settimeout(5)
     assert late.ended() and time.monotonic() - started >= 0.8
     assert until(lambda: engine.slots.open == 0)
+
+
+def test_a_deadline_ends_only_its_own_stream_not_a_later_one_on_the_same_descriptor(engine: StreamEngine) -> None:
+    hub = engine.hub
+    assert hub is not None
+    first = hold(engine, 1, ends_in=0.6)
+    first.chunks(2)
+    (fd,) = hub._held
+    first.sock.close()  # it hangs up before its deadline
+    assert until(lambda: len(hub) == 0)
+    second = hold(engine, 2, fd=fd)  # the descriptor is used again, for a stream that ends much later
+    assert list(hub._held) == [fd]
+    second.chunks(2)
+    time.sleep(0.9)  # the first one's deadline has passed
+    assert len(hub) == 1
+    second.sock.settimeout(0.05)
+    with pytest.raises(TimeoutError):
+        second.sock.recv(1)
+
+
+def test_deadlines_of_streams_gone_early_are_swept(engine: StreamEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gate.services import stream_hub
+
+    monkeypatch.setattr(stream_hub, "SLACK", 0)
+    hub = engine.hub
+    assert hub is not None
+    clients = [hold(engine, i) for i in range(1, 6)]
+    for client in clients[:4]:
+        client.sock.close()
+    assert until(lambda: len(hub) == 1)
+    assert len(hub._deadlines) <= 2  # kept within twice the streams held
 
 
 def test_a_client_that_reads_nothing_for_the_send_timeout_is_dropped_and_the_others_go_on(
