@@ -149,7 +149,8 @@ class StreamHub:
             self._send_change(self._built(version))
         now = self.clock()
         self._look_at_sockets(now)
-        if self._deadlines and self._deadlines[0][0] <= now:
+        deadlines = self._deadlines  # one list: a request's thread may sweep it into a new one meanwhile
+        if deadlines and deadlines[0][0] <= now:
             self._end_due(now)
         if now - self._last_sent >= self.keepalive:
             self._send_all(self.frames.of(b": keepalive\n\n"))
