@@ -41,9 +41,7 @@ from _fleet import Fleet, kill_and_revive, lift_open_files, percentile
 from _server import Server
 
 HERE = Path(__file__).resolve()
-# how the clients read: "batch" reads what has come every 2 ms without sleeping in epoll (as a fleet on other
-# hosts costs the server no wake-ups); "wake" sleeps in epoll, so each loopback send wakes its reader
-NAPS = {"batch": 0.002, "wake": 0.0}
+NAPS = {"batch": 0.002, "wake": 0.0}  # a reader's nap between two reads (see "How the clients read" above)
 
 
 def client(port: int, token: str, count: int, source: str) -> None:

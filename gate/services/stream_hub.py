@@ -109,11 +109,8 @@ class StreamHub:
             heapq.heappush(self._deadlines, (held.ends_at, next(self._adopted), held))
             self._poller.register(held.fd, _READABLE | _HUNG_UP)
         self._send(held, head + b"".join(self.frames.of(event) for event in first))
-        if known < self._version and not held.pending and held.fd in self._held:  # a change since its first
-            built = self._built(self._version)
-            event = built.event_after(known, patches)
-            held.known = built.version
-            self._send(held, self.frames.of(event))
+        if not held.pending and self._holds(held):  # a change since its first events: the newest
+            self._catch_up(held)
 
     def _ensure_running(self) -> None:
         with self._lock:
@@ -205,7 +202,7 @@ class StreamHub:
         with contextlib.suppress(OSError):
             self._poller.modify(held.fd, _READABLE | _HUNG_UP | 0x4)  # EPOLLOUT: tell us when it has room
 
-    def _flush(self, held: Held, now: float) -> None:
+    def _flush(self, held: Held) -> None:
         """A slow reader's socket has room: the rest of its chunk, then what it missed meanwhile."""
         try:
             sent = held.sock.send(held.pending)
@@ -220,7 +217,12 @@ class StreamHub:
         self._lagging.pop(held.fd, None)
         with contextlib.suppress(OSError):
             self._poller.modify(held.fd, _READABLE | _HUNG_UP)
-        if held.known < self._version:  # a change went by while it was behind: the newest, whole
+        self._catch_up(held)  # a change went by while it was behind: the newest
+
+    def _catch_up(self, held: Held) -> None:
+        """A stream behind the loop's version gets the newest: a patch from its own version when it asked
+        for patches and one starts there, else the whole snapshot."""
+        if held.known < self._version:
             built = self._built(self._version)
             event = built.event_after(held.known, held.patches)
             held.known = built.version
@@ -234,7 +236,7 @@ class StreamHub:
             if events & _HUNG_UP or (events & _READABLE and _reads_end(held.sock)):
                 self._drop(held)
             elif held.pending and events & 0x4:
-                self._flush(held, now)
+                self._flush(held)
         for held in [h for h in self._lagging.values() if now - h.since >= self.send_timeout]:
             self._drop(held)  # it has not read for send_timeout: the others never wait for it
 
@@ -256,8 +258,12 @@ class StreamHub:
             while self._deadlines and self._deadlines[0][0] <= now:
                 due.append(heapq.heappop(self._deadlines)[2])
         for held in due:
-            if self._held.get(held.fd) is held:
+            if self._holds(held):
                 self._end(held)
+
+    def _holds(self, held: Held) -> bool:
+        """Whether `held` is still held (its descriptor may since be another stream's)."""
+        return self._held.get(held.fd) is held
 
     def _end(self, held: Held) -> None:
         """The answer's last chunk, when the socket takes it, then the socket closes and the slot is free."""
@@ -272,7 +278,7 @@ class StreamHub:
                 return
             self._lagging.pop(held.fd, None)
             if len(self._deadlines) > 2 * len(self._held) + SLACK:  # mostly streams gone before their deadline
-                self._deadlines = [entry for entry in self._deadlines if self._held.get(entry[2].fd) is entry[2]]
+                self._deadlines = [entry for entry in self._deadlines if self._holds(entry[2])]
                 heapq.heapify(self._deadlines)
             with contextlib.suppress(OSError, ValueError):
                 self._poller.unregister(held.fd)
