@@ -39,10 +39,10 @@ from gate.services.stream_hub import StreamHub
 from gate.services.streams import Reaper, StreamEngine, StreamSlots
 from gate.services.tokens import TokenCache
 from gate.services.versions import read_versions
-from gate.services.watch import Listener, Nudge, VersionWatcher
+from gate.services.watch import SAFETY_POLL_SECONDS, Listener, Nudge, VersionWatcher
 from gate.web import SECURITY_HEADERS, register_web
 
-STREAM_POLL_SECONDS = 0.05  # how soon a change made through any process reaches every stream
+STREAM_POLL_SECONDS = 0.05  # how soon a change made through a process that cannot nudge reaches every stream
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -130,8 +130,11 @@ def register_extensions(app: Flask, rings: RingsConfig) -> None:
         conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         listener = Listener(conninfo, float(app.config["DB_CONNECT_TIMEOUT"]))
     nudge: Nudge | None = app.config.get("VERSION_NUDGE")  # gate serve's, for its host; a lone app polls
+    if app.config.get("NUDGE_STORE"):  # gate serve and the CLI: a SQLite file's writers share one
+        nudge = Nudge.of_store(engine.url) or nudge
+    interval = SAFETY_POLL_SECONDS if nudge is not None and nudge.whole_store else STREAM_POLL_SECONDS
     watcher = VersionWatcher(
-        lambda: read_versions(engine), interval=STREAM_POLL_SECONDS, prepare=prepare, listener=listener, nudge=nudge
+        lambda: read_versions(engine), interval=interval, prepare=prepare, listener=listener, nudge=nudge
     )
     per_worker = int(app.config["STREAMS_PER_WORKER"])
     slots = app.config.get("STREAM_SLOTS") or StreamSlots(per_worker, stream_share(app.config, per_worker))

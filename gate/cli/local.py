@@ -54,7 +54,7 @@ def local_app(*, server_hint: bool = True) -> Iterator[Flask]:
 
     _check_local_setup(SERVER_HINT if server_hint else "")
     try:
-        app = create_app()
+        app = create_app({"NUDGE_STORE": True})  # a write here reaches a SQLite file's servers at once
     except ParseError as exc:
         fail(FAILED, parse_errors(exc))
     with app.app_context():

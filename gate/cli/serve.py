@@ -361,7 +361,8 @@ class GateServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Callable[..., Any]:
         from gate.app import create_app
 
-        shared: dict[str, Any] = {"VERSION_NUDGE": self.nudge}  # the host's: its watchers hear of each commit
+        # the host's: its watchers hear of each commit (on a SQLite file, with every other writer's of it)
+        shared: dict[str, Any] = {"VERSION_NUDGE": self.nudge, "NUDGE_STORE": True}
         if self.stream_slots is not None:
             shared["STREAM_SLOTS"] = self.stream_slots
         return create_app(shared)

@@ -1,7 +1,9 @@
 """Change notification for streams: one thread per worker follows the shared state row; streams wait on it.
 
 On PostgreSQL the thread LISTENs for the NOTIFY each write sends at commit and reads the row when woken
-(and at least every second, should a notification be lost to a reconnect); elsewhere it polls the row.
+(and at least every second, should a notification be lost to a reconnect). Under `gate serve` a commit also
+nudges this host's watchers at once (`Nudge`); on a SQLite file every writer does, so the row is polled only
+as a safety net. A lone app polls the row.
 
 The state is the pair (snapshot version, tokens version): a new snapshot is sent on, a token change makes
 each stream check that its token still stands.
@@ -13,43 +15,76 @@ streams of every other within one poll interval, whatever the database.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import select
 import socket
+import stat
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gate.services.outage import OUTAGE, is_outage
 from gate.services.versions import CHANNEL
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
 log = logging.getLogger(__name__)
 State = tuple[int, int]
 NOTIFY_FALLBACK_SECONDS = 0.5
+SAFETY_POLL_SECONDS = NOTIFY_FALLBACK_SECONDS  # a poll that only catches what a nudge or a NOTIFY missed
 RELISTEN_SECONDS = 1.0  # after a failed LISTEN, poll this long before trying again
 
 
 class Nudge:
     """Tells this host's watchers at once that a change was committed, instead of at their next poll, so a
-    change made through one worker reaches the streams of the others within milliseconds. `gate serve`
-    makes one before it forks, with a folder only it uses: each process's watcher listens on a datagram
-    socket there, and a commit sends a byte to each. Waiting costs nothing while nothing changes. Changes
-    from other hosts still arrive by the poll (or PostgreSQL's NOTIFY)."""
+    change made through one worker reaches the streams of the others within milliseconds. Each process's
+    watcher listens on a datagram socket in `folder`, and a commit sends a byte to each. Waiting costs
+    nothing while nothing changes.
 
-    def __init__(self, folder: str) -> None:
-        self.folder = folder
+    `gate serve` makes one before it forks, with a folder only it uses; changes from other hosts arrive by
+    PostgreSQL's NOTIFY, or the poll. A SQLite file is written only from its own host (its WAL needs shared
+    memory), so `Nudge.of_store` gives every `gate serve` and CLI command writing one file the same folder:
+    then no writer goes unheard (`whole_store`), and the poll is only a safety net."""
+
+    def __init__(self, folder: str, *, whole_store: bool = False) -> None:
+        self.folder, self.whole_store = folder, whole_store
         self._sock: socket.socket | None = None
         self._pid: int | None = None
+
+    @classmethod
+    def of_store(cls, url: URL) -> Nudge | None:
+        """The nudge every writer of the SQLite file `url` on this host shares: a folder (0700) in the
+        temporary folder named after the file. None for another database, a store without a file, or where
+        that folder is not this user's alone (another user could otherwise deafen or fake the nudges)."""
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        key = hashlib.sha256(os.path.realpath(str(url.database)).encode()).hexdigest()[:16]
+        folder = os.path.join(tempfile.gettempdir(), f"gate-nudge-{key}")
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, 0o700)
+        try:
+            found = os.lstat(folder)
+        except OSError:  # pragma: no cover - removed between the two calls
+            return None
+        if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+            return None
+        return cls(folder, whole_store=True)
 
     def listen(self) -> socket.socket:
         """This process's socket (made again after a fork)."""
         if self._sock is None or self._pid != os.getpid():
             self._pid = os.getpid()
+            path = os.path.join(self.folder, f"{self._pid}.{id(self):x}")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # a process of this number and object that ended without its cleanup
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self._sock.bind(os.path.join(self.folder, str(self._pid)))
+            self._sock.bind(path)
             self._sock.setblocking(False)
         return self._sock
 
@@ -70,6 +105,14 @@ class Nudge:
             pass
         finally:
             sender.close()
+
+    def close(self) -> None:
+        """This process stops listening: its socket and its name in the folder go."""
+        sock, self._sock = self._sock, None
+        if sock is not None and self._pid == os.getpid():
+            with contextlib.suppress(OSError):
+                os.unlink(sock.getsockname())
+            sock.close()
 
     def wait(self, timeout: float) -> bool:
         """Until a nudge comes or `timeout` passes; whether one came (every waiting byte is read)."""
@@ -194,6 +237,8 @@ class VersionWatcher:
         thread = self._thread
         if wait and thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
             thread.join(timeout=1.0)  # its last poll hands its connection back before the pool goes
+            if not thread.is_alive() and self._nudge is not None:
+                self._nudge.close()  # a folder shared by a SQLite file's writers keeps no dead name
 
     def wait_changed(self, than: State, timeout: float) -> State:
         """Block until the state differs from `than`, the watcher stops, or `timeout` passes."""
