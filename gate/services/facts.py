@@ -21,6 +21,8 @@ def gather_many(features: Sequence[Any], among: Any = None, build: str | None = 
     """Exposure, criteria with their votes and evidence, open incidents, bugs and RCA items of each feature (rows
     or Feature objects), in at most six queries in all. `among`: a select of feature ids that holds them all,
     for many features (default: every live one). `build`: judge the evidence of that build only."""
+    if not features:  # nothing to ask about (no plan running: what each worker's plan check meets most)
+        return {}
     # many features: a subquery, not thousands of bound ids (what the board asks for: every live feature)
     if among is None:
         among = select(Feature.id).where(Feature.archived_at.is_(None))

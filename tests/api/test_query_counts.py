@@ -60,3 +60,13 @@ def test_a_304_snapshot_read_runs_no_orm_query(api: Api, app: Flask) -> None:
         assert sdk.get("/api/v1/sdk/snapshot", headers={"If-None-Match": etag}).status_code == 304
         assert sdk.get("/api/v1/sdk/snapshot").status_code == 200  # cached for this version: no rebuild
     assert statements == []
+
+
+def test_a_plan_check_with_no_plan_running_asks_one_query(api: Api, app: Flask) -> None:
+    """Each worker checks plans every 2 s; most of the time none runs, and then the facts are not gathered."""
+    from gate.services.plan_checks import check_plans
+
+    api.apply(FeatureBuilder("checkout").criterion("qa", required_yes=1))  # a feature, with no plan
+    with counting(app) as statements, app.app_context():
+        assert check_plans().checked == 0
+    assert [s.split()[0] for s in statements] == ["SELECT"]
