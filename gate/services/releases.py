@@ -18,7 +18,7 @@ from gate.services import plan_runs
 from gate.services.audit import audit
 from gate.services.context import now, rings, session
 from gate.services.features import ExposureChange, exposure_json, find_feature, snapshot_version
-from gate.services.transactions import changed, transaction
+from gate.services.transactions import changed_to, transaction
 from gate.services.values import copy_row
 from gate.services.versions import bump_version
 
@@ -97,22 +97,23 @@ def _compare_and_set(feature: Feature, move: Move) -> None:
         "exposure_rev": feature.exposure_rev + 1,
     }
     current = Feature.id == feature.id, Feature.exposure_rev == feature.exposure_rev
-    if not changed(update(Feature).where(*current).values(**new)):
+    if changed_to(update(Feature).where(*current).values(**new), Feature) is None:  # `feature` now holds the row
         raise Conflict("the feature's exposure changed meanwhile; read it again and retry")
-    session().refresh(feature)  # read back what the compare-and-set wrote
 
 
 def _fail_latest_deployment(feature_id: int) -> None:
     """DORA: the feature's latest deployment failed (it was lowered, left or killed)."""
-    s = session()
-    latest = s.scalar(
+    latest = (
         select(DeploymentEvent.id)
         .where(DeploymentEvent.feature_id == feature_id, DeploymentEvent.is_deployment.is_(True))
         .order_by(DeploymentEvent.id.desc())
         .limit(1)
+        .scalar_subquery()
     )
-    if latest is not None:
-        s.execute(update(DeploymentEvent).where(DeploymentEvent.id == latest).values(failed=True))
+    session().execute(
+        update(DeploymentEvent).where(DeploymentEvent.id == latest).values(failed=True),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def _record_event(feature_id: int, origin: tuple[str | None, int], move: Move, deployment: bool) -> DeploymentEvent:

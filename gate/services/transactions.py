@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -16,6 +16,8 @@ from gate.services.audit import PENDING, log_committed
 from gate.services.context import current, session
 from gate.services.outbox import WAKE
 from gate.services.versions import NUDGE
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -57,3 +59,12 @@ def changed(statement: Any) -> bool:
     """Run a conditional UPDATE; True if it changed a row (compare-and-set: a concurrent writer loses)."""
     result = cast("CursorResult[Any]", session().execute(statement.execution_options(synchronize_session=False)))
     return result.rowcount == 1
+
+
+def changed_to(statement: Any, entity: type[T]) -> T | None:
+    """Run a conditional UPDATE of one `entity` row and read back what it wrote in the same statement (the
+    session's copy of the row is refreshed with it); None if it changed no row (a concurrent writer won)."""
+    result = session().execute(
+        statement.returning(entity), execution_options={"synchronize_session": False, "populate_existing": True}
+    )
+    return cast("T | None", result.scalar_one_or_none())

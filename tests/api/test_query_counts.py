@@ -70,3 +70,21 @@ def test_a_plan_check_with_no_plan_running_asks_one_query(api: Api, app: Flask) 
     with counting(app) as statements, app.app_context():
         assert check_plans().checked == 0
     assert [s.split()[0] for s in statements] == ["SELECT"]
+
+
+def test_a_kill_and_a_revive_read_the_feature_once(api: Api, app: Flask) -> None:
+    """The compare-and-set reads back what it wrote in the same statement, and the latest deployment is
+    marked failed in one UPDATE: the kill behind every fleet-wide change asks eight statements, revive six."""
+    api.apply(FeatureBuilder("checkout"))
+    api.post("/api/v1/features/checkout/kill", json={"reason": "warm"})
+    api.post("/api/v1/features/checkout/revive", json={})
+    with counting(app) as kill:
+        killed = api.post("/api/v1/features/checkout/kill", json={"reason": "outage"})
+    with counting(app) as revive:
+        revived = api.post("/api/v1/features/checkout/revive", json={})
+    assert killed.status_code == revived.status_code == 200
+    assert killed.json["killed"] is True and revived.json["killed"] is False
+    reads = [sum(s.startswith("SELECT features.") for s in statements) for statements in (kill, revive)]
+    assert reads == [1, 1]
+    assert len([s for s in kill if not s.startswith("NOTIFY")]) == 8
+    assert len([s for s in revive if not s.startswith("NOTIFY")]) == 6

@@ -107,3 +107,26 @@ def test_bound_services_nest_and_restore(services: Services) -> None:
         assert context.now() == START
     with pytest.raises(RuntimeError, match="no Services bound"):
         context.now()
+
+
+def test_a_writer_holding_an_old_read_loses_the_compare_and_set_and_writes_nothing(services: Services) -> None:
+    """Two release managers read the feature, both kill: the second one's read is old, it gets 409."""
+    from gate.errors import Conflict
+    from gate.models import DeploymentEvent, Feature
+    from gate.services.transactions import transaction
+
+    spec = parse_feature(FeatureBuilder("checkout").build(), services.rings)
+    with services.bound() as bound:
+        features.apply_criteria(spec=spec, actor="pm")
+        s = bound.sessions()
+        stale = s.scalar(select(Feature).where(Feature.key == "checkout"))
+        assert stale is not None
+        s.expunge(stale)  # its own copy, as another worker's request would hold
+        s.commit()
+        first = releases.kill(key="checkout", reason="outage", actor="first")
+        with pytest.raises(Conflict, match="changed meanwhile"), transaction():
+            releases.kill_feature(stale, reason="outage too", actor="second", at=START)
+        row = s.scalar(select(Feature).where(Feature.key == "checkout"))
+        assert row is not None and (row.killed, row.exposure_rev) == (True, stale.exposure_rev + 1)
+        assert first.killed and s.scalar(select(func.count()).select_from(DeploymentEvent)) == 1
+        assert s.scalars(select(AuditEntry.actor).where(AuditEntry.action == "kill")).all() == ["first"]
