@@ -2,8 +2,10 @@
 in the background (how each is sent: gate/services/delivery.py).
 
 Every `gate serve` worker runs a dispatcher thread, woken when a transaction that queued a message
-commits. A message is claimed with a short hold (a conditional UPDATE), so one worker sends it at a time;
-a failed delivery is retried after 1 s, doubling to 30 s. Each destination (the pager, the mail relay,
+commits; otherwise it sleeps until the next retry falls due, and at most 5 s (it then finds what a script
+queued, the claim of a worker that died, an incident turned overdue). A message is claimed with a short
+hold (a conditional UPDATE), so one worker sends it at a time; a failed delivery is retried after 1 s,
+doubling to 30 s. Each destination (the pager, the mail relay,
 each webhook URL) is sent to by its own thread, one message at a time in id order: a receiver that never
 answers delays only its own messages, never a page or another URL's.
 
@@ -25,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from prometheus_client import Counter
-from sqlalchemy import CursorResult, insert, or_, select, update
+from sqlalchemy import CursorResult, func, insert, or_, select, update
 
 from gate.models import OutboxMessage
 from gate.services.context import Services, now, session
@@ -39,6 +41,9 @@ ALERTS_FAILED = Counter(
 )
 LEASE = timedelta(seconds=SEND_TIMEOUT + 5)  # a claim outlives any send; it matters only if a worker dies
 MAX_DELAY = 30.0
+# the longest the dispatcher sleeps with nothing due: within it, it finds what a process with no dispatcher
+# of its own queued (a script), the claim of a worker that died, an incident turned overdue
+LONGEST_SLEEP = 5.0
 WAKE = "gate.outbox.wake"  # in a session's info: it queued a message, so wake the dispatcher at commit
 
 
@@ -75,16 +80,19 @@ class Dispatcher:
         wake: threading.Event | None = None,
         lease: timedelta = LEASE,
         interval: float = 0.5,
+        longest: float = LONGEST_SLEEP,
     ) -> None:
         """`scope`: what each pass runs inside (the app's context binds the app's services); `wake`: set when
-        an alert is due now."""
+        an alert is due now. The background loop looks again when the next message falls due (its retry),
+        at least `interval` and at most `longest` later, or at once when woken."""
         self.services = services
         self._scope = scope or services.bound
         self.interval = interval
         self.lease = lease
         self.wake = wake or threading.Event()
         self._stop = threading.Event()
-        self._loop = Periodic("gate-outbox", lambda: self.run_once(wait=False), interval=interval, wake=self.wake)
+        self._loop = Periodic("gate-outbox", self._background_pass, interval=interval, wake=self.wake, longest=longest)
+        self.due_in: float | None = None  # after a pass: seconds until a message it saw falls due (None: none)
         self._outcomes: list[tuple[int, int, dict[str, Any]]] = []  # (id, attempt, values) not yet written
         self._lock = threading.Lock()  # guards the outcomes and the destinations being sent to
         self._busy: set[str] = set()  # destinations a sender thread is working through
@@ -125,6 +133,7 @@ class Dispatcher:
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             ).all()
+            self.due_in = self._next_due(at)
             s.commit()
             self.services.sessions.remove()
         queues: dict[str, list[int]] = {}
@@ -149,6 +158,23 @@ class Dispatcher:
         for sender in senders:
             sender.join()
         return sum(delivered)
+
+    def _background_pass(self) -> float | None:
+        """The loop's pass: start the due deliveries, and say when to look again."""
+        self.run_once(wait=False)
+        return self.due_in
+
+    def _next_due(self, at: datetime) -> float | None:
+        """Seconds until the soonest undelivered message falls due (0 or less: due now, being sent by a
+        sender of this worker or another); 0 while outcomes wait for the database."""
+        if self._outcomes:
+            return 0.0
+        soonest = session().scalar(
+            select(func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None)
+            )
+        )
+        return None if soonest is None else (soonest - at).total_seconds()
 
     def _send_in_turn(self, where: str, ids: list[int], delivered: list[int]) -> None:
         """Deliver one destination's due messages, in id order."""

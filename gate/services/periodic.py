@@ -16,7 +16,11 @@ log = logging.getLogger(__name__)
 
 class Periodic:
     """Run `work` inside `scope` every `interval` seconds, and whenever `wake` is set; a database outage is
-    reported, never fatal."""
+    reported, never fatal.
+
+    With `longest`, the work knows when it is next due: it returns the seconds until then (None: nothing is
+    ahead), and the loop sleeps that long, at least `interval` and at most `longest`, instead of waking every
+    `interval` to find nothing to do. After a failed pass it looks again in `interval`."""
 
     def __init__(
         self,
@@ -26,11 +30,13 @@ class Periodic:
         interval: float,
         scope: Callable[[], AbstractContextManager[Any]] = nullcontext,
         wake: threading.Event | None = None,
+        longest: float | None = None,
     ) -> None:
         self.name = name
         self.work = work
         self.scope = scope
         self.interval = interval
+        self.longest = longest
         self.wake = wake or threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -52,12 +58,17 @@ class Periodic:
             return self.work()
 
     def _run(self) -> None:
+        wait = self.interval
         while True:
-            self.wake.wait(self.interval)
+            self.wake.wait(wait)
             self.wake.clear()
             if self._stop.is_set():
                 return
+            wait = self.interval
             try:
-                self.run_once()
+                due_in = self.run_once()
             except Exception as exc:  # the store may blink; keep the thread alive
                 background_failure(exc, log, f"{self.name} pass")
+                continue
+            if self.longest is not None:
+                wait = self.longest if due_in is None else min(self.longest, max(self.interval, due_in))

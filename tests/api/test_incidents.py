@@ -125,12 +125,15 @@ def test_a_pager_that_fails_three_times_still_gets_exactly_one_page(
 ) -> None:
     pager.fail_first = 3
     report(api, severity=0)
+    dispatcher: Dispatcher = runtime(app).outbox
     for expected_delay in (1, 2, 4):
         assert deliver(app) == 0
         assert deliver(app) == 0  # not due yet: nothing is tried before its backoff
+        assert dispatcher.due_in == expected_delay  # the background loop sleeps until the retry, no longer
         clock.advance(seconds=expected_delay)
     assert deliver(app) == 1
     assert deliver(app) == 0
+    assert dispatcher.due_in is None  # nothing left to send: the loop sleeps its longest
     assert pager.requests == 4 and len(pager.events) == 1
     assert [retry_delay(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
 
