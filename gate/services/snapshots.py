@@ -47,6 +47,16 @@ class BuiltSnapshot:
         return self.snapshot_event
 
 
+# the version and every live feature's exposure, in one statement (built once: it runs at every change)
+_FLAGS = (
+    select(SharedRow.version, Feature.key, Feature.ring, Feature.percent_bp, Feature.killed)
+    .select_from(SharedRow)
+    .outerjoin(Feature, Feature.archived_at.is_(None))
+    .where(SharedRow.id == 1)
+    .order_by(Feature.key)
+)
+
+
 class SnapshotCache:
     """Holds the newest snapshot this worker has built; rebuilds only when the version moved."""
 
@@ -88,13 +98,7 @@ class SnapshotCache:
         # one statement on a connection of its own, so the version and the flags come from one consistent
         # read, and the builder never waits for a connection held by a request waiting for this build
         with engine().connect() as conn:
-            rows = conn.execute(
-                select(SharedRow.version, Feature.key, Feature.ring, Feature.percent_bp, Feature.killed)
-                .select_from(SharedRow)
-                .outerjoin(Feature, Feature.archived_at.is_(None))
-                .where(SharedRow.id == 1)
-                .order_by(Feature.key)
-            ).all()
+            rows = conn.execute(_FLAGS).all()
         version = int(rows[0][0])
         flags = {
             key: FlagState(ring, None if ring is None else self._index[ring], bp / 100, killed)
