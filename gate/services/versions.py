@@ -102,11 +102,13 @@ def read_versions(engine: Engine) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+# built once: every exposure change runs it
+_BUMP = update(SharedRow).where(SharedRow.id == 1).values(version=SharedRow.version + 1).returning(SharedRow.version)
+
+
 def bump_version() -> int:
     """Advance the snapshot version inside the current transaction and return it."""
-    result = session().execute(
-        update(SharedRow).where(SharedRow.id == 1).values(version=SharedRow.version + 1).returning(SharedRow.version)
-    )
+    result = session().execute(_BUMP)
     _announce()
     return int(result.scalar_one())
 
