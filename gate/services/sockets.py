@@ -4,6 +4,7 @@ own epoll and sockets where gevent would put its cooperative stand-ins in the wa
 
 from __future__ import annotations
 
+import math
 import select
 import socket
 import sys
@@ -53,3 +54,17 @@ def os_socket(fd: int) -> socket.socket:
 
         return monkey.get_original("socket", "socket")(fileno=fd)  # type: ignore[no-any-return]
     return socket.socket(fileno=fd)
+
+
+def wait_readable(fd: int, timeout: float) -> None:
+    """Until `fd` (an epoll's own descriptor, say) is readable or `timeout` seconds pass: under gevent while
+    the worker's other connections go on, else blocking this thread only. No limit on the descriptor's
+    number, as `select.select` has."""
+    if under_gevent():
+        from gevent.select import select as cooperative
+
+        cooperative([fd], [], [], timeout)
+        return
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    poller.poll(max(0, math.ceil(timeout * 1000)))

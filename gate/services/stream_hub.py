@@ -11,7 +11,12 @@ them what a greenlet per stream did:
   client that missed a change meanwhile gets the newest whole snapshot, never a gap (contract 7.2);
 - one keepalive comment for all, when nothing was sent for `keepalive` seconds;
 - a stream ends (its last chunk, then the socket closes) when its token is revoked or expires, after
-  `max_seconds`, or when the worker stops; a client that hung up frees its slot within `tick` seconds.
+  `max_seconds`, or when the worker stops; a client that hung up frees its slot at once.
+
+Between two passes the loop sleeps on its epoll: it wakes when a change is announced (the watcher writes a
+byte to the loop's pipe), when a client hangs up or a slow reader's socket has room, or at the next thing
+it has to do by the clock (a deadline, the keepalive). A worker whose streams have nothing to do costs no
+wake-ups.
 
 The same events as `StreamEngine.events` sends, in the same order; the greenlet-per-stream path remains for
 servers that do not hand Gate their socket (gthread workers, HTTP/1.0, the test client).
@@ -20,7 +25,6 @@ servers that do not hand Gate their socket (gthread workers, HTTP/1.0, the test 
 from __future__ import annotations
 
 import contextlib
-import errno
 import heapq
 import itertools
 import logging
@@ -32,20 +36,21 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from gate.services.context import current
-from gate.services.sockets import _os_epoll, os_socket
+from gate.services.sockets import _os_epoll, os_socket, wait_readable
 
 if TYPE_CHECKING:
     from gate.services.snapshots import BuiltSnapshot
     from gate.services.streams import StreamEngine
 
 log = logging.getLogger(__name__)
-TICK = 0.25  # how often the loop looks at hang-ups, deadlines and slow readers when nothing changes
-CATCH_UP_TICK = 0.01  # how often while a stream is behind on its socket: its rest goes out as room comes
+TICK = 5.0  # the longest the loop sleeps: a safety net (whatever it has to do wakes it, or is scheduled)
+CATCH_UP_TICK = 0.01  # how often it looks while a stream is behind on its socket (its send timeout runs)
 YIELD_EVERY = 512  # sends between two yields to the worker's other connections
 END = b"0\r\n\r\n"  # the last chunk: the answer is complete
 SLACK = 1024  # deadlines of streams gone early kept before the list is swept (beyond twice the streams held)
-_HUNG_UP = 0x2000 | 0x10 | 0x8  # EPOLLRDHUP | EPOLLHUP | EPOLLERR
-_READABLE = 0x1  # EPOLLIN
+_HUNG_UP = 0x2000 | 0x10 | 0x8  # EPOLLRDHUP | EPOLLHUP | EPOLLERR: what a stream's socket is watched for
+_READABLE = 0x1  # EPOLLIN: the loop's own pipe (a stream's client has nothing to say: its bytes wake nobody)
+_WRITABLE = 0x4  # EPOLLOUT: a slow reader's socket has room
 
 
 class Held:
@@ -89,6 +94,8 @@ class StreamHub:
         self._version = -1  # the newest version this loop has sent
         self._tokens = -1
         self._last_sent = 0.0
+        self._stirring: tuple[int, int] | None = None  # this process's pipe that wakes the loop: (read, write)
+        engine.watcher.on_change(self._stir)
 
     def __len__(self) -> int:
         return len(self._held)
@@ -107,10 +114,12 @@ class StreamHub:
         with self._lock:
             self._held[held.fd] = held
             heapq.heappush(self._deadlines, (held.ends_at, next(self._adopted), held))
-            self._poller.register(held.fd, _READABLE | _HUNG_UP)
+            self._poller.register(held.fd, _HUNG_UP)
         self._send(held, head + b"".join(self.frames.of(event) for event in first))
         if not held.pending and self._holds(held):  # a change since its first events: the newest
             self._catch_up(held)
+        if held.pending or held.ends_at < self.clock() + self.tick:
+            self._stir()  # the loop may be asleep past this stream's deadline, or its send timeout
 
     def _ensure_running(self) -> None:
         with self._lock:
@@ -118,6 +127,9 @@ class StreamHub:
                 return
             self._pid, self._held, self._poller = os.getpid(), {}, _os_epoll()
             self._lagging, self._deadlines = {}, []
+            read, write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            self._poller.register(read, _READABLE)
+            self._stirring = (read, write)
             self._version, self._tokens = self.engine.watcher.state
             self._last_sent = self.clock()
             self._thread = threading.Thread(target=self._run, name="gate-stream-hub", daemon=True)
@@ -125,11 +137,26 @@ class StreamHub:
 
     # ---- the loop ----------------------------------------------------------------------------------
 
+    def _stir(self) -> None:
+        """Wake the loop (from the watcher, or a request adopting a stream): a byte in its pipe."""
+        stirring = self._stirring
+        if stirring is not None and self._pid == os.getpid():
+            with contextlib.suppress(OSError):  # full: it is awake already
+                os.write(stirring[1], b"!")
+
+    def _sleep(self) -> None:
+        """Until a change, a hang-up, room for a slow reader (the epoll has news), or the next thing due."""
+        now = self.clock()
+        due = min(self._last_sent + self.keepalive, self._deadlines[0][0] if self._deadlines else now + self.tick)
+        wait = CATCH_UP_TICK if self._lagging else min(self.tick, max(0.0, due - now))
+        wait_readable(self._poller.fileno(), wait)
+
     def _run(self) -> None:
         watcher = self.engine.watcher
         while not watcher.stopped:
-            wait = CATCH_UP_TICK if self._lagging else self.tick
-            version, tokens = watcher.wait_changed((self._version, self._tokens), timeout=wait)
+            if watcher.state == (self._version, self._tokens):
+                self._sleep()
+            version, tokens = watcher.state
             try:
                 self.step(version, tokens)
             except Exception as exc:  # one stream's fault (or the store's) never ends the others'
@@ -200,7 +227,7 @@ class StreamHub:
         held.pending, held.since = rest, self.clock()
         self._lagging[held.fd] = held
         with contextlib.suppress(OSError):
-            self._poller.modify(held.fd, _READABLE | _HUNG_UP | 0x4)  # EPOLLOUT: tell us when it has room
+            self._poller.modify(held.fd, _HUNG_UP | _WRITABLE)  # tell the loop when it has room
 
     def _flush(self, held: Held) -> None:
         """A slow reader's socket has room: the rest of its chunk, then what it missed meanwhile."""
@@ -216,7 +243,7 @@ class StreamHub:
             return
         self._lagging.pop(held.fd, None)
         with contextlib.suppress(OSError):
-            self._poller.modify(held.fd, _READABLE | _HUNG_UP)
+            self._poller.modify(held.fd, _HUNG_UP)
         self._catch_up(held)  # a change went by while it was behind: the newest
 
     def _catch_up(self, held: Held) -> None:
@@ -229,13 +256,17 @@ class StreamHub:
             self._send(held, self.frames.of(event))
 
     def _look_at_sockets(self, now: float) -> None:
+        stirring = self._stirring
         for fd, events in self._poller.poll(0):
             held = self._held.get(fd)
             if held is None:
+                if stirring is not None and fd == stirring[0]:
+                    with contextlib.suppress(OSError):
+                        os.read(fd, 4096)  # every byte waiting: one pass answers them all
                 continue
-            if events & _HUNG_UP or (events & _READABLE and _reads_end(held.sock)):
+            if events & _HUNG_UP:
                 self._drop(held)
-            elif held.pending and events & 0x4:
+            elif held.pending and events & _WRITABLE:
                 self._flush(held)
         for held in [h for h in self._lagging.values() if now - h.since >= self.send_timeout]:
             self._drop(held)  # it has not read for send_timeout: the others never wait for it
@@ -290,13 +321,3 @@ class StreamHub:
         """The worker stops: every stream ends now (its clients reconnect to another worker)."""
         for held in list(self._held.values()):
             self._end(held)
-
-
-def _reads_end(sock: socket.socket) -> bool:
-    """Whether a readable socket reads end-of-file: the client hung up (anything it sent is left unread)."""
-    try:
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except (BlockingIOError, InterruptedError):
-        return False
-    except OSError as exc:
-        return exc.errno != errno.EINTR

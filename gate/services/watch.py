@@ -205,6 +205,16 @@ class VersionWatcher:
         self._pid: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (it must not block) after each change of state and when the watcher stops, for a
+        loop that waits on more than this watcher (the send loop: its sockets too)."""
+        self._listeners.append(listener)
+
+    def _tell(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     @property
     def state(self) -> State:
@@ -234,6 +244,7 @@ class VersionWatcher:
         a signal handler: under gevent it runs in the event loop's callback, where nothing may block."""
         self._stop.set()
         self._changed.set()
+        self._tell()
         thread = self._thread
         if wait and thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
             thread.join(timeout=1.0)  # its last poll hands its connection back before the pool goes
@@ -284,5 +295,6 @@ class VersionWatcher:
                 changed, self._state = self._changed, state
                 self._changed = _new_event()
                 changed.set()
+                self._tell()
         if self._listener is not None:
             self._listener.close()  # here, in its own thread: never under a wait in progress

@@ -239,7 +239,7 @@ def test_a_stream_behind_on_its_socket_catches_up_as_fast_as_its_client_reads(en
     started = time.monotonic()
     client = hold(engine, 1, then=(large,))
     assert client.chunks(3)[2] == large
-    # the loop looks at a stream behind every 10 ms, not at its 250 ms tick (that would take some 18 s)
+    # the loop looks at a stream behind every 10 ms (and whenever its socket has room), not once a tick
     assert time.monotonic() - started < 8
 
 
@@ -329,3 +329,54 @@ def test_a_client_ahead_of_the_loop_never_gets_an_older_version(engine: StreamEn
     api.post(promote, json={"ring": "preview", "override_reason": "t"})
     (event,) = client.chunks(1)
     assert event.split(b"\n")[1] == b"id: %d" % (ahead + 1)
+
+
+def test_the_loop_sleeps_until_something_happens_and_wakes_at_once_when_it_does(
+    engine: StreamEngine, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No tick: with a safety net of a minute, a hang-up still frees its slot, a change still reaches the
+    streams and a deadline is still kept at once; and while nothing happens the loop makes no pass."""
+    hub = engine.hub
+    assert hub is not None
+    hub.tick = 60.0
+    passes: list[float] = []
+    step = hub.step
+    monkeypatch.setattr(hub, "step", lambda *state: (passes.append(time.monotonic()), step(*state)))
+    stays, leaves = hold(engine, 1), hold(engine, 2)
+    stays.chunks(2), leaves.chunks(2)
+    time.sleep(0.1)
+    before = len(passes)
+    time.sleep(0.6)
+    assert len(passes) == before  # nothing to do: no pass (the 250 ms tick made two)
+    open_before, hung_up = engine.slots.open, time.monotonic()
+    leaves.sock.close()
+    assert until(lambda: engine.slots.open == open_before - 1, timeout=1)
+    assert time.monotonic() - hung_up < 0.5
+    changed = time.monotonic()
+    api.post("/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "t"})
+    assert stays.chunks(1)[0].startswith(b"event: patch\n") and time.monotonic() - changed < 1
+    short = hold(engine, 3, ends_in=0.3)  # adopted while the loop sleeps: it wakes for this deadline
+    short.chunks(2)
+    started = time.monotonic()
+    assert short.ended() and time.monotonic() - started < 0.6
+
+
+def test_a_client_that_talks_wakes_nobody_and_keeps_its_stream(
+    engine: StreamEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its bytes are never read (an SDK stream has nothing to say): they neither end it nor stir the loop."""
+    hub = engine.hub
+    assert hub is not None
+    hub.tick = 60.0
+    passes: list[int] = []
+    step = hub.step
+    monkeypatch.setattr(hub, "step", lambda *state: (passes.append(1), step(*state)))
+    talker = hold(engine, 1)
+    talker.chunks(2)
+    time.sleep(0.1)
+    before = len(passes)
+    talker.sock.sendall(b"GET /api/v1/sdk/stream HTTP/1.1\r\nHost: gate\r\n\r\n" * 20)
+    time.sleep(0.4)
+    assert len(passes) == before and len(hub) == 1
+    talker.sock.close()
+    assert until(lambda: len(hub) == 0, timeout=1)
