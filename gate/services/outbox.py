@@ -5,9 +5,9 @@ Every `gate serve` worker runs a dispatcher thread, woken when a transaction tha
 commits; otherwise it sleeps until the next retry falls due, and at most 5 s (it then finds what a script
 queued, the claim of a worker that died, an incident turned overdue). A message is claimed with a short
 hold (a conditional UPDATE), so one worker sends it at a time; a failed delivery is retried after 1 s,
-doubling to 30 s. Each destination (the pager, the mail relay,
-each webhook URL) is sent to by its own thread, one message at a time in id order: a receiver that never
-answers delays only its own messages, never a page or another URL's.
+doubling to 30 s. Each destination (the pager, the mail relay, each webhook URL) is sent to by its own
+thread, one message at a time in id order: a receiver that never answers delays only its own messages,
+never a page or another URL's.
 
 Delivery is at least once, honestly: the claim, the send and its outcome cannot be one transaction. An
 outcome the database could not take (an outage) is kept in memory and written as soon as it answers, so

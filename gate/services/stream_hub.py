@@ -15,8 +15,8 @@ them what a greenlet per stream did:
 
 Between two passes the loop sleeps on its epoll: it wakes when a change is announced (the watcher writes a
 byte to the loop's pipe), when a client hangs up or a slow reader's socket has room, or at the next thing
-it has to do by the clock (a deadline, the keepalive). A worker whose streams have nothing to do costs no
-wake-ups.
+it has to do by the clock (a deadline, the keepalive), and at the latest after `tick` seconds (a safety
+net). While nothing happens a worker wakes only for those.
 
 The same events as `StreamEngine.events` sends, in the same order; the greenlet-per-stream path remains for
 servers that do not hand Gate their socket (gthread workers, HTTP/1.0, the test client).
@@ -146,19 +146,18 @@ class StreamHub:
 
     def _sleep(self) -> None:
         """Until a change, a hang-up, room for a slow reader (the epoll has news), or the next thing due."""
-        now = self.clock()
-        due = min(self._last_sent + self.keepalive, self._deadlines[0][0] if self._deadlines else now + self.tick)
+        now, deadlines = self.clock(), self._deadlines  # one list: a request's thread may sweep it meanwhile
+        due = min(self._last_sent + self.keepalive, deadlines[0][0] if deadlines else now + self.tick)
         wait = CATCH_UP_TICK if self._lagging else min(self.tick, max(0.0, due - now))
         wait_readable(self._poller.fileno(), wait)
 
     def _run(self) -> None:
         watcher = self.engine.watcher
         while not watcher.stopped:
-            if watcher.state == (self._version, self._tokens):
-                self._sleep()
-            version, tokens = watcher.state
             try:
-                self.step(version, tokens)
+                if watcher.state == (self._version, self._tokens):
+                    self._sleep()
+                self.step(*watcher.state)
             except Exception as exc:  # one stream's fault (or the store's) never ends the others'
                 log.warning("stream hub: %s", exc, exc_info=True)
         self.end_all()

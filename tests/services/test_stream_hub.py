@@ -224,8 +224,7 @@ def test_a_client_that_reads_nothing_for_the_send_timeout_is_dropped_and_the_oth
     reader = hold(engine, 2)
     reader.chunks(2)
     api.post("/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "t"})
-    assert until(lambda: len(hub) == 1)  # the stalled one is gone, its slot free
-    assert engine.slots.open == 1
+    assert until(lambda: len(hub) == 1 and engine.slots.open == 1)  # the stalled one is gone, its slot free
     (event,) = reader.chunks(1)
     assert event.startswith(b"event: patch\n")
     assert not stalled.ended()  # cut off where it stood: its connection closed without the last chunk
@@ -350,15 +349,15 @@ def test_the_loop_sleeps_until_something_happens_and_wakes_at_once_when_it_does(
     assert len(passes) == before  # nothing to do: no pass (the 250 ms tick made two)
     open_before, hung_up = engine.slots.open, time.monotonic()
     leaves.sock.close()
-    assert until(lambda: engine.slots.open == open_before - 1, timeout=1)
-    assert time.monotonic() - hung_up < 0.5
+    assert until(lambda: engine.slots.open == open_before - 1, timeout=2)
+    assert time.monotonic() - hung_up < 2  # not the minute of its safety net
     changed = time.monotonic()
     api.post("/api/v1/features/checkout/promote", json={"ring": "internal", "override_reason": "t"})
-    assert stays.chunks(1)[0].startswith(b"event: patch\n") and time.monotonic() - changed < 1
+    assert stays.chunks(1)[0].startswith(b"event: patch\n") and time.monotonic() - changed < 2
     short = hold(engine, 3, ends_in=0.3)  # adopted while the loop sleeps: it wakes for this deadline
     short.chunks(2)
     started = time.monotonic()
-    assert short.ended() and time.monotonic() - started < 0.6
+    assert short.ended() and time.monotonic() - started < 2
 
 
 def test_a_client_that_talks_wakes_nobody_and_keeps_its_stream(
