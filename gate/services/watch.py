@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import select
 import socket
 import stat
 import sys
@@ -29,6 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gate.services.outage import OUTAGE, is_outage
+from gate.services.sockets import wait_readable
 from gate.services.versions import CHANNEL
 
 if TYPE_CHECKING:
@@ -117,15 +117,14 @@ class Nudge:
     def wait(self, timeout: float) -> bool:
         """Until a nudge comes or `timeout` passes; whether one came (every waiting byte is read)."""
         sock = self.listen()
-        ready, _, _ = select.select([sock], [], [], timeout)
+        wait_readable(sock.fileno(), timeout)
         came = False
-        while ready:
+        while True:
             try:
                 sock.recv(64)
                 came = True
             except (BlockingIOError, InterruptedError):
-                break
-        return came
+                return came
 
 
 def _new_event() -> Any:
